@@ -1,0 +1,58 @@
+# The verbs of salescoach. Only python3 (3.11+) and make are assumed: the first
+# target that needs the environment installs uv into .tools/ and the locked
+# dependencies into .venv/.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install run test lint fmt bench migrate docker-config clean
+
+help: ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "salescoach needs Python 3.11+")'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.synced ## create .venv from the lock file
+
+run: install ## migrate and serve the API on :8000 (embedded PostgreSQL unless DATABASE_URL is set)
+	$(BIN)/salescoach run
+
+migrate: install ## apply migrations to head
+	$(BIN)/salescoach db upgrade
+
+test: install ## the test suite (unit, integration against real PostgreSQL and the emulator)
+	$(BIN)/pytest
+
+lint: install ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install ## format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install ## benchmarks: a table on stdout, JSON in bench-results/
+	$(BIN)/pytest -m bench -p no:cacheprovider --override-ini="addopts=-ra" tests/bench -s
+
+docker-config: ## validate docker-compose.yml (needs the docker client)
+	docker compose config --quiet
+
+clean: ## remove the virtual env, tools and local state
+	rm -rf $(VENV) $(TOOLS) .salescoach
