@@ -1,0 +1,1 @@
+"""The salescoach REST API (FastAPI)."""

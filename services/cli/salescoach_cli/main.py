@@ -1,6 +1,18 @@
 """The `salescoach` command: one entry point, one sub-app per service."""
 
+from __future__ import annotations
+
 import typer
+from pydantic import ValidationError
+
+from salescoach_api import cli as api_cli
+from salescoach_cli import db
+from salescoach_cli.doctor import run_doctor
+from salescoach_cli.output import fail
+from salescoach_cli.run import run_all
+from salescoach_core.database import DatabaseUnavailableError
+from salescoach_core.logging import configure_logging
+from salescoach_core.settings import Settings, get_settings
 
 app = typer.Typer(
     name="salescoach",
@@ -8,3 +20,41 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(db.app, name="db")
+app.add_typer(api_cli.app, name="api")
+
+
+@app.callback()
+def _configure() -> None:
+    settings = _load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def _load_settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        lines = [
+            f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        fail("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration, the database and the Salesforce mode; non-zero exit on any problem."""
+    run_doctor(get_settings())
+
+
+@app.command()
+def run() -> None:
+    """Everything for a local demo: database, migrations, the API on SALESCOACH_API_PORT."""
+    run_all(get_settings())
+
+
+def main() -> None:
+    try:
+        app()
+    except DatabaseUnavailableError as exc:
+        fail(str(exc))

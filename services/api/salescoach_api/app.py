@@ -1,0 +1,49 @@
+"""The FastAPI application: routers, problem-details errors, observability, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from salescoach_api.health.router import router as health_router
+from salescoach_api.observability import install_observability
+from salescoach_api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from salescoach_core import __version__
+from salescoach_core.database import Database
+from salescoach_core.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = database or Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await run_in_threadpool(database.engine)
+            log.info("api_started", salesforce_mode=settings.salesforce_mode)
+        except Exception as exc:
+            # Keep serving: /readyz reports the reason until the database answers.
+            log.error("database_unavailable_at_start", error=str(exc))
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="salescoach API",
+        version=__version__,
+        summary="Rep scorecards, coaching goals and session records from Salesforce data.",
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_problem_handlers(app)
+    install_observability(app)
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,32 @@
+"""`salescoach api ...`: serve the REST API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from salescoach_core.settings import get_settings
+
+app = typer.Typer(help="The REST API.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind. Default: SALESCOACH_API_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port. Default: SALESCOACH_API_PORT (8000).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API until SIGTERM/SIGINT (graceful: in-flight requests finish)."""
+    settings = get_settings()
+    uvicorn.run(
+        "salescoach_api.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )

@@ -1,0 +1,57 @@
+"""`salescoach db ...`: migrations and the models-versus-migrations check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from salescoach_cli.output import console, fail
+from salescoach_core.database import Database
+from salescoach_core.database.migrations import new_revision, revision_state, schema_drift, upgrade
+from salescoach_core.settings import get_settings
+
+app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade_command(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    engine = Database(get_settings()).engine()
+    before = revision_state(engine)
+    upgrade(engine, revision)
+    after = revision_state(engine)
+    console.print(f"database at {after.current} (was {before.current or 'empty'})")
+
+
+@app.command("current")
+def current_command() -> None:
+    """Print the database's revision and the code's head."""
+    state = revision_state(Database(get_settings()).engine())
+    console.print(f"current: {state.current or '(none)'}  head: {state.head}")
+    if not state.at_head:
+        fail("database is not at head: run `salescoach db upgrade`")
+
+
+@app.command("check")
+def check_command() -> None:
+    """Fail when the table models and the migrations disagree (a model changed without a migration)."""
+    drift = schema_drift(Database(get_settings()).engine())
+    if drift:
+        for diff in drift:
+            console.print(f"  {diff}", markup=False)
+        fail(
+            f"models and migrations disagree ({len(drift)} difference(s) above): "
+            'add a migration with `salescoach db revision -m "what changed"`'
+        )
+    console.print("models and migrations agree")
+
+
+@app.command("revision")
+def revision_command(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the migration changes.")],
+) -> None:
+    """Autogenerate a migration from the models (review it before committing)."""
+    new_revision(Database(get_settings()).engine(), message)

@@ -1,0 +1,17 @@
+"""PostgreSQL access: the server (external or embedded), the engine and sessions."""
+
+from salescoach_core.database.engine import (
+    Database,
+    DatabaseUnavailableError,
+    database_url,
+    session_scope,
+    to_sqlalchemy_url,
+)
+
+__all__ = [
+    "Database",
+    "DatabaseUnavailableError",
+    "database_url",
+    "session_scope",
+    "to_sqlalchemy_url",
+]

@@ -1,0 +1,87 @@
+"""The SQLAlchemy engine for the configured PostgreSQL, and the unit-of-work helper."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from salescoach_core.settings import Settings
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The database cannot be reached or started; the message says what to check."""
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """Accept the conventional postgres:// and postgresql:// forms; use the psycopg 3 driver."""
+    parsed = make_url(
+        url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
+    )
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def database_url(settings: Settings) -> str:
+    """The SQLAlchemy URL of the database: DATABASE_URL, else the embedded server (started here)."""
+    if settings.database_url is not None:
+        return to_sqlalchemy_url(settings.database_url.get_secret_value())
+    from salescoach_core.database.embedded import start_embedded_server
+
+    try:
+        url = start_embedded_server(settings.state_dir, settings.embedded_database_name)
+    except Exception as exc:
+        raise DatabaseUnavailableError(
+            f"could not start the embedded PostgreSQL under {settings.state_dir / 'pgdata'}: {exc}. "
+            "Check its log file there, or set DATABASE_URL to use an external server."
+        ) from exc
+    return to_sqlalchemy_url(url)
+
+
+class Database:
+    """The process's database: resolved (and, when embedded, started) on first use.
+
+    A failure is not cached, so a process that started before its database did recovers
+    on the next call (readiness turns green without a restart).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_engine(cls, settings: Settings, engine: Engine) -> Database:
+        """A handle around an engine built elsewhere (tests, tools)."""
+        database = cls(settings)
+        database._engine = engine
+        return database
+
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = create_engine(
+                    database_url(self._settings), pool_pre_ping=True, pool_size=10, max_overflow=10
+                )
+            return self._engine
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work outside a request (CLI, worker): commit on success, roll back on error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

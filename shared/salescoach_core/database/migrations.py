@@ -1,0 +1,105 @@
+"""Alembic, driven from code: upgrade, revision state, and the models-versus-migrations check."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from psycopg import sql
+from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy.engine import make_url
+
+from salescoach_core.models import metadata as models_metadata
+
+SCRIPT_LOCATION = "salescoach_core:migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to `revision` in one transaction."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@dataclass(frozen=True)
+class RevisionState:
+    current: str | None
+    head: str | None
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+def revision_state(engine: Engine) -> RevisionState:
+    return RevisionState(current=current_revision(engine), head=head_revision())
+
+
+@contextmanager
+def scratch_database(engine: Engine) -> Iterator[Engine]:
+    """A throw-away database on the same server, dropped afterwards."""
+    name = f"salescoach_scratch_{secrets.token_hex(6)}"
+    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string())
+    scratch = create_engine(
+        make_url(str(engine.url.render_as_string(hide_password=False))).set(database=name)
+    )
+    try:
+        yield scratch
+    finally:
+        scratch.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)).as_string()
+            )
+
+
+def schema_drift(engine: Engine, metadata: MetaData = models_metadata) -> list[Any]:
+    """Differences between the table models and the schema the migrations build.
+
+    Runs every migration on a scratch database, so the answer does not depend on the state
+    of the working database. An empty list means models and migrations agree.
+    """
+    with scratch_database(engine) as scratch:
+        upgrade(scratch)
+        with scratch.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+
+
+def new_revision(engine: Engine, message: str) -> None:
+    """Autogenerate a migration from the models, against a scratch database at head."""
+    with scratch_database(engine) as scratch:
+        upgrade(scratch)
+        cfg = alembic_config()
+        with scratch.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.revision(cfg, message=message, autogenerate=True)

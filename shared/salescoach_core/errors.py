@@ -1,0 +1,36 @@
+"""Domain errors. Each carries a stable machine-readable code; the API maps them to problem details."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    """Base of every error a client can act on. `code` is stable; `detail` says what to fix."""
+
+    code: ClassVar[str] = "domain_error"
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Request cannot be processed"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFoundError(DomainError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class ConflictError(DomainError):
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class UnprocessableError(DomainError):
+    code = "unprocessable"
+    status = 422
+    title = "Unprocessable request"

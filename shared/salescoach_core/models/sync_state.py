@@ -1,0 +1,25 @@
+"""Per-object sync state: the high-water mark and the figures of the last run."""
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from salescoach_core.models.base import timestamp
+
+
+class SyncState(SQLModel, table=True):
+    __tablename__ = "sync_state"
+
+    object_name: str = Field(primary_key=True, max_length=80)
+    high_water_mark: datetime | None = timestamp()
+    last_full_sync_at: datetime | None = timestamp()
+    last_reconciled_at: datetime | None = timestamp()
+    last_mode: str | None = Field(default=None, max_length=16)
+    last_status: str | None = Field(default=None, max_length=16)
+    last_started_at: datetime | None = timestamp()
+    last_finished_at: datetime | None = timestamp()
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_deleted: int = 0
+    api_calls: int = 0
+    last_error: str | None = None

@@ -1,0 +1,136 @@
+"""The one Settings object: environment variables with the SALESCOACH_ prefix and `.env`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SALESCOACH_"
+ENV_FILE = ".env"
+
+
+class Settings(BaseSettings):
+    """Configuration of every salescoach process. See docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "SALESCOACH_DATABASE_URL"),
+        description="External PostgreSQL (postgresql://user:pass@host:port/db). "
+        "Unset: an embedded PostgreSQL is started under the state directory.",
+    )
+    state_dir: Path = Field(
+        default=Path(".salescoach"),
+        description="Where local state lives: embedded PostgreSQL data, emulator org and certificates.",
+    )
+    embedded_database_name: str = Field(
+        default="salescoach", description="Database created on the embedded server."
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json for machines, console for people at a terminal."
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    org_timezone: str = Field(default="UTC", description="IANA zone in which dates of the org are compared.")
+
+    sf_login_url: str = Field(
+        default="https://login.salesforce.com",
+        description="OAuth login host; a My Domain URL works too.",
+    )
+    sf_client_id: str | None = Field(
+        default=None, description="Connected app consumer key. Unset: the local emulator is used."
+    )
+    sf_client_secret: SecretStr | None = None
+    sf_username: str | None = None
+    sf_jwt_key_file: Path | None = None
+    sf_api_version: str = "62.0"
+    sf_ca_bundle: Path | None = None
+
+    @field_validator("org_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'America/New_York')") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = value.get_secret_value().split(":", 1)[0]
+        if scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
+            raise ValueError(f"must be a postgresql:// URL, got scheme {scheme!r}")
+        return value
+
+    @property
+    def salesforce_mode(self) -> Literal["emulator", "real"]:
+        """Real Salesforce when a connected app is configured, else the local emulator."""
+        return "real" if self.sf_client_id else "emulator"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    """Where one setting's value came from, for `salescoach doctor`."""
+
+    name: str
+    value: str
+    source: str
+
+
+def describe_sources(settings: Settings) -> list[SettingSource]:
+    """Each setting with its value (secrets masked) and its origin: env, .env or default."""
+    dotenv = {k.upper(): v for k, v in dotenv_values(ENV_FILE).items()} if Path(ENV_FILE).exists() else {}
+    environ = {k.upper(): v for k, v in os.environ.items()}
+    rows = []
+    for name, field in Settings.model_fields.items():
+        aliases = (
+            list(field.validation_alias.choices)
+            if isinstance(field.validation_alias, AliasChoices)
+            else [f"{ENV_PREFIX}{name}".upper()]
+        )
+        source = "default"
+        for alias in aliases:
+            key = str(alias).upper()
+            if key in environ:
+                source = f"environment ({key})"
+                break
+            if key in dotenv:
+                source = f"{ENV_FILE} ({key})"
+                break
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            shown = "********"
+        elif value is None:
+            shown = "(unset)"
+        else:
+            shown = str(value)
+        rows.append(SettingSource(name=name, value=shown, source=source))
+    return rows

@@ -1,0 +1,74 @@
+"""Liveness, readiness, metrics and the API documents."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine, create_engine
+from tests.plugins.database import create_database, drop_database
+
+from salescoach_api.app import create_app
+from salescoach_core.database import Database
+from salescoach_core.settings import Settings
+
+
+def test_healthz_answers_ok(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_is_200_with_the_head_revision_when_migrated(client: TestClient) -> None:
+    from salescoach_core.database.migrations import head_revision
+
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database_revision": head_revision()}
+
+
+def test_readyz_is_503_naming_pending_migrations_on_an_empty_database(
+    settings: Settings, server_engine: Engine
+) -> None:
+    url = create_database(server_engine, "salescoach_unmigrated")
+    engine = create_engine(url)
+    try:
+        app = create_app(settings, Database.from_engine(settings, engine))
+        with TestClient(app) as client:
+            response = client.get("/readyz")
+    finally:
+        engine.dispose()
+        drop_database(server_engine, url)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "migrations_pending"
+    assert "salescoach db upgrade" in body["detail"]
+
+
+def test_readyz_is_503_when_the_database_does_not_answer(settings: Settings) -> None:
+    # Port 1 on loopback: nothing listens there, the connection is refused at once.
+    unreachable = settings.model_copy(
+        update={"database_url": SecretStr("postgresql://nobody@127.0.0.1:1/none")}
+    )
+    with TestClient(create_app(unreachable)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+
+
+def test_metrics_are_in_prometheus_text_format(client: TestClient) -> None:
+    client.get("/healthz")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'http_requests_total{handler="/healthz",method="GET",status="200"}' in response.text
+
+
+def test_openapi_and_interactive_docs_are_served(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["info"]["title"] == "salescoach API"
+    assert {"/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
+    assert "Problem" in spec["components"]["schemas"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text

@@ -1,0 +1,6 @@
+"""Fixtures for the whole suite live in tests/plugins, one module per concern."""
+
+pytest_plugins = [
+    "tests.plugins.database",
+    "tests.plugins.api",
+]

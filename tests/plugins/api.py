@@ -1,0 +1,34 @@
+"""API fixtures: the real application, its request sessions joined to the test's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from salescoach_api.app import create_app
+from salescoach_api.dependencies import get_session
+from salescoach_core.database import Database
+from salescoach_core.settings import Settings
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, db_session: Session) -> FastAPI:
+    application = create_app(settings, database)
+
+    def session_in_test_transaction() -> Iterator[Session]:
+        yield db_session
+        db_session.flush()
+
+    application.dependency_overrides[get_session] = session_in_test_transaction
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """An HTTP client on the app; server errors come back as responses, as a real client sees them."""
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
