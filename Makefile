@@ -49,10 +49,11 @@ fmt: install ## format and fix what ruff can
 	$(BIN)/ruff check --fix .
 
 bench: install ## benchmarks: a table on stdout, JSON in bench-results/
-	$(BIN)/pytest -m bench -p no:cacheprovider --override-ini="addopts=-ra" tests/bench -s
+	$(BIN)/pytest -m bench -p no:cacheprovider --override-ini="addopts=-ra" -o timeout=7200 tests/bench -s
 
-docker-config: ## validate docker-compose.yml (needs the docker client)
-	docker compose config --quiet
+docker-config: ## validate docker-compose.yml (docker compose, or docker-compose v1)
+	if docker compose version >/dev/null 2>&1; then docker compose config --quiet; \
+	else docker-compose config --quiet; fi
 
 clean: ## remove the virtual env, tools and local state
 	rm -rf $(VENV) $(TOOLS) .salescoach
