@@ -1,0 +1,457 @@
+"""A realistic, deterministic demo org written as a Salesforce-export CSV folder.
+
+Reps differ in skill (win rate, deal size, activity volume, how early they lose), so
+scorecards differ. Rows are written straight to CSV from tuples: 1M Tasks take seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import structlog
+
+from salescoach_emulator.ids import KEY_PREFIXES, make_id
+
+log = structlog.get_logger(__name__)
+
+# (ApiName, SortOrder, IsClosed, IsWon, DefaultProbability, ForecastCategoryName)
+STAGES: tuple[tuple[str, int, bool, bool, int, str], ...] = (
+    ("Prospecting", 1, False, False, 10, "Pipeline"),
+    ("Qualification", 2, False, False, 10, "Pipeline"),
+    ("Needs Analysis", 3, False, False, 20, "Pipeline"),
+    ("Value Proposition", 4, False, False, 50, "Pipeline"),
+    ("Id. Decision Makers", 5, False, False, 60, "Pipeline"),
+    ("Perception Analysis", 6, False, False, 70, "Pipeline"),
+    ("Proposal/Price Quote", 7, False, False, 75, "Pipeline"),
+    ("Negotiation/Review", 8, False, False, 90, "Commit"),
+    ("Closed Won", 9, True, True, 100, "Closed"),
+    ("Closed Lost", 10, True, False, 0, "Omitted"),
+)
+OPEN_STAGES = STAGES[:8]
+
+_FIRST = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dan",
+    "Ella",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Isla",
+    "Jack",
+    "Kai",
+    "Leah",
+    "Max",
+    "Nina",
+    "Omar",
+    "Pia",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Uma",
+    "Vic",
+    "Will",
+    "Xena",
+    "Yara",
+    "Zack",
+    "Amir",
+    "Bea",
+    "Cruz",
+    "Dina",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jade",
+]
+_LAST = [
+    "Adams",
+    "Brown",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Jones",
+    "Khan",
+    "Lopez",
+    "Meyer",
+    "Novak",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Walsh",
+    "Xu",
+    "Young",
+    "Zimmer",
+]
+_COMPANY_A = [
+    "Acme",
+    "Apex",
+    "Blue",
+    "Bright",
+    "Cedar",
+    "Delta",
+    "Echo",
+    "Falcon",
+    "Granite",
+    "Harbor",
+    "Iron",
+    "Juniper",
+]
+_COMPANY_B = [
+    "Labs",
+    "Systems",
+    "Foods",
+    "Logistics",
+    "Health",
+    "Energy",
+    "Retail",
+    "Bank",
+    "Media",
+    "Works",
+    "Motors",
+]
+_INDUSTRIES = ("Technology", "Manufacturing", "Healthcare", "Retail", "Finance", "Energy")
+_LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
+_OPP_TYPES = ("New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement")
+
+COMMON = ("IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    out_dir: Path
+    counts: dict[str, int]
+    seconds: float
+
+
+def _ts(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(epoch))
+
+
+def _b(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class _Ids:
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = {}
+
+    def new(self, object_name: str) -> str:
+        number = self.counters.get(object_name, 0) + 1
+        self.counters[object_name] = number
+        return make_id(KEY_PREFIXES[object_name], number)
+
+
+def _write(out_dir: Path, name: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    count = 0
+    with (out_dir / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count
+
+
+def generate_org(
+    out_dir: Path,
+    *,
+    reps: int = 24,
+    managers: int = 3,
+    months: int = 12,
+    end: date | None = None,
+    seed: int = 1,
+    activities_per_rep_week: int = 40,
+) -> GenerateResult:
+    """Write the demo org's CSV files (and ``fields.json``) into ``out_dir``."""
+    if reps < 2 or managers < 1 or months < 1:
+        raise ValueError("need at least 2 reps, 1 manager and 1 month")
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    end = end or datetime.now(UTC).date()
+    rng = random.Random(seed)
+    ids = _Ids()
+    # Everything happens before the end day starts, so no timestamp lies in the future.
+    end_epoch = datetime(end.year, end.month, end.day, tzinfo=UTC).timestamp()
+    start_day = end - timedelta(days=months * 30)
+    start_epoch = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC).timestamp()
+    day_s = 86400.0
+    # Records deleted in the last days sit in the recycle bin, visible to queryAll/getDeleted.
+    recent_epoch = end_epoch - 5 * day_s  # deletes land in [end-5d, end-1d)
+    counts: dict[str, int] = {}
+
+    # ---- users: VP <- managers <- reps; the last rep is inactive
+    users: list[tuple[object, ...]] = []
+    user_header = (
+        "Id", "Username", "FirstName", "LastName", "Name", "Alias", "Email", "IsActive",
+        "ManagerId", "UserRoleId", "Title", "TimeZoneSidKey", *COMMON,
+    )  # fmt: skip
+    created = _ts(start_epoch - 400 * day_s)
+
+    def user(title: str, manager: str, active: bool = True) -> str:
+        uid = ids.new("User")
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        alias = (first[:1] + last[:4]).lower()
+        mail = f"{first}.{last}.{len(users) + 1}@demo.salescoach.example".lower()
+        users.append(
+            (uid, mail, first, last, f"{first} {last}", alias, mail, _b(active), manager, "",
+             title, "America/New_York", "false", created, "", created, "", created)
+        )  # fmt: skip
+        return uid
+
+    vp = user("VP Sales", "")
+    manager_ids = [user("Sales Manager", vp) for _ in range(managers)]
+    rep_ids = [
+        user("Account Executive", manager_ids[i % managers], active=i != reps - 1) for i in range(reps)
+    ]
+    # Skill drives win rate, deal size, activity volume and how early deals are lost.
+    skill = {rid: rng.uniform(0.25, 1.0) for rid in rep_ids}
+    counts["User"] = _write(out_dir, "User", user_header, users)
+
+    stage_rows = [
+        (ids.new("OpportunityStage"), name, name, order, "true", _b(closed), _b(won), prob,
+         forecast, "false", created, "", created, "", created)
+        for name, order, closed, won, prob, forecast in STAGES
+    ]  # fmt: skip
+    counts["OpportunityStage"] = _write(
+        out_dir,
+        "OpportunityStage",
+        ("Id", "ApiName", "MasterLabel", "SortOrder", "IsActive", "IsClosed", "IsWon",
+         "DefaultProbability", "ForecastCategoryName", *COMMON),
+        stage_rows,
+    )  # fmt: skip
+
+    # ---- accounts and contacts, owned by reps
+    accounts: list[tuple[object, ...]] = []
+    contacts: list[tuple[object, ...]] = []
+    rep_accounts: dict[str, list[str]] = {rid: [] for rid in rep_ids}
+    account_contacts: dict[str, list[str]] = {}
+    for rid in rep_ids:
+        for _ in range(8):
+            aid = ids.new("Account")
+            name = f"{rng.choice(_COMPANY_A)} {rng.choice(_COMPANY_B)} {len(accounts) + 1}"
+            accounts.append(
+                (aid, name, rid, "Customer", rng.choice(_INDUSTRIES), "United States",
+                 rng.randrange(1, 500) * 100000, rng.randrange(10, 5000), "false", created, "",
+                 created, "", created)
+            )  # fmt: skip
+            rep_accounts[rid].append(aid)
+            account_contacts[aid] = []
+            for _ in range(2):
+                cid = ids.new("Contact")
+                first, last = rng.choice(_FIRST), rng.choice(_LAST)
+                contacts.append(
+                    (cid, aid, first, last, f"{first} {last}",
+                     f"{first}.{last}@{name.split()[0].lower()}.example".lower(), "Buyer",
+                     "", rid, "false", created, "", created, "", created)
+                )  # fmt: skip
+                account_contacts[aid].append(cid)
+    counts["Account"] = _write(
+        out_dir,
+        "Account",
+        ("Id", "Name", "OwnerId", "Type", "Industry", "BillingCountry", "AnnualRevenue",
+         "NumberOfEmployees", *COMMON),
+        accounts,
+    )  # fmt: skip
+    counts["Contact"] = _write(
+        out_dir,
+        "Contact",
+        ("Id", "AccountId", "FirstName", "LastName", "Name", "Email", "Title", "Phone",
+         "OwnerId", *COMMON),
+        contacts,
+    )  # fmt: skip
+
+    # ---- opportunities and their stage history
+    opps: list[tuple[object, ...]] = []
+    history: list[tuple[object, ...]] = []
+    rep_opps: dict[str, list[str]] = {rid: [] for rid in rep_ids}
+    total_days = (end - start_day).days
+    for rid in rep_ids:
+        s = skill[rid]
+        starts = int(round(months * rng.uniform(4, 9) * (0.6 + 0.6 * s)))
+        for _ in range(starts):
+            oid = ids.new("Opportunity")
+            created_e = start_epoch + rng.uniform(0, total_days) * day_s
+            amount = round(rng.lognormvariate(9.6 + 0.8 * s, 0.6), -2)
+            amount_text: object = "" if rng.random() < 0.05 else amount
+            # How far the deal gets; skilled reps push deals further before losing them.
+            reach = min(len(OPEN_STAGES), 1 + int(rng.betavariate(1 + 3 * s, 2.5) * 8))
+            elapsed_days = (end_epoch - created_e) / day_s
+            cycle = rng.uniform(20, 120) * (1.3 - 0.5 * s)
+            step = cycle / (reach + 1)
+            closed = elapsed_days > cycle + 2
+            won = closed and reach >= 6 and rng.random() < 0.25 + 0.55 * s
+            t = created_e
+            rows_e: list[tuple[str, float]] = []
+            for index in range(reach if closed else min(reach, 1 + int(elapsed_days / step))):
+                if index and t >= end_epoch - 3600:
+                    break
+                rows_e.append((OPEN_STAGES[index][0], t))
+                t += step * rng.uniform(0.5, 1.5) * day_s
+            # Stage changes only move forward in time, and never past the end of the data.
+            closed = closed and rows_e[-1][1] < end_epoch - 7200
+            won = won and closed
+            if closed:
+                final = "Closed Won" if won else "Closed Lost"
+                t = max(rows_e[-1][1] + 3600, min(t, end_epoch - rng.uniform(1, 48) * 3600))
+                t = min(t, end_epoch - 60)
+                rows_e.append((final, t))
+                close_date = time.strftime("%Y-%m-%d", time.gmtime(t))
+            else:
+                final = rows_e[-1][0]
+                close_date = time.strftime(
+                    "%Y-%m-%d", time.gmtime(created_e + cycle * day_s + rng.uniform(0, 20) * day_s)
+                )
+            stage = next(st for st in STAGES if st[0] == final)
+            last_e = rows_e[-1][1]
+            deleted = rng.random() < 0.01
+            modstamp = _ts(recent_epoch + rng.uniform(0, 4) * day_s) if deleted else _ts(last_e)
+            account = rng.choice(rep_accounts[rid])
+            opps.append(
+                (oid, rid, f"{account[-6:]} deal {len(opps) + 1}", account, amount_text, final,
+                 _b(stage[2]), _b(stage[3]), close_date, stage[4], stage[5],
+                 rng.choice(_OPP_TYPES), rng.choice(_LEAD_SOURCES), _b(deleted),
+                 _ts(created_e), rid, _ts(last_e), rid, modstamp)
+            )  # fmt: skip
+            rep_opps[rid].append(oid)
+            prob_of = {st[0]: st[4] for st in STAGES}
+            fc_of = {st[0]: st[5] for st in STAGES}
+            for stage_name, when in rows_e:
+                stamp = _ts(when)
+                history.append(
+                    (ids.new("OpportunityHistory"), oid, stage_name, amount_text, close_date,
+                     prob_of[stage_name], fc_of[stage_name], _b(deleted), stamp, rid, stamp,
+                     rid, stamp)
+                )  # fmt: skip
+    counts["Opportunity"] = _write(
+        out_dir,
+        "Opportunity",
+        ("Id", "OwnerId", "Name", "AccountId", "Amount", "StageName", "IsClosed", "IsWon",
+         "CloseDate", "Probability", "ForecastCategoryName", "Type", "LeadSource", *COMMON),
+        opps,
+    )  # fmt: skip
+    counts["OpportunityHistory"] = _write(
+        out_dir,
+        "OpportunityHistory",
+        ("Id", "OpportunityId", "StageName", "Amount", "CloseDate", "Probability",
+         "ForecastCategory", *COMMON),
+        history,
+    )  # fmt: skip
+
+    # ---- activities: tasks (calls, emails, to-dos) and events (meetings)
+    archive_before = (end - timedelta(days=365)).isoformat()
+    # Activity history reaches further back than the pipeline, past the one-year archive line.
+    lead_days = 45
+    activity_start = start_day - timedelta(days=lead_days)
+    activity_start_epoch = start_epoch - lead_days * day_s
+    activity_days = total_days + lead_days
+    days = [(activity_start + timedelta(days=i)).isoformat() for i in range(activity_days + 14)]
+    weeks = max(1, total_days // 7)
+    task_header = (
+        "Id", "OwnerId", "WhatId", "WhoId", "Subject", "Status", "Priority", "IsClosed",
+        "ActivityDate", "TaskSubtype", "Type", "CallDurationInSeconds", "CallType",
+        "CompletedDateTime", "IsArchived", "Salescoach_Id__c", *COMMON,
+    )  # fmt: skip
+    event_header = (
+        "Id", "OwnerId", "WhatId", "WhoId", "Subject", "StartDateTime", "EndDateTime",
+        "ActivityDate", "ActivityDateTime", "DurationInMinutes", "Type", "IsArchived", *COMMON,
+    )  # fmt: skip
+    task_prefix, event_prefix = KEY_PREFIXES["Task"], KEY_PREFIXES["Event"]
+
+    def task_rows() -> Iterable[tuple[object, ...]]:
+        number = 0
+        for rid in rep_ids:
+            s = skill[rid]
+            per_week = activities_per_rep_week * (0.5 + 0.7 * s)
+            n = int(per_week * weeks)
+            whats = rep_opps[rid] + rep_accounts[rid]
+            accts = rep_accounts[rid]
+            rand = rng.random
+            for _ in range(n):
+                number += 1
+                tid = make_id(task_prefix, number)
+                day_index = int(rand() * (activity_days + 14))
+                activity_date = days[day_index]
+                base = activity_start_epoch + day_index * day_s + 8 * 3600
+                future = activity_date > end.isoformat()
+                roll = rand()
+                subtype = "Call" if roll < 0.5 else ("Email" if roll < 0.85 else "Task")
+                done = not future and rand() < 0.92
+                completed_e = base + rand() * 9 * 3600
+                created_e = min(base, end_epoch) - (1 + rand() * 3 * 3600) * 60
+                deleted = rand() < 0.002
+                modstamp = (
+                    _ts(recent_epoch + rand() * 4 * day_s)
+                    if deleted
+                    else _ts(completed_e if done else created_e)
+                )
+                who = account_contacts[accts[int(rand() * len(accts))]][0]
+                yield (
+                    tid, rid, whats[int(rand() * len(whats))], who,
+                    "Call" if subtype == "Call" else ("Email: follow-up" if subtype == "Email" else "Send proposal"),
+                    "Completed" if done else "Not Started", "Normal", _b(done), activity_date,
+                    subtype, subtype if subtype != "Task" else "Other",
+                    int(60 + rand() * 900) if subtype == "Call" and done else "",
+                    "Outbound" if subtype == "Call" else "",
+                    _ts(completed_e) if done else "", _b(activity_date < archive_before), "",
+                    _b(deleted), _ts(created_e), rid, modstamp, rid, modstamp,
+                )  # fmt: skip
+
+    counts["Task"] = _write(out_dir, "Task", task_header, task_rows())
+
+    def event_rows() -> Iterable[tuple[object, ...]]:
+        number = 0
+        for rid in rep_ids:
+            s = skill[rid]
+            n = int(activities_per_rep_week / 8 * (0.5 + 0.7 * s) * weeks)
+            whats = rep_opps[rid] + rep_accounts[rid]
+            for _ in range(n):
+                number += 1
+                day_index = rng.randrange(activity_days + 14)
+                start_e = activity_start_epoch + day_index * day_s + rng.randrange(8, 17) * 3600
+                minutes = rng.choice((30, 45, 60, 90))
+                stamp = _ts(min(start_e, end_epoch) - 2 * day_s)
+                start_text = _ts(start_e)
+                yield (
+                    make_id(event_prefix, number), rid, rng.choice(whats), "", "Meeting",
+                    start_text, _ts(start_e + minutes * 60), days[day_index], start_text,
+                    minutes, "Meeting", _b(days[day_index] < archive_before), "false", stamp,
+                    rid, stamp, rid, stamp,
+                )  # fmt: skip
+
+    counts["Event"] = _write(out_dir, "Event", event_header, event_rows())
+    # Salescoach_Id__c is the write-back key: declare it so describe marks it an external id.
+    fields = {
+        "Task": {
+            "Salescoach_Id__c": {
+                "type": "string",
+                "externalId": True,
+                "unique": True,
+                "length": 64,
+                "label": "Salescoach Id",
+            }
+        }
+    }
+    (out_dir / "fields.json").write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
+    seconds = time.perf_counter() - started
+    log.info("emulator.org_generated", out_dir=str(out_dir), counts=counts, seconds=round(seconds, 2))
+    return GenerateResult(out_dir, counts, seconds)
