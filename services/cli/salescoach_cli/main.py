@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 import typer
 from pydantic import ValidationError
 
@@ -28,6 +31,14 @@ app.add_typer(api_cli.app, name="api")
 def _configure() -> None:
     settings = _load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action the
+    # interpreter would die without running atexit hooks, leaving the embedded PostgreSQL
+    # running. Exiting through SystemExit runs them.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _load_settings() -> Settings:
