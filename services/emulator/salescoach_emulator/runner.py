@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -59,12 +60,16 @@ class EmulatorHandle:
             "password": self.password,
         }
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting exactly the emulator's CA."""
+        return ssl.create_default_context(cafile=self.ca_bundle)
+
     def _admin(self, method: str, path: str, body: object | None = None) -> Any:
         response = httpx.request(
             method,
             f"{self.instance_url}/__emulator/{path}",
             json=body,
-            verify=self.ca_bundle,
+            verify=self.ssl_context(),
             timeout=60,
         )
         response.raise_for_status()
@@ -101,7 +106,7 @@ class EmulatorHandle:
                 "client_id": self.client_id,
                 "client_secret": self.client_secret,
             },
-            verify=self.ca_bundle,
+            verify=self.ssl_context(),
             timeout=30,
         )
         response.raise_for_status()
@@ -191,6 +196,9 @@ def start_emulator(
         yield handle
     finally:
         server.should_exit = True
+        # Idle keep-alive TLS connections would hold a graceful shutdown for asyncio's 30 s
+        # close_notify timeout; clients of a stopping emulator do not need that courtesy.
+        server.force_exit = True
         thread.join(timeout=30)
         sock.close()
         if persist:
