@@ -26,17 +26,28 @@ app = typer.Typer(
 )
 
 
-def _log_to_stderr() -> None:
-    """Structured logs on stderr: stdout carries only the connection JSON line."""
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    # Looked up per logger, so a replaced sys.stderr (test runners) is honoured.
+    return structlog.PrintLogger(file=sys.stderr)
+
+
+def _log_to_stderr(*, force: bool = False) -> None:
+    """Structured logs on stderr: stdout carries only the connection JSON line.
+
+    Left alone when the host CLI has configured structlog already, unless ``force`` (``serve``
+    must keep stdout clean whatever the host chose).
+    """
+    if structlog.is_configured() and not force:
+        return
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.processors.JSONRenderer(),
         ],
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
 
 
@@ -83,7 +94,7 @@ def serve(
     daily_api_limit: Annotated[int, typer.Option(help="DailyApiRequests Max.")] = DEFAULT_DAILY_API_LIMIT,
 ) -> None:
     """Serve ORG over HTTPS; print one JSON line with the connection details."""
-    _log_to_stderr()
+    _log_to_stderr(force=True)
     if not org.is_dir():
         raise typer.BadParameter(f"{org} is not a folder", param_hint="--org")
     stop = threading.Event()
