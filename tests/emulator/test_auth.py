@@ -32,7 +32,8 @@ def test_client_credentials_and_password_grants_issue_working_tokens(emulator: E
     )
     assert status == 200
     assert {"access_token", "instance_url", "id", "token_type", "issued_at", "signature"} <= set(body)
-    assert body["token_type"] == "Bearer" and body["instance_url"] == emulator.instance_url
+    assert body["token_type"] == "Bearer"
+    assert body["instance_url"] == emulator.instance_url
     status, password = _token(
         emulator,
         grant_type="password",
@@ -77,7 +78,8 @@ def test_jwt_bearer_grant_checks_the_signature(emulator: EmulatorHandle) -> None
     key = Path(emulator.jwt_private_key).read_bytes()
     grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
     status, body = _token(emulator, grant_type=grant, assertion=_assertion(emulator, key))
-    assert status == 200 and body["access_token"]
+    assert status == 200
+    assert body["access_token"]
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -112,14 +114,16 @@ def test_authorization_code_then_refresh_token(emulator: EmulatorHandle) -> None
         client_secret=emulator.client_secret,
         redirect_uri="http://localhost/cb",
     )
-    assert status == 200 and body["refresh_token"]
+    assert status == 200
+    assert body["refresh_token"]
     status, refreshed = _token(
         emulator,
         grant_type="refresh_token",
         refresh_token=body["refresh_token"],
         client_id=emulator.client_id,
     )
-    assert status == 200 and refreshed["access_token"] != body["access_token"]
+    assert status == 200
+    assert refreshed["access_token"] != body["access_token"]
     assert (
         _token(emulator, grant_type="refresh_token", refresh_token="bogus", client_id=emulator.client_id)[0]
         == 400

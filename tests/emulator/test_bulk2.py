@@ -22,13 +22,17 @@ def _rows(chunks: list[str]) -> list[dict[str, str]]:
 
 
 def test_bulk2_query_pages_match_rest_query(sf: Salesforce) -> None:
-    soql = "SELECT Id, Subject, IsClosed, ActivityDate, CompletedDateTime, CallDurationInSeconds, Owner.Name FROM Task"
+    soql = (
+        "SELECT Id, Subject, IsClosed, ActivityDate, CompletedDateTime, CallDurationInSeconds,"
+        " Owner.Name FROM Task"
+    )
     chunks = list(sf.bulk2.Task.query(soql, max_records=1500, wait=0))
     assert len(chunks) > 2  # several pages, each with its own header row
     assert all(c.startswith("Id,Subject,IsClosed,ActivityDate,") for c in chunks)
     rows = _rows(chunks)
     rest = {r["Id"]: r for r in sf.query_all(soql)["records"]}
-    assert len(rows) == len(rest) and {r["Id"] for r in rows} == set(rest)
+    assert len(rows) == len(rest)
+    assert {r["Id"] for r in rows} == set(rest)
     sample = next(r for r in rows if r["CompletedDateTime"])
     expected = rest[sample["Id"]]
     assert sample["IsClosed"] == ("true" if expected["IsClosed"] else "false")
@@ -60,7 +64,8 @@ def test_job_lifecycle_headers_abort_and_delete(emulator: EmulatorHandle) -> Non
     session.headers["Authorization"] = f"Bearer {emulator.access_token()}"
     base = f"{emulator.instance_url}/services/data/v62.0/jobs/query"
     job = session.post(base, json={"operation": "query", "query": "SELECT Id FROM User"}).json()
-    assert job["state"] == "UploadComplete" and job["id"].startswith("750")
+    assert job["state"] == "UploadComplete"
+    assert job["id"].startswith("750")
     assert (job["object"], job["contentType"], job["columnDelimiter"], job["lineEnding"]) == (
         "User",
         "CSV",
@@ -72,7 +77,8 @@ def test_job_lifecycle_headers_abort_and_delete(emulator: EmulatorHandle) -> Non
         if info["state"] == "JobComplete":
             break
         info = session.get(f"{base}/{job['id']}").json()
-    assert info["state"] == "JobComplete" and info["numberRecordsProcessed"] > 3
+    assert info["state"] == "JobComplete"
+    assert info["numberRecordsProcessed"] > 3
     first = session.get(f"{base}/{job['id']}/results", params={"maxRecords": 2})
     assert first.headers["Sforce-NumberOfRecords"] == "2"
     assert first.headers["Content-Type"].startswith("text/csv")
@@ -89,7 +95,8 @@ def test_job_lifecycle_headers_abort_and_delete(emulator: EmulatorHandle) -> Non
     while session.get(f"{base}/{finished['id']}").json()["state"] != "JobComplete":
         pass
     refused = session.patch(f"{base}/{finished['id']}", json={"state": "Aborted"})
-    assert refused.status_code == 400 and refused.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+    assert refused.status_code == 400
+    assert refused.json()[0]["errorCode"] == "INVALIDJOBSTATE"
 
 
 def test_bad_bulk_query_is_refused_at_job_creation(sf: Salesforce) -> None:

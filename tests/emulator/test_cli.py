@@ -50,10 +50,11 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm(emulator_org: Path, tmp
 
 
 def test_serve_refuses_a_missing_org(tmp_path: Path) -> None:
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-m", "salescoach_emulator", "serve", "--org", str(tmp_path / "nope")],
         capture_output=True,
         timeout=60,
         check=False,
     )
-    assert done.returncode != 0 and done.stdout == b""
+    assert done.returncode != 0
+    assert done.stdout == b""

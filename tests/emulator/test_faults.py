@@ -21,7 +21,9 @@ def test_spec_parses_every_kind() -> None:
     plan = parse_spec(
         "seed=42, 503@0.2/services/data/v62.0/jobs, delay=1.5@0.1, drop@0.05, limit=10, lock, expire"
     )
-    assert plan.seed == 42 and plan.limit_after == 10 and plan.expire_now
+    assert plan.seed == 42
+    assert plan.limit_after == 10
+    assert plan.expire_now
     kinds = [(r.kind, r.rate, r.status, r.seconds, r.path) for r in plan.rules]
     assert kinds == [
         ("status", 0.2, 503, 0.0, "/services/data/v62.0/jobs"),

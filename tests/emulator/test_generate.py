@@ -64,7 +64,8 @@ def test_stages_wins_losses_history_and_activities_look_real(emulator_org: Path)
         "Closed Lost",
     ]
     opps = _read(emulator_org, "Opportunity")
-    assert any(o["Amount"] == "" for o in opps) and any(o["Amount"] for o in opps)
+    assert any(o["Amount"] == "" for o in opps)
+    assert any(o["Amount"] for o in opps)
     assert {o["StageName"] for o in opps} >= {"Closed Won", "Closed Lost"}
     history = _read(emulator_org, "OpportunityHistory")
     by_opp: dict[str, list[dict[str, str]]] = {}
@@ -74,7 +75,8 @@ def test_stages_wins_losses_history_and_activities_look_real(emulator_org: Path)
     for opp in opps:
         rows = by_opp[opp["Id"]]
         created = [r["CreatedDate"] for r in rows]
-        assert created == sorted(created) and len(set(created)) == len(created)
+        assert created == sorted(created)
+        assert len(set(created)) == len(created)
         assert rows[-1]["StageName"] == opp["StageName"]
         if opp["StageName"] == "Closed Lost":
             lost_at[rows[-2]["StageName"]] += 1

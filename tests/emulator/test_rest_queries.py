@@ -19,11 +19,13 @@ from tests.plugins.emulator import client_session
 
 def test_query_returns_salesforce_shaped_records(sf: Salesforce) -> None:
     result = sf.query("SELECT Id, Name, Amount, IsWon, CreatedDate, Owner.Name FROM Opportunity LIMIT 3")
-    assert result["totalSize"] == 3 and result["done"] is True
+    assert result["totalSize"] == 3
+    assert result["done"] is True
     record = result["records"][0]
     assert record["attributes"]["type"] == "Opportunity"
     assert record["attributes"]["url"] == f"/services/data/v62.0/sobjects/Opportunity/{record['Id']}"
-    assert len(record["Id"]) == 18 and record["Id"].startswith("006")
+    assert len(record["Id"]) == 18
+    assert record["Id"].startswith("006")
     assert isinstance(record["IsWon"], bool)
     assert record["Amount"] is None or isinstance(record["Amount"], float)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000\+0000", record["CreatedDate"])
@@ -47,7 +49,8 @@ def test_query_all_follows_next_records_url_across_pages(sf: Salesforce) -> None
 def test_query_all_iter_honours_batch_size_header(sf: Salesforce) -> None:
     sf.headers["Sforce-Query-Options"] = "batchSize=500"
     page = sf.query("SELECT Id FROM Task ORDER BY Id")
-    assert len(page["records"]) == 500 and page["nextRecordsUrl"].endswith("-500")
+    assert len(page["records"]) == 500
+    assert page["nextRecordsUrl"].endswith("-500")
     ids = [r["Id"] for r in sf.query_all_iter("SELECT Id FROM Task ORDER BY Id")]
     assert ids == sorted(ids)
     assert len(ids) == sf.query("SELECT COUNT() FROM Task")["totalSize"]
@@ -60,7 +63,8 @@ def test_query_leaves_out_deleted_and_archived_rows_that_query_all_includes(sf: 
     archived = sf.query(
         "SELECT COUNT() FROM Task WHERE IsArchived = true AND IsDeleted = false", include_deleted=True
     )
-    assert deleted["totalSize"] > 0 and archived["totalSize"] > 0
+    assert deleted["totalSize"] > 0
+    assert archived["totalSize"] > 0
     assert every == live + deleted["totalSize"] + archived["totalSize"]
     assert sf.query("SELECT COUNT() FROM Task WHERE IsDeleted = true")["totalSize"] == 0
 
@@ -91,12 +95,14 @@ def test_describe_lists_standard_and_custom_fields(sf: Salesforce) -> None:
         "Event",
     } <= names
     fields = {f["name"]: f for f in sf.Task.describe()["fields"]}
-    assert fields["Id"]["type"] == "id" and fields["Id"]["nillable"] is False
+    assert fields["Id"]["type"] == "id"
+    assert fields["Id"]["nillable"] is False
     assert fields["IsClosed"]["type"] == "boolean"
     assert fields["ActivityDate"]["type"] == "date"
     assert fields["CompletedDateTime"]["type"] == "datetime"
     assert fields["CallDurationInSeconds"]["type"] == "int"
-    assert fields["OwnerId"]["type"] == "reference" and fields["OwnerId"]["referenceTo"] == ["User"]
+    assert fields["OwnerId"]["type"] == "reference"
+    assert fields["OwnerId"]["referenceTo"] == ["User"]
     assert fields["OwnerId"]["relationshipName"] == "Owner"
     assert fields["Salescoach_Id__c"]["externalId"] is True
     assert fields["Salescoach_Id__c"]["custom"] is True
@@ -111,7 +117,8 @@ def test_unknown_sobject_raises_resource_not_found(sf: Salesforce) -> None:
 def test_every_response_carries_limit_info_and_limits_agree(emulator: EmulatorHandle, sf: Salesforce) -> None:
     sf.query("SELECT Id FROM User LIMIT 1")
     usage = sf.api_usage["api-usage"]
-    assert usage.total == 100_000 and usage.used >= 1
+    assert usage.total == 100_000
+    assert usage.used >= 1
     limits = sf.limits()
     assert limits["DailyApiRequests"]["Max"] == 100_000
     # the limits call itself is counted, as Salesforce counts it

@@ -81,7 +81,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrgStore]:
                 ),
                 _task(T6, OwnerId=U2, CallDurationInSeconds=120, CreatedDate="2026-03-01T00:00:00.000Z"),
             ],
-        },  # fmt: skip
+        },
         fields={"Task": {"Tags__c": {"type": "picklist"}}},
     )
     org_store = OrgStore(org, tmp_path_factory.mktemp("soql-state"), clock=lambda: NOW)

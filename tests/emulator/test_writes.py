@@ -32,17 +32,24 @@ def test_create_get_update_delete_round_trip(private_sf: Salesforce) -> None:
     sf = private_sf
     before = datetime.now(UTC) - timedelta(seconds=1)
     created = sf.Task.create({"Subject": "Call back", "OwnerId": _owner(sf)})
-    assert created["success"] is True and created["errors"] == []
+    assert created["success"] is True
+    assert created["errors"] == []
     task_id = created["id"]
-    assert task_id.startswith("00T") and len(task_id) == 18 and is_valid_id(task_id)
+    assert task_id.startswith("00T")
+    assert len(task_id) == 18
+    assert is_valid_id(task_id)
     task = sf.Task.get(task_id)
-    assert task["Status"] == "Not Started" and task["IsClosed"] is False and task["IsDeleted"] is False
+    assert task["Status"] == "Not Started"
+    assert task["IsClosed"] is False
+    assert task["IsDeleted"] is False
     stamp = datetime.strptime(task["SystemModstamp"], "%Y-%m-%dT%H:%M:%S.%f%z")
-    assert stamp >= before and task["CreatedDate"] == task["LastModifiedDate"]
+    assert stamp >= before
+    assert task["CreatedDate"] == task["LastModifiedDate"]
 
     assert sf.Task.update(task_id, {"Status": "Completed"}) == 204
     done = sf.Task.get(task_id[:15])  # 15-character ids are accepted
-    assert done["IsClosed"] is True and done["CompletedDateTime"] is not None
+    assert done["IsClosed"] is True
+    assert done["CompletedDateTime"] is not None
     assert done["SystemModstamp"] >= task["SystemModstamp"]
 
     assert sf.Task.delete(task_id) == 204
@@ -75,9 +82,11 @@ def test_write_errors_use_salesforce_codes(private_sf: Salesforce) -> None:
 def test_upsert_by_external_id_twice_makes_one_record(private_sf: Salesforce) -> None:
     sf = private_sf
     first = sf.Task.upsert("Salescoach_Id__c/ai-42", {"Subject": "Send deck"}, raw_response=True)
-    assert first.status_code == 201 and first.json()["created"] is True
+    assert first.status_code == 201
+    assert first.json()["created"] is True
     second = sf.Task.upsert("Salescoach_Id__c/ai-42", {"Subject": "Send deck v2"}, raw_response=True)
-    assert second.status_code == 200 and second.json()["created"] is False
+    assert second.status_code == 200
+    assert second.json()["created"] is False
     assert second.json()["id"] == first.json()["id"]
     rows = sf.query("SELECT Id, Subject FROM Task WHERE Salescoach_Id__c = 'ai-42'")["records"]
     assert [(r["Id"], r["Subject"]) for r in rows] == [(first.json()["id"], "Send deck v2")]
@@ -156,7 +165,8 @@ def test_collections_create_update_upsert_delete_in_request_order(private_sf: Sa
         method="PATCH",
         json={"records": [{"attributes": {"type": "Task"}, "Salescoach_Id__c": "k1", "Subject": "a2"}]},
     )
-    assert again[0]["created"] is False and again[0]["id"] == upserted[0]["id"]
+    assert again[0]["created"] is False
+    assert again[0]["id"] == upserted[0]["id"]
     deleted = sf.restful("composite/sobjects", method="DELETE", params={"ids": ",".join(ids)})
     assert [r["id"] for r in deleted] == ids
     assert sf.query(f"SELECT COUNT() FROM Task WHERE Id IN ('{ids[0]}', '{ids[1]}')")["totalSize"] == 0
@@ -201,7 +211,8 @@ def test_deleted_and_updated_report_changes_and_purge_empties_the_bin(
     assert task in [d["id"] for d in deleted["deletedRecords"]]
     assert deleted["latestDateCovered"].endswith("+0000")
     updated = sf.Task.updated(start, end)
-    assert other in updated["ids"] and task not in updated["ids"]
+    assert other in updated["ids"]
+    assert task not in updated["ids"]
 
     assert emu.purge_recycle_bin(["Task"]) > 0
     gone = sf.query_all(f"SELECT Id FROM Task WHERE Id = '{task}'", include_deleted=True)

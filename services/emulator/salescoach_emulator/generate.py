@@ -131,6 +131,7 @@ _COMPANY_B = [
 ]
 _INDUSTRIES = ("Technology", "Manufacturing", "Healthcare", "Retail", "Finance", "Energy")
 _LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
+_SUBJECTS = {"Call": "Call", "Email": "Email: follow-up", "Task": "Send proposal"}
 _OPP_TYPES = ("New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement")
 
 COMMON = ("IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
@@ -188,7 +189,7 @@ def generate_org(
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     end = end or datetime.now(UTC).date()
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - demo data must be reproducible, not secret
     ids = _Ids()
     # Everything happens before the end day starts, so no timestamp lies in the future.
     end_epoch = datetime(end.year, end.month, end.day, tzinfo=UTC).timestamp()
@@ -287,7 +288,7 @@ def generate_org(
     total_days = (end - start_day).days
     for rid in rep_ids:
         s = skill[rid]
-        starts = int(round(months * rng.uniform(4, 9) * (0.6 + 0.6 * s)))
+        starts = round(months * rng.uniform(4, 9) * (0.6 + 0.6 * s))
         for _ in range(starts):
             oid = ids.new("Opportunity")
             created_e = start_epoch + rng.uniform(0, total_days) * day_s
@@ -407,7 +408,7 @@ def generate_org(
                 who = account_contacts[accts[int(rand() * len(accts))]][0]
                 yield (
                     tid, rid, whats[int(rand() * len(whats))], who,
-                    "Call" if subtype == "Call" else ("Email: follow-up" if subtype == "Email" else "Send proposal"),
+                    _SUBJECTS[subtype],
                     "Completed" if done else "Not Started", "Normal", _b(done), activity_date,
                     subtype, subtype if subtype != "Task" else "Other",
                     int(60 + rand() * 900) if subtype == "Call" and done else "",

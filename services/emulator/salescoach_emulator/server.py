@@ -669,7 +669,8 @@ class Emulator:
         if all_or_none and failed:
             rolled_back = RecordError(
                 "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                "Record rolled back because not all records were valid and the request was using AllOrNone header",
+                "Record rolled back because not all records were valid and the request was using"
+                " AllOrNone header",
             )
             results = [r if not r["success"] else self._save_result(None, rolled_back) for r in results]
         return results

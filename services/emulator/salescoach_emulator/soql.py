@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from salescoach_emulator.ids import to18
 from salescoach_emulator.schema import ID_TYPES, NUMBER_TYPES, TEXT_TYPES, FieldDef, ObjectDef
@@ -542,7 +543,7 @@ class CompiledQuery:
     joins: dict[tuple[str, ...], Join]
     from_sql: str
     where_sql: str
-    params: list[object]
+    params: list[Any]
     order_sql: str
     limit: int | None
     offset: int | None
