@@ -65,6 +65,52 @@ class Settings(BaseSettings):
     sf_jwt_key_file: Path | None = None
     sf_api_version: str = "62.0"
     sf_ca_bundle: Path | None = None
+    sf_refresh_token: SecretStr | None = Field(
+        default=None, description="OAuth refresh token (refresh-token flow, with the client id)."
+    )
+    sf_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Read timeout of one Salesforce HTTP request."
+    )
+    sf_task_external_id_field: str = Field(
+        default="Salescoach_Id__c",
+        description="Task field holding salescoach's write-back key (synced into sf_task.external_id).",
+    )
+
+    sync_interval_seconds: float = Field(
+        default=60.0, gt=0, description="Pause between passes of `salescoach sync worker`."
+    )
+    sync_overlap_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="Incremental windows start this long before the high-water mark, for records "
+        "committed late with an earlier SystemModstamp.",
+    )
+    sync_rest_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        description="Incremental deltas up to this many records use REST query; larger ones Bulk API 2.0.",
+    )
+    sync_quota_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Stop cleanly once this share of the org's daily API requests is used.",
+    )
+    sync_reconcile_every_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Compare full id sets this often, to catch records purged from the recycle bin.",
+    )
+    sync_custom_fields: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Custom fields to carry into custom_fields, JSON: {"Opportunity": ["Region__c"]}.',
+    )
+    sync_field_sources: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Read a standard column from another field, JSON: "
+        '{"Opportunity": {"Amount": "ARR__c"}} fills sf_opportunity.amount from ARR__c.',
+    )
+
 
     @field_validator("org_timezone")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -336,8 +336,6 @@ def build_object(
     for column, spec in declared.items():
         if column not in obj.fields:
             obj.fields[column] = fielddef_from_json(column, spec)
-    if "OwnerId" in obj.fields and obj.fields["OwnerId"].relationship_name is None:
-        obj.fields["OwnerId"] = replace(obj.fields["OwnerId"], relationship_name="Owner")
     return obj
 
 
