@@ -111,7 +111,6 @@ class Settings(BaseSettings):
         '{"Opportunity": {"Amount": "ARR__c"}} fills sf_opportunity.amount from ARR__c.',
     )
 
-
     @field_validator("org_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

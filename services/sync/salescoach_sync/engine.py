@@ -1,0 +1,378 @@
+"""The sync pass: per object, under a PostgreSQL advisory lock, a full or incremental read
+loaded and merged in one transaction that also moves the object's high-water mark.
+
+Crash safety comes from that transaction: kill the process anywhere and PostgreSQL rolls the
+object back to its last checkpoint; the next run repeats the work and converges. Several
+workers may run: `pg_try_advisory_xact_lock` on (org, object) lets one of them sync an
+object while the others skip it, and the lock goes with the transaction, even on kill -9.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import structlog
+from sqlalchemy import Engine
+
+from salescoach_core.settings import Settings
+from salescoach_sync.client import ResultPage, SalesforceClient, salesforce_datetime
+from salescoach_sync.errors import (
+    NotConfiguredError,
+    QuotaStop,
+    SalesforceAuthError,
+    SalesforceRequestError,
+    SalesforceUnavailableError,
+    SyncError,
+    SyncInterrupted,
+)
+from salescoach_sync.extract import StopToken, bulk_query, records_to_csv, rest_pages
+from salescoach_sync.hooks import run_refresh_hooks
+from salescoach_sync.load import IDS_TABLE, STAGE_TABLE, Loader
+from salescoach_sync.objects import MODSTAMP, ObjectSpec, ResolvedObject, object_specs, resolve
+from salescoach_sync.progress import LogProgress, SyncProgress
+from salescoach_sync.report import Mode, ObjectResult, Status, SyncReport
+from salescoach_sync.state import ObjectState, Outcome, mark_running, read_state, save_outcome
+
+log = structlog.get_logger(__name__)
+
+# getDeleted reaches back 15 days; keep a margin for clock skew between us and Salesforce.
+GET_DELETED_DAYS = 15
+GET_DELETED_MARGIN = timedelta(hours=1)
+DESCRIBE_TTL_SECONDS = 3600.0
+# Errors after which the next objects cannot do better: stop the pass.
+_FATAL = (QuotaStop, SyncInterrupted, SalesforceAuthError, NotConfiguredError, SalesforceUnavailableError)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_sf_datetime(value: str) -> datetime:
+    """Salesforce REST datetimes (`...+0000`, `...Z`) as aware datetimes."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    elif len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    return datetime.fromisoformat(text)
+
+
+@dataclass
+class _Run:
+    """Mutable figures of one object's run."""
+
+    mode: Mode
+    started_at: datetime
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rows_read: int = 0
+    reconciled: bool = False
+
+
+@contextmanager
+def _driver_connection(engine: Engine) -> Iterator[psycopg.Connection[Any]]:
+    """A psycopg connection from the engine's pool (COPY needs the driver's API)."""
+    pooled = engine.raw_connection()
+    conn = pooled.driver_connection
+    assert isinstance(conn, psycopg.Connection)
+    try:
+        conn.rollback()
+        conn.autocommit = True  # transactions are explicit: conn.transaction()
+        yield conn
+    finally:
+        conn.autocommit = False
+        pooled.close()
+
+
+class SyncEngine:
+    """Runs sync passes for one org into one database. Keep one per process (it caches describes)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        client: SalesforceClient | None = None,
+        progress: SyncProgress | None = None,
+        stop: StopToken | None = None,
+    ) -> None:
+        self._settings = settings
+        self._engine = engine
+        self.client = client or SalesforceClient(settings)
+        self.progress = progress or LogProgress()
+        self.stop = stop or StopToken()
+        self._resolved: dict[str, tuple[ResolvedObject, float]] = {}
+
+    # ------------------------------------------------------------------ a pass
+
+    def run(self, *, objects: Sequence[str] | None = None, full: bool = False) -> SyncReport:
+        """One pass over `objects` (all by default). Never raises for Salesforce trouble: the
+        report says what happened, object by object."""
+        specs = object_specs(objects)
+        report = SyncReport()
+        for spec in specs:
+            result = self.sync_object(spec, full=full)
+            report.results.append(result)
+            if result.status in ("stopped", "interrupted") or result.error_code in {e.code for e in _FATAL}:
+                break
+        run_refresh_hooks(self._engine, report)
+        return report
+
+    def sync_object(self, spec: ObjectSpec, *, full: bool = False) -> ObjectResult:
+        started = time.perf_counter()
+        calls_before = self.client.api_calls
+        run: _Run | None = None
+        with _driver_connection(self._engine) as conn:
+            try:
+                with conn.transaction():
+                    if not self._try_lock(conn, spec):
+                        log.info("sync_object_locked_elsewhere", object=spec.name)
+                        return ObjectResult(spec.name, None, "skipped")
+                    state = read_state(conn, spec.name)
+                    mode: Mode = (
+                        "full" if full or state is None or state.last_full_sync_at is None else "incremental"
+                    )
+                    run = _Run(mode=mode, started_at=_now())
+                    with _driver_connection(self._engine) as status_conn:
+                        mark_running(status_conn, spec.name, mode=mode, started_at=run.started_at)
+                    self.progress.started(spec.name, mode)
+                    resolved = self._resolve(spec)
+                    loader = Loader(conn, resolved)
+                    loader.create_stage()
+                    if mode == "full":
+                        hwm = self._full(loader, resolved, run)
+                    else:
+                        assert state is not None
+                        hwm = self._incremental(loader, resolved, state, run)
+                    result = ObjectResult(
+                        spec.name,
+                        mode,
+                        "ok",
+                        inserted=run.inserted,
+                        updated=run.updated,
+                        deleted=run.deleted,
+                        rows_read=run.rows_read,
+                        api_calls=self.client.api_calls - calls_before,
+                        seconds=time.perf_counter() - started,
+                        high_water_mark=hwm,
+                        reconciled=run.reconciled,
+                    )
+                    save_outcome(
+                        conn,
+                        spec.name,
+                        self._outcome(result, run),
+                        high_water_mark=hwm,
+                        full_synced_at=run.started_at if mode == "full" else None,
+                        reconciled_at=run.started_at if run.reconciled else None,
+                    )
+            except Exception as exc:
+                result = self._failed(conn, spec, run, exc, started, calls_before)
+        self.progress.finished(result)
+        return result
+
+    # ------------------------------------------------------------------ modes
+
+    def _full(self, loader: Loader, resolved: ResolvedObject, run: _Run) -> datetime | None:
+        """Everything (queryAll where deletes matter): merge, and drop rows the org no longer has."""
+        run.rows_read = self._bulk_into_stage(loader, resolved, resolved.soql())
+        loader.analyze_stage()
+        self._merge(loader, run)
+        run.deleted += loader.delete_missing_from_stage()
+        run.reconciled = True
+        return loader.max_modstamp()
+
+    def _incremental(
+        self, loader: Loader, resolved: ResolvedObject, state: ObjectState, run: _Run
+    ) -> datetime | None:
+        spec = resolved.spec
+        hwm = state.high_water_mark
+        window_start = (
+            (hwm - timedelta(seconds=self._settings.sync_overlap_seconds)).replace(microsecond=0)
+            if hwm is not None
+            else None
+        )
+        reconcile = (
+            state.last_reconciled_at is None
+            or run.started_at - state.last_reconciled_at
+            >= timedelta(hours=self._settings.sync_reconcile_every_hours)
+        )
+        deleted_ids: list[str] = []
+        if spec.has_is_deleted and window_start is not None:
+            if window_start < run.started_at - timedelta(days=GET_DELETED_DAYS) + GET_DELETED_MARGIN:
+                reconcile = True  # beyond getDeleted's reach: only the id sets can tell
+            else:
+                body = self.client.get_deleted(spec.name, window_start, run.started_at)
+                deleted_ids = [str(r["id"]) for r in body.get("deletedRecords", [])]
+                earliest = body.get("earliestDateAvailable")
+                covered_since = max(window_start, state.last_reconciled_at or window_start)
+                if earliest and _parse_sf_datetime(str(earliest)) > covered_since:
+                    # The recycle bin was emptied after our checkpoint: deletes may be invisible.
+                    log.info("sync_recycle_bin_emptied", object=spec.name, earliest_date_available=earliest)
+                    reconcile = True
+        if reconcile:
+            run.deleted += self._reconcile(loader, resolved)
+            run.reconciled = True
+
+        where = f"{MODSTAMP} >= {salesforce_datetime(window_start)}" if window_start is not None else None
+        soql = resolved.soql(where)
+        first = self.client.query(soql, include_deleted=spec.query_all)
+        total = int(first.get("totalSize", 0))
+        if not first.get("done", True) and total > self._settings.sync_rest_threshold:
+            log.info("sync_delta_uses_bulk", object=spec.name, records=total)
+            run.rows_read = self._bulk_into_stage(loader, resolved, soql)
+        else:
+            self.progress.total(spec.name, total)
+            fields = [f.api_name for f in resolved.staged]
+            for page in rest_pages(self.client, first, self.stop):
+                records = page.get("records", [])
+                loader.copy_csv([records_to_csv(records, fields)])
+                run.rows_read += len(records)
+                self.progress.rows(spec.name, run.rows_read)
+        loader.analyze_stage()
+        self._merge(loader, run)
+        run.deleted += loader.flag_deleted(deleted_ids)
+        staged_max = loader.max_modstamp()
+        if hwm is None or (staged_max is not None and staged_max > hwm):
+            return staged_max
+        return hwm
+
+    # ------------------------------------------------------------------ steps
+
+    def _bulk_into_stage(self, loader: Loader, resolved: ResolvedObject, soql: str) -> int:
+        self._bulk_into(loader, resolved, soql, STAGE_TABLE, show_progress=True)
+        return loader.staged_count()
+
+    def _bulk_into(
+        self, loader: Loader, resolved: ResolvedObject, soql: str, table: str, *, show_progress: bool
+    ) -> None:
+        """Stream every page of a Bulk query into `table`, one savepoint per page: a page that
+        breaks mid-stream is rolled back and fetched again, never loaded twice."""
+        name = resolved.name
+        loaded = 0
+
+        def consume(page: ResultPage) -> int:
+            nonlocal loaded
+            chunks = self._counting(page, name, loaded) if show_progress else page.iter_bytes()
+            with loader.connection.transaction():
+                loader.copy_csv(chunks, table=table)
+            loaded += page.number_of_records or 0
+            if show_progress:
+                self.progress.rows(name, loaded)
+            return page.number_of_records or 0
+
+        bulk_query(
+            self.client,
+            soql,
+            include_deleted=resolved.spec.query_all,
+            consume_page=consume,
+            stop=self.stop,
+            on_total=(lambda total: self.progress.total(name, total)) if show_progress else None,
+        )
+
+    def _counting(self, page: ResultPage, name: str, base: int) -> Iterator[bytes]:
+        """The page's bytes, reporting approximate progress (lines) as they stream."""
+        lines = -1  # the header
+        for chunk in page.iter_bytes():
+            lines += chunk.count(b"\n")
+            self.progress.rows(name, base + max(lines, 0))
+            yield chunk
+
+    def _reconcile(self, loader: Loader, resolved: ResolvedObject) -> int:
+        """Compare the org's full id set with ours; delete rows whose records were purged."""
+        spec = resolved.spec
+        loader.create_ids_table()
+        soql = f"SELECT Id FROM {spec.name}"  # noqa: S608 - SOQL; the object name comes from the specs
+        self._bulk_into(loader, resolved, soql, IDS_TABLE, show_progress=False)
+        deleted = loader.delete_missing_from_ids()
+        log.info("sync_reconciled", object=spec.name, deleted=deleted)
+        return deleted
+
+    def _merge(self, loader: Loader, run: _Run) -> None:
+        counts = loader.merge()
+        run.inserted += counts.inserted
+        run.updated += counts.updated
+        run.deleted += counts.soft_deleted
+
+    def _resolve(self, spec: ObjectSpec) -> ResolvedObject:
+        cached = self._resolved.get(spec.name)
+        if cached is not None and time.monotonic() - cached[1] < DESCRIBE_TTL_SECONDS:
+            return cached[0]
+        try:
+            describe = self.client.describe(spec.name)
+        except SalesforceRequestError as exc:
+            if exc.error_code == "NOT_FOUND":
+                raise SyncError(
+                    f"the object {spec.name} is not available to the integration user: give its "
+                    "profile or permission set read access (View All for full history)."
+                ) from exc
+            raise
+        resolved = resolve(spec, describe, self._settings)
+        self._resolved[spec.name] = (resolved, time.monotonic())
+        return resolved
+
+    def _try_lock(self, conn: psycopg.Connection[Any], spec: ObjectSpec) -> bool:
+        key = f"salescoach.sync:{self.client.org_id}:{spec.name}"
+        row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", (key,)).fetchone()
+        return bool(row and row[0])
+
+    # ------------------------------------------------------------------ outcomes
+
+    @staticmethod
+    def _outcome(result: ObjectResult, run: _Run) -> Outcome:
+        return Outcome(
+            mode=run.mode,
+            status=result.status,
+            started_at=run.started_at,
+            finished_at=_now(),
+            inserted=result.inserted,
+            updated=result.updated,
+            deleted=result.deleted,
+            api_calls=result.api_calls,
+            error=result.error,
+        )
+
+    def _failed(
+        self,
+        conn: psycopg.Connection[Any],
+        spec: ObjectSpec,
+        run: _Run | None,
+        exc: Exception,
+        started: float,
+        calls_before: int,
+    ) -> ObjectResult:
+        status: Status
+        if isinstance(exc, QuotaStop):
+            status = "stopped"
+        elif isinstance(exc, SyncInterrupted):
+            status = "interrupted"
+        else:
+            status = "failed"
+        code = exc.code if isinstance(exc, SyncError) else "internal_error"
+        message = str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SyncError):
+            log.warning("sync_object_failed", object=spec.name, status=status, code=code, error=message)
+        else:
+            log.exception("sync_object_failed", object=spec.name, status=status, code=code)
+        result = ObjectResult(
+            spec.name,
+            run.mode if run else None,
+            status,
+            api_calls=self.client.api_calls - calls_before,
+            seconds=time.perf_counter() - started,
+            error=message,
+            error_code=code,
+        )
+        if run is not None:
+            try:
+                with conn.transaction():
+                    save_outcome(conn, spec.name, self._outcome(result, run))
+            except psycopg.Error:
+                log.exception("sync_state_not_saved", object=spec.name)
+        return result
