@@ -808,7 +808,7 @@ class OrgStore:
     def _check_unique(self, obj: ObjectDef, values: Record, own_id: str | None) -> None:
         for name, value in values.items():
             fdef = obj.fields[name]
-            if value is None or not (fdef.unique or (fdef.external_id and fdef.unique)):
+            if value is None or not fdef.unique:
                 continue
             clash = (
                 self.conn()
