@@ -8,8 +8,9 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+from salescoach_core.sfids import is_valid_id
 from salescoach_emulator import generate_org
-from salescoach_emulator.ids import KEY_PREFIXES, is_valid_id
+from salescoach_emulator.ids import KEY_PREFIXES
 
 OBJECTS = (
     "User",

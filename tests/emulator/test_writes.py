@@ -14,8 +14,8 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
+from salescoach_core.sfids import is_valid_id
 from salescoach_emulator import start_emulator
-from salescoach_emulator.ids import is_valid_id
 from tests.plugins.emulator import EmulatorFactory, salesforce_client
 
 

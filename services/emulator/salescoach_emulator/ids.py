@@ -1,13 +1,13 @@
-"""Salesforce record ids: the 15-to-18 character case checksum and fresh id minting."""
+"""Minting fresh Salesforce record ids with key prefixes (the checksum lives in salescoach_core.sfids)."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 
-_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+from salescoach_core.sfids import checksum
+
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_BASE62_SET = frozenset(_BASE62)
 
 # Key prefixes of the standard objects the emulator knows by name.
 KEY_PREFIXES: dict[str, str] = {
@@ -23,39 +23,6 @@ KEY_PREFIXES: dict[str, str] = {
     "UserRole": "00E",
     "Lead": "00Q",
 }
-
-
-def checksum(id15: str) -> str:
-    """The three-character suffix that makes a 15-character id case-insensitively unique."""
-    out = []
-    for start in (0, 5, 10):
-        flags = 0
-        for bit, char in enumerate(id15[start : start + 5]):
-            if "A" <= char <= "Z":
-                flags |= 1 << bit
-        out.append(_CHECKSUM_ALPHABET[flags])
-    return "".join(out)
-
-
-def to18(value: str) -> str:
-    """Normalise a 15- or 18-character id to 18 characters; raise ValueError otherwise."""
-    if len(value) == 18:
-        if checksum(value[:15]) != value[15:].upper():
-            raise ValueError(f"invalid id checksum: {value}")
-        # The suffix is case-insensitive on input; Salesforce always emits it in upper case.
-        return value[:15] + value[15:].upper()
-    if len(value) == 15 and all(c in _BASE62_SET for c in value):
-        return value + checksum(value)
-    raise ValueError(f"invalid id: {value}")
-
-
-def is_valid_id(value: str) -> bool:
-    """True for a well-formed 15- or 18-character id (checksum verified for 18)."""
-    try:
-        to18(value)
-    except ValueError:
-        return False
-    return True
 
 
 def encode_base62(number: int, width: int) -> str:

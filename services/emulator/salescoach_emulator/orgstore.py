@@ -28,7 +28,8 @@ from typing import Any
 
 import structlog
 
-from salescoach_emulator.ids import IdMinter, to18
+from salescoach_core.sfids import to18
+from salescoach_emulator.ids import IdMinter
 from salescoach_emulator.schema import (
     ID_TYPES,
     NUMBER_TYPES,

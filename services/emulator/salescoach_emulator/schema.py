@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from salescoach_emulator.ids import KEY_PREFIXES, is_valid_id
+from salescoach_core.sfids import is_valid_id
+from salescoach_emulator.ids import KEY_PREFIXES
 
 FieldType = Literal[
     "id",
