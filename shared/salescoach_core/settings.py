@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         description="Read a standard column from another field, JSON: "
         '{"Opportunity": {"Amount": "ARR__c"}} fills sf_opportunity.amount from ARR__c.',
     )
+    sync_bulk_page_records: int = Field(
+        default=100_000,
+        ge=1,
+        description="Records per Bulk API 2.0 result page (maxRecords); each page streams into COPY.",
+    )
 
     @field_validator("org_timezone")
     @classmethod

@@ -148,7 +148,7 @@ class SalesforceClient:
     def _retrying(self, name: str) -> Retrying:
         return Retrying(
             stop=stop_after_attempt(MAX_ATTEMPTS),
-            wait=wait_exponential_jitter(initial=0.25, max=20.0, jitter=0.5),
+            wait=wait_exponential_jitter(multiplier=0.25, max=20.0, jitter=0.5),
             retry=retry_if_exception_type(TransientError),
             reraise=True,
             before_sleep=self._log_retry(name),

@@ -53,6 +53,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _capped(modstamp: datetime | None, run: _Run) -> datetime | None:
+    """The high-water mark never passes the start of the run: a SystemModstamp in the future
+    (clock skew, imported data) would otherwise hide every change made until that time."""
+    return min(modstamp, run.started_at) if modstamp is not None else None
+
+
 def _parse_sf_datetime(value: str) -> datetime:
     """Salesforce REST datetimes (`...+0000`, `...Z`) as aware datetimes."""
     text = value.strip()
@@ -186,7 +192,7 @@ class SyncEngine:
         self._merge(loader, run)
         run.deleted += loader.delete_missing_from_stage()
         run.reconciled = True
-        return loader.max_modstamp()
+        return _capped(loader.max_modstamp(), run)
 
     def _incremental(
         self, loader: Loader, resolved: ResolvedObject, state: ObjectState, run: _Run
@@ -208,7 +214,9 @@ class SyncEngine:
             if window_start < run.started_at - timedelta(days=GET_DELETED_DAYS) + GET_DELETED_MARGIN:
                 reconcile = True  # beyond getDeleted's reach: only the id sets can tell
             else:
-                body = self.client.get_deleted(spec.name, window_start, run.started_at)
+                # getDeleted wants start before end, at minute granularity.
+                start = min(window_start, run.started_at - timedelta(minutes=1))
+                body = self.client.get_deleted(spec.name, start, run.started_at)
                 deleted_ids = [str(r["id"]) for r in body.get("deletedRecords", [])]
                 earliest = body.get("earliestDateAvailable")
                 covered_since = max(window_start, state.last_reconciled_at or window_start)
@@ -224,7 +232,7 @@ class SyncEngine:
         soql = resolved.soql(where)
         first = self.client.query(soql, include_deleted=spec.query_all)
         total = int(first.get("totalSize", 0))
-        if not first.get("done", True) and total > self._settings.sync_rest_threshold:
+        if total > self._settings.sync_rest_threshold:
             log.info("sync_delta_uses_bulk", object=spec.name, records=total)
             run.rows_read = self._bulk_into_stage(loader, resolved, soql)
         else:
@@ -238,7 +246,7 @@ class SyncEngine:
         loader.analyze_stage()
         self._merge(loader, run)
         run.deleted += loader.flag_deleted(deleted_ids)
-        staged_max = loader.max_modstamp()
+        staged_max = _capped(loader.max_modstamp(), run)
         if hwm is None or (staged_max is not None and staged_max > hwm):
             return staged_max
         return hwm
@@ -273,6 +281,7 @@ class SyncEngine:
             include_deleted=resolved.spec.query_all,
             consume_page=consume,
             stop=self.stop,
+            page_records=self._settings.sync_bulk_page_records,
             on_total=(lambda total: self.progress.total(name, total)) if show_progress else None,
         )
 

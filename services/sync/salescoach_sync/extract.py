@@ -17,9 +17,6 @@ from salescoach_sync.errors import SalesforceRequestError, SyncInterrupted
 
 log = structlog.get_logger(__name__)
 
-# Records per result page: large pages mean fewer API calls; memory does not grow with them
-# because each page streams straight into COPY.
-PAGE_RECORDS = 100_000
 # Jobs on small objects finish in well under a second; a fixed multi-second first sleep
 # (simple-salesforce waits 5 s) would dominate incremental syncs.
 POLL_FIRST_SECONDS = 0.05
@@ -55,10 +52,14 @@ def bulk_query(
     include_deleted: bool,
     consume_page: Callable[[ResultPage], int],
     stop: StopToken,
+    page_records: int,
     on_total: Callable[[int | None], None] | None = None,
 ) -> int:
     """Run a Bulk API 2.0 query job and hand each result page to `consume_page` (which must
-    be repeatable: a page that fails mid-stream is fetched again). Returns the record count."""
+    be repeatable: a page that fails mid-stream is fetched again). Returns the record count.
+
+    Large pages mean fewer API calls; memory does not grow with them, since each page streams
+    straight into COPY."""
     job = client.create_query_job(soql, include_deleted=include_deleted)
     job_id = str(job["id"])
     log.debug("bulk_job_created", job_id=job_id, operation=job.get("operation"))
@@ -74,7 +75,7 @@ def bulk_query(
             count, locator = client.query_job_results(
                 job_id,
                 locator=locator,
-                max_records=PAGE_RECORDS,
+                max_records=page_records,
                 consume=lambda page: (consume_page(page), page.next_locator),
             )
             rows += count

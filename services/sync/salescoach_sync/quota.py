@@ -10,6 +10,7 @@ second form, so its guard silently did nothing).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,9 @@ _USAGE_RE = re.compile(
 # Without a fresh figure for this many calls, ask `/limits` (the header should be on every
 # REST response; a proxy that strips it must not switch the guard off).
 STALE_AFTER_CALLS = 100
+# Once stopped, a long-running worker asks `/limits` again after this long: the rolling
+# 24-hour count falls, and the guard must notice without making the calls it forbids.
+RECHECK_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class QuotaGuard:
         self.org: ApiUsage | None = None
         self.per_app: ApiUsage | None = None
         self._calls_since_figure = 0
+        self._figure_at = 0.0
 
     def observe_header(self, value: str | None) -> None:
         self._calls_since_figure += 1
@@ -83,6 +88,7 @@ class QuotaGuard:
         if info.org is not None:
             self.org = info.org
             self._calls_since_figure = 0
+            self._figure_at = time.monotonic()
         if info.per_app is not None:
             self.per_app = info.per_app
 
@@ -91,10 +97,18 @@ class QuotaGuard:
         if usage is not None:
             self.org = usage
             self._calls_since_figure = 0
+            self._figure_at = time.monotonic()
+
+    @property
+    def exceeded(self) -> bool:
+        return any(u is not None and u.share >= self.share for u in (self.org, self.per_app))
 
     @property
     def needs_limits(self) -> bool:
-        """True when responses came back without a usable header for a while."""
+        """True when responses came back without a usable header for a while, or when the
+        guard has been stopping calls on a figure that is getting old."""
+        if self.exceeded:
+            return time.monotonic() - self._figure_at >= RECHECK_SECONDS
         return self._calls_since_figure >= (1 if self.org is None else STALE_AFTER_CALLS)
 
     def check(self) -> None:

@@ -1,0 +1,147 @@
+"""`salescoach sync ...`: one pass (`run`), the loop (`worker`) and `status`.
+
+Exit codes: 0 done, 1 failed (the message says what to do), 3 stopped by the API quota guard
+(checkpoints kept; run again later).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from salescoach_core.database import Database, DatabaseUnavailableError
+from salescoach_core.settings import get_settings
+from salescoach_sync.extract import StopToken
+from salescoach_sync.objects import OBJECT_NAMES
+from salescoach_sync.progress import default_progress
+from salescoach_sync.report import SyncReport
+from salescoach_sync.service import run_once, sync_states
+from salescoach_sync.worker import install_signal_handlers, run_worker
+
+EXIT_FAILED = 1
+EXIT_QUOTA = 3
+
+app = typer.Typer(
+    help="Salesforce sync: pull the synced objects into PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+error_console = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    error_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _database() -> Database:
+    return Database(get_settings())
+
+
+def _objects(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+@app.command("run")
+def run_command(
+    full: Annotated[bool, typer.Option("--full", help="Re-read every record, not just changes.")] = False,
+    objects: Annotated[
+        str | None,
+        typer.Option("--objects", help=f"Comma-separated subset of {','.join(OBJECT_NAMES)}."),
+    ] = None,
+) -> None:
+    """One sync pass, then exit; non-zero exit when an object failed or the quota guard stopped it."""
+    settings = get_settings()
+    stop = StopToken()
+    install_signal_handlers(stop)
+    try:
+        engine = _database().engine()
+        report = run_once(
+            settings, engine, objects=_objects(objects), full=full, progress=default_progress(), stop=stop
+        )
+    except (ValueError, DatabaseUnavailableError) as exc:
+        raise _fail(str(exc)) from exc
+    _exit_for(report)
+
+
+def _exit_for(report: SyncReport) -> None:
+    if report.stopped_by_quota:
+        first = report.first_error
+        raise _fail(first.error if first and first.error else "stopped by the API quota guard", EXIT_QUOTA)
+    if not report.ok:
+        failed = [r for r in report.results if r.status not in ("ok", "skipped")]
+        lines = [f"{r.object_name}: {r.error}" for r in failed]
+        raise _fail("sync failed\n  " + "\n  ".join(lines))
+
+
+@app.command("worker")
+def worker_command(
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval", min=0.0, help="Seconds between passes (default SALESCOACH_SYNC_INTERVAL_SECONDS)."
+        ),
+    ] = None,
+) -> None:
+    """Sync forever: a full pass the first time, incremental after; graceful on SIGTERM."""
+    settings = get_settings()
+    stop = StopToken()
+    install_signal_handlers(stop)
+    try:
+        engine = _database().engine()
+    except DatabaseUnavailableError as exc:
+        raise _fail(str(exc)) from exc
+    run_worker(settings, engine, interval=interval, stop=stop)
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else "-"
+
+
+@app.command("status")
+def status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Per object: the last run's mode, status, times, row counts, high-water mark, API calls, error."""
+    try:
+        engine = _database().engine()
+    except DatabaseUnavailableError as exc:
+        raise _fail(str(exc)) from exc
+    with Session(engine) as session:
+        states = sync_states(session)
+    if as_json:
+        console.print_json(json.dumps([s.model_dump(mode="json") for s in states]))
+        return
+    table = Table(title="salescoach sync status")
+    for column in ("object", "mode", "status", "started", "finished", "inserted", "updated", "deleted"):
+        table.add_column(column, justify="right" if column in ("inserted", "updated", "deleted") else "left")
+    table.add_column("high-water mark")
+    table.add_column("API calls", justify="right")
+    table.add_column("last error", overflow="fold")
+    for s in states:
+        table.add_row(
+            s.object_name,
+            s.last_mode or "-",
+            s.last_status or "-",
+            _when(s.last_started_at),
+            _when(s.last_finished_at),
+            f"{s.rows_inserted:,}",
+            f"{s.rows_updated:,}",
+            f"{s.rows_deleted:,}",
+            _when(s.high_water_mark),
+            f"{s.api_calls:,}",
+            s.last_error or "",
+        )
+    if not states:
+        console.print("no sync has run yet: `salescoach sync run`")
+        return
+    console.print(table)

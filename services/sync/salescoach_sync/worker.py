@@ -1,0 +1,70 @@
+"""The long-running sync loop: a pass every interval (full the first time, incremental after),
+stopping gracefully on SIGTERM/SIGINT: the object in progress rolls back to its checkpoint."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import structlog
+from sqlalchemy import Engine
+
+from salescoach_core.settings import Settings
+from salescoach_sync.engine import SyncEngine
+from salescoach_sync.extract import StopToken
+from salescoach_sync.progress import SyncProgress
+
+log = structlog.get_logger(__name__)
+
+
+def install_signal_handlers(stop: StopToken) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("sync_worker_stop_requested", signal=signal.Signals(signum).name)
+        stop.request()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def run_worker(
+    settings: Settings,
+    engine: Engine,
+    *,
+    interval: float | None = None,
+    stop: StopToken | None = None,
+    progress: SyncProgress | None = None,
+    max_passes: int | None = None,
+) -> int:
+    """Sync until stopped (or `max_passes` passes); returns the number of passes run."""
+    stop = stop or StopToken()
+    pause = interval if interval is not None else settings.sync_interval_seconds
+    sync = SyncEngine(settings, engine, stop=stop, progress=progress)
+    passes = 0
+    log.info("sync_worker_started", interval_seconds=pause)
+    try:
+        while not stop.requested and (max_passes is None or passes < max_passes):
+            passes += 1
+            try:
+                report = sync.run()
+            except Exception:
+                # The database or the network may come back: keep the loop alive.
+                log.exception("sync_pass_crashed", number=passes)
+            else:
+                first = report.first_error
+                log.info(
+                    "sync_pass_finished",
+                    number=passes,
+                    ok=report.ok,
+                    stopped_by_quota=report.stopped_by_quota,
+                    changed=report.changed_objects,
+                    error=first.error if first else None,
+                )
+            if max_passes is not None and passes >= max_passes:
+                break
+            stop.wait(pause)
+    finally:
+        sync.client.close()
+        if progress is not None:
+            progress.close()
+        log.info("sync_worker_stopped", passes=passes)
+    return passes

@@ -1,0 +1,3 @@
+"""Sync fixtures, until the root conftest lists ``tests.plugins.sync``."""
+
+from tests.plugins.sync import *  # noqa: F403
