@@ -3,4 +3,6 @@
 pytest_plugins = [
     "tests.plugins.database",
     "tests.plugins.api",
+    "tests.plugins.factories",
+    "tests.plugins.auth",
 ]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from salescoach_core.roles import Role
 
 ENV_PREFIX = "SALESCOACH_"
 ENV_FILE = ".env"
@@ -50,6 +53,49 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Requests one API key or OIDC subject may make per minute, per API process; 0 disables.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (comma-separated or JSON list); empty: none.",
+    )
+
+    oidc_issuer: str | None = Field(
+        default=None, description="Issuer (iss) of accepted OIDC access tokens; unset: API keys only."
+    )
+    oidc_audience: str | None = Field(default=None, description="Required audience (aud) of OIDC tokens.")
+    oidc_jwks_url: str | None = Field(
+        default=None, description="JWKS URL; unset: discovered from the issuer's openid-configuration."
+    )
+    oidc_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["RS256", "ES256", "PS256"],
+        description="Accepted signature algorithms; asymmetric only (none and HS* are refused).",
+    )
+    oidc_sf_user_id_claim: str | None = Field(
+        default=None, description="Claim holding the caller's Salesforce User Id (preferred over email)."
+    )
+    oidc_email_claim: str = Field(
+        default="email", description="Claim whose value is looked up in sf_user.email to find the user."
+    )
+    oidc_role_claim: str = Field(
+        default="roles", description="Claim (string or list; dotted path allowed) holding the role(s)."
+    )
+    oidc_role_map: dict[str, Role] = Field(
+        default_factory=dict,
+        description='IdP role or group to salescoach role, JSON: {"sales-managers": "manager"}; '
+        "empty: claim values must be the role names themselves.",
+    )
+    oidc_leeway_seconds: int = Field(default=30, ge=0, description="Clock skew allowed on exp, nbf and iat.")
+    oidc_jwks_cache_seconds: int = Field(default=300, gt=0, description="How long a fetched JWKS is reused.")
+    oidc_jwks_refresh_cooldown_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Least time between JWKS refetches forced by an unknown kid (stops kid-spraying).",
+    )
+
 
     org_timezone: str = Field(default="UTC", description="IANA zone in which dates of the org are compared.")
 
@@ -115,6 +161,28 @@ class Settings(BaseSettings):
         ge=1,
         description="Records per Bulk API 2.0 result page (maxRecords); each page streams into COPY.",
     )
+
+    @field_validator("cors_origins", "oidc_algorithms", mode="before")
+    @classmethod
+    def _comma_or_json_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_algorithms_only(cls, value: list[str]) -> list[str]:
+        # A symmetric or absent signature would let anyone holding the shared secret (or
+        # nobody at all) mint tokens; an IdP's JWKS only ever publishes public keys.
+        refused = [alg for alg in value if alg.lower() == "none" or alg.upper().startswith("HS")]
+        if refused:
+            raise ValueError(f"refused algorithms {refused}: use asymmetric ones such as RS256 or ES256")
+        if not value:
+            raise ValueError("at least one algorithm is needed, e.g. RS256")
+        return value
 
     @field_validator("org_timezone")
     @classmethod

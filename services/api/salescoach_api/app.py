@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from salescoach_api.auth.install import install_auth
+from salescoach_api.auth.policy import deny_undeclared_access
 from salescoach_api.health.router import router as health_router
 from salescoach_api.observability import install_observability
 from salescoach_api.problems import PROBLEM_RESPONSES, install_problem_handlers
@@ -40,10 +42,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         summary="Rep scorecards, coaching goals and session records from Salesforce data.",
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
+        # Fail closed: a route that declares no access policy answers 500, never data.
+        dependencies=[Depends(deny_undeclared_access)],
     )
     app.state.settings = settings
     app.state.database = database
     install_problem_handlers(app)
     install_observability(app)
+    install_auth(app, settings)
     app.include_router(health_router)
     return app

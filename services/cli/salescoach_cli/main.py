@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from salescoach_api import cli as api_cli
+from salescoach_api.auth import cli as apikey_cli
 from salescoach_cli import db
 from salescoach_cli.doctor import run_doctor
 from salescoach_cli.output import fail
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(api_cli.app, name="api")
+app.add_typer(apikey_cli.app, name="apikey")
 
 
 @app.callback()

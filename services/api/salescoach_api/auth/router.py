@@ -1,0 +1,61 @@
+"""`/v1/api-keys` (admins manage keys) and `/v1/me` (who am I)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query, Response, status
+
+from salescoach_api.auth import service
+from salescoach_api.auth.dependencies import CurrentPrincipal
+from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, PrincipalPublic
+from salescoach_api.dependencies import SessionDep
+from salescoach_api.types import Page, decode_cursor, encode_cursor
+
+router = v1_router(prefix="/v1", tags=["auth"])
+
+PrefixPath = Annotated[str, Path(description="The key's prefix, as listed.", examples=["sc_live_ab12cd34"])]
+
+
+@router.post(
+    "/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createApiKey",
+    dependencies=[requires(Access.ADMIN)],
+)
+def create_api_key(session: SessionDep, body: ApiKeyCreate) -> ApiKeyCreated:
+    """Create an API key. The response carries the key once; store it now."""
+    new = service.create_api_key(session, name=body.name, role=body.role, sf_user_id=body.sf_user_id)
+    return ApiKeyCreated(**ApiKeyPublic.of(new.row).model_dump(), key=new.plaintext)
+
+
+@router.get("/api-keys", operation_id="listApiKeys", dependencies=[requires(Access.ADMIN)])
+def list_api_keys(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> Page[ApiKeyPublic]:
+    """Every API key, revoked ones included, by prefix. Keys themselves are never shown again."""
+    rows = service.list_api_keys(session, after_prefix=decode_cursor(cursor), limit=limit + 1)
+    items = [ApiKeyPublic.of(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].prefix) if len(rows) > limit else None
+    return Page[ApiKeyPublic](items=items, next_cursor=next_cursor)
+
+
+@router.delete(
+    "/api-keys/{prefix}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="revokeApiKey",
+    dependencies=[requires(Access.ADMIN)],
+)
+def revoke_api_key(session: SessionDep, prefix: PrefixPath) -> Response:
+    """Revoke a key at once. Revoking it again is harmless."""
+    service.revoke_api_key(session, prefix=prefix)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", operation_id="getMe", dependencies=[requires(Access.AUTHENTICATED)])
+def get_me(principal: CurrentPrincipal) -> PrincipalPublic:
+    """The caller: role and the Salesforce user whose scope applies."""
+    return PrincipalPublic.of(principal)

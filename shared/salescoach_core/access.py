@@ -1,0 +1,103 @@
+"""Who a caller is (`Principal`) and which reps' records they may see (`RepScope`).
+
+Every query that touches rep-owned rows filters through a `RepScope`, so the rule "a rep sees
+themselves, a manager their org, admins and integrations everyone" lives here and nowhere else.
+A manager's org is the transitive closure of User.ManagerId under them, from the synced
+`sf_user` rows, computed in SQL by a recursive CTE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, exists, false, literal, or_, select, true
+from sqlmodel import Session, col
+
+from salescoach_core.errors import NotFoundError
+from salescoach_core.models import SfUser
+from salescoach_core.roles import Role
+from salescoach_core.sfids import to18
+
+PrincipalKind = Literal["api_key", "oidc"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: an API key or the subject of an OIDC token."""
+
+    kind: PrincipalKind
+    subject: str
+    """The key's prefix, or the token's `sub`: stable, safe to log, the rate-limit key."""
+    name: str
+    role: Role
+    sf_user_id: str | None = None
+
+
+def org_member_ids(manager_id: str) -> Select[str]:
+    """Ids of every user under `manager_id` (direct reports, their reports, ...), not the manager.
+
+    UNION (not UNION ALL) drops rows already found, so a ManagerId cycle in the synced data
+    ends the recursion instead of looping.
+    """
+    org = select(col(SfUser.id)).where(col(SfUser.manager_id) == manager_id).cte("org", recursive=True)
+    org = org.union(select(col(SfUser.id)).join(org, col(SfUser.manager_id) == org.c.id))
+    return select(org.c.id)
+
+
+@dataclass(frozen=True)
+class RepScope:
+    """The reps whose records a principal may read; built once per request."""
+
+    principal: Principal
+    session: Session
+
+    @property
+    def sees_everyone(self) -> bool:
+        return self.principal.role in (Role.ADMIN, Role.INTEGRATION)
+
+    def visible_rep_ids_clause(self, rep_column: Any) -> ColumnElement[bool]:
+        """A WHERE condition keeping only rows whose `rep_column` (an owner/rep id) is visible.
+
+        Stays in SQL (a sub-select on the org CTE), so lists filter in the database however
+        large the org is.
+        """
+        if self.sees_everyone:
+            return true()
+        me = self.principal.sf_user_id
+        if me is None:
+            return false()
+        if self.principal.role is Role.MANAGER:
+            return or_(rep_column == literal(me), rep_column.in_(org_member_ids(me)))
+        return rep_column == literal(me)  # type: ignore[no-any-return]
+
+    def can_read_rep(self, rep_id: str) -> bool:
+        """Whether `rep_id` (15 or 18 characters) is visible; a malformed id names no one."""
+        if self.sees_everyone:
+            return True
+        try:
+            rep_id = to18(rep_id)
+        except ValueError:
+            return False
+        if rep_id == self.principal.sf_user_id:
+            return True
+        if self.principal.role is Role.MANAGER:
+            return rep_id in self._org
+        return False
+
+    def require_rep(self, rep_id: str) -> None:
+        """Raise the same 404 a missing rep gives, so ids outside the scope leak nothing."""
+        if not self.can_read_rep(rep_id):
+            raise NotFoundError(f"No rep {rep_id!r}.")
+
+    @cached_property
+    def _org(self) -> frozenset[str]:
+        me = self.principal.sf_user_id
+        if me is None:
+            return frozenset()
+        return frozenset(self.session.scalars(org_member_ids(me)).all())
+
+
+def sf_user_exists(session: Session, sf_user_id: str) -> bool:
+    return bool(session.scalar(select(exists().where(col(SfUser.id) == sf_user_id))))

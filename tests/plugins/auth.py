@@ -1,0 +1,79 @@
+"""Auth fixtures: a small org of two teams, and an API key per role tied to it.
+
+    vp
+    ├── manager_a ── rep_a1, rep_a2 ── (rep_a2 manages) rep_a3
+    └── manager_b ── rep_b1
+
+The manager key acts for manager_a (org: rep_a1, rep_a2, rep_a3), the rep key for rep_a1;
+team B is "the other team" in every scope test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import Session
+
+from salescoach_api.auth.service import create_api_key
+from salescoach_core.models import SfUser
+from salescoach_core.roles import Role
+from tests.plugins.factories import Factory
+
+
+@dataclass(frozen=True)
+class Org:
+    vp: SfUser
+    manager_a: SfUser
+    rep_a1: SfUser
+    rep_a2: SfUser
+    rep_a3: SfUser
+    manager_b: SfUser
+    rep_b1: SfUser
+
+
+@dataclass(frozen=True)
+class RoleKeys:
+    """One API key per role: the plaintext, ready for an Authorization header."""
+
+    keys: dict[Role, str]
+
+    def headers(self, role: Role) -> dict[str, str]:
+        return bearer(self.keys[role])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def org(factory: Factory) -> Org:
+    vp = factory.user("Vera VP")
+    manager_a = factory.user("Ann Manager", manager=vp)
+    manager_b = factory.user("Bob Manager", manager=vp)
+    rep_a2 = factory.user("Alan Rep", manager=manager_a)
+    return Org(
+        vp=vp,
+        manager_a=manager_a,
+        rep_a1=factory.user("Amy Rep", manager=manager_a),
+        rep_a2=rep_a2,
+        rep_a3=factory.user("Arlo Rep", manager=rep_a2),
+        manager_b=manager_b,
+        rep_b1=factory.user("Bea Rep", manager=manager_b),
+    )
+
+
+@pytest.fixture
+def role_keys(db_session: Session, org: Org) -> RoleKeys:
+    acting_for = {
+        Role.ADMIN: None,
+        Role.MANAGER: org.manager_a.id,
+        Role.REP: org.rep_a1.id,
+        Role.INTEGRATION: None,
+    }
+    return RoleKeys(
+        keys={
+            role: create_api_key(db_session, name=f"test {role.value}", role=role, sf_user_id=user).plaintext
+            for role, user in acting_for.items()
+        }
+    )
