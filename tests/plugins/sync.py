@@ -13,6 +13,8 @@ import csv
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -160,9 +162,9 @@ def differences(expected: Table, actual: Table, *, limit: int = 8) -> list[str]:
 
 
 def assert_matches_org(env: SyncEnv, objects: list[str] | None = None) -> None:
-    sf = env.salesforce()
     for object_name in objects or list(FIELDS):
-        expected = org_table(sf, object_name)
+        # A client per object: some tests run the emulator with very short-lived tokens.
+        expected = org_table(env.salesforce(), object_name)
         assert expected, f"the org has no {object_name} rows: the test would prove nothing"
         problems = differences(expected, db_table(env.engine, object_name))
         assert not problems, f"{object_name} differs from the org:\n  " + "\n  ".join(problems)
@@ -268,6 +270,17 @@ class SyncEnv:
         with self.engine.connect() as conn:
             return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
+    def spawn(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """`python -m salescoach_sync ARGS` in a subprocess, stderr (JSON log lines) piped."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "salescoach_sync", *args],
+            env={**self.process_env(), **env},
+            cwd=self.work_dir,  # no stray .env from the checkout
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def state(self, object_name: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = (
@@ -321,3 +334,28 @@ def sync_env_factory(
 @pytest.fixture
 def sync_env(sync_env_factory: SyncEnvFactory) -> SyncEnv:
     return sync_env_factory()
+
+
+def log_events(lines: list[str]) -> list[dict[str, Any]]:
+    """The JSON log lines of a sync process, parsed (other output skipped)."""
+    events = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and "event" in event:
+            events.append(event)
+    return events
+
+
+def read_until(process: subprocess.Popen[str], predicate: Callable[[dict[str, Any]], bool]) -> list[str]:
+    """Read the process's stderr line by line until an event matches; returns the lines read."""
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        events = log_events([line])
+        if events and predicate(events[0]):
+            return seen
+    raise AssertionError("the process ended before the awaited log event:\n" + "".join(seen[-30:]))

@@ -53,6 +53,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 8
+MAX_LOGINS_PER_CALL = 3
 CONNECT_TIMEOUT_SECONDS = 10.0
 RETRYABLE_ERROR_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
 ACCESS_ERROR_CODES = frozenset(
@@ -99,9 +100,13 @@ class ResultPage:
         yield from self.response.iter_content(chunk_size)
 
 
+class _LoggedInAgain(TransientError):
+    """The call failed on an expired session and a new one is ready: retry at once."""
+
+
 @dataclass
 class _CallState:
-    reauthenticated: bool = False
+    logins: int = 0
 
 
 def _error_detail(exc: SalesforceError) -> tuple[str, str]:
@@ -145,10 +150,17 @@ class SalesforceClient:
 
     # ------------------------------------------------------------------ session
 
-    def _retrying(self, name: str) -> Retrying:
+    def _retrying(self, name: str, attempts: int = MAX_ATTEMPTS) -> Retrying:
+        backoff = wait_exponential_jitter(multiplier=0.25, max=20.0, jitter=0.5)
+
+        def wait(state: RetryCallState) -> float:
+            # Right after logging in again there is nothing to wait for.
+            error = state.outcome.exception() if state.outcome is not None else None
+            return 0.0 if isinstance(error, _LoggedInAgain) else backoff(state)
+
         return Retrying(
-            stop=stop_after_attempt(MAX_ATTEMPTS),
-            wait=wait_exponential_jitter(multiplier=0.25, max=20.0, jitter=0.5),
+            stop=stop_after_attempt(attempts),
+            wait=wait,
             retry=retry_if_exception_type(TransientError),
             reraise=True,
             before_sleep=self._log_retry(name),
@@ -207,7 +219,7 @@ class SalesforceClient:
 
     # ------------------------------------------------------------------ the call wrapper
 
-    def call(self, name: str, fn: Callable[[Salesforce], T]) -> T:
+    def call(self, name: str, fn: Callable[[Salesforce], T], *, attempts: int = MAX_ATTEMPTS) -> T:
         """Run `fn` against the session with the guard, retries, re-login and error mapping.
 
         `fn` may be called more than once, so it must be safe to repeat (a consumer of a
@@ -217,11 +229,11 @@ class SalesforceClient:
             self.connect()
         state = _CallState()
         try:
-            result: T = self._retrying(name)(self._attempt, name, fn, state)
+            result: T = self._retrying(name, attempts)(self._attempt, name, fn, state)
             return result
         except TransientError as exc:
             raise SalesforceUnavailableError(
-                f"Salesforce kept failing on {name} after {MAX_ATTEMPTS} attempts: {exc}. Check "
+                f"Salesforce kept failing on {name} after {attempts} attempts: {exc}. Check "
                 "https://status.salesforce.com and the network; the next run resumes from the checkpoint."
             ) from exc
 
@@ -233,15 +245,19 @@ class SalesforceClient:
         except Exception as exc:
             mapped = self._map_error(name, exc)
             if isinstance(mapped, SessionExpiredError):
-                if state.reauthenticated:
+                # Log in again once per expiry; a call whose retries outlive several tokens
+                # may do so more than once, but tokens refused one after another mean the
+                # session policy (or a revoked connected app) refuses us.
+                if state.logins >= MAX_LOGINS_PER_CALL:
                     raise SalesforceAuthError(
-                        f"Salesforce rejected a freshly issued token on {name} (INVALID_SESSION_ID). "
-                        "Check the connected app's session policies and IP restrictions."
+                        f"Salesforce refused {MAX_LOGINS_PER_CALL} freshly issued tokens on {name} "
+                        "(INVALID_SESSION_ID). Check the connected app's session policies, IP "
+                        "restrictions and that it is still approved for the integration user."
                     ) from exc
                 log.info("salesforce_session_expired", call=name)
                 self._login()
-                state.reauthenticated = True
-                raise TransientError("session expired; logged in again") from exc
+                state.logins += 1
+                raise _LoggedInAgain("session expired; logged in again") from exc
             if mapped is exc:
                 raise
             raise mapped from exc
@@ -331,7 +347,10 @@ class SalesforceClient:
         return self.call("bulk_job_status", lambda sf: _as_dict(sf.restful(f"jobs/query/{job_id}")))
 
     def delete_query_job(self, job_id: str) -> None:
-        self.call("bulk_delete_job", lambda sf: sf.restful(f"jobs/query/{job_id}", method="DELETE"))
+        # Housekeeping: not worth a long retry sequence.
+        self.call(
+            "bulk_delete_job", lambda sf: sf.restful(f"jobs/query/{job_id}", method="DELETE"), attempts=2
+        )
 
     def query_job_results(
         self,
