@@ -1,0 +1,134 @@
+"""`/v1/reps/{rep_id}/goals`, `/v1/goals/{goal_id}` and its status history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query, status
+
+from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
+from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
+from salescoach_api.goals.dependencies import actor_of, parse_time_id_cursor, time_id_cursor
+from salescoach_api.goals.schemas import (
+    GoalCreate,
+    GoalHistory,
+    GoalPublic,
+    GoalStatus,
+    GoalStatusChangePublic,
+    GoalUpdate,
+)
+from salescoach_api.types import Page
+from salescoach_core import reps
+from salescoach_core.coaching import goals
+from salescoach_core.coaching.config import CoachingConfig
+from salescoach_core.coaching.errors import GoalNotFoundError
+from salescoach_core.models import CoachingGoal
+from salescoach_core.periods import Period
+
+router = v1_router(prefix="/v1", tags=["goals"])
+
+LimitQuery = Annotated[int, Query(ge=1, le=200)]
+CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+
+
+def _visible_goal(session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID) -> CoachingGoal:
+    goal = goals.get_goal(session, goal_id)
+    if not scope.can_read_rep(goal.rep_id):
+        # Exactly what a missing goal answers, so ids outside the caller's scope leak nothing.
+        raise GoalNotFoundError(f"No goal {goal_id}.")
+    return goal
+
+
+@router.post(
+    "/reps/{rep_id}/goals",
+    operation_id="createGoal",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires(Access.REP_WRITE)],
+)
+def create_goal(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    now: NowDep,
+    rep_id: str,
+    body: GoalCreate,
+) -> GoalPublic:
+    """A coaching goal for the rep, with its baseline from the scorecard. At most
+    `SALESCOACH_GOAL_LIMIT_PER_PERIOD` (2) active goals in overlapping periods: past it, 409
+    `goal_limit_reached` names the active ones (`active_goals`)."""
+    rep = reps.get_rep(session, rep_id)
+    spec = goals.GoalSpec(
+        kind=body.kind,
+        period=Period.parse(body.period, body.period_from, body.period_to),
+        measurement_plan=body.measurement_plan,
+        metric=body.metric,
+        cadence=body.cadence,
+        target=body.target,
+        skill=body.skill,
+        coach_rating=body.coach_rating,
+    )
+    goal = goals.create_goal(
+        session,
+        rep=rep,
+        coach_id=body.coach_id or principal.sf_user_id,
+        spec=spec,
+        actor=actor_of(principal),
+        now=now,
+        config=CoachingConfig.from_settings(settings),
+    )
+    return GoalPublic.of(goal)
+
+
+@router.get("/reps/{rep_id}/goals", operation_id="listGoals", dependencies=[requires(Access.REP_READ)])
+def list_goals(
+    session: SessionDep,
+    rep_id: str,
+    status: GoalStatus | None = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[GoalPublic]:
+    """Every goal of the rep, oldest first (the rep's full goal history), optionally by status."""
+    rep = reps.get_user(session, rep_id)
+    rows = goals.list_goals(
+        session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
+    )
+    items = rows[:limit]
+    next_cursor = time_id_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    return Page[GoalPublic](items=[GoalPublic.of(g) for g in items], next_cursor=next_cursor)
+
+
+@router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ)])
+def get_goal(session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID) -> GoalPublic:
+    """One goal, with its progress and write-back state."""
+    return GoalPublic.of(_visible_goal(session, scope, goal_id))
+
+
+@router.patch("/goals/{goal_id}", operation_id="updateGoal", dependencies=[requires(Access.REP_WRITE)])
+def update_goal(
+    session: SessionDep,
+    scope: RepScopeDep,
+    principal: CurrentPrincipal,
+    now: NowDep,
+    goal_id: uuid.UUID,
+    body: GoalUpdate,
+) -> GoalPublic:
+    """Change the measurement plan, target or coach rating, or abandon the goal (skill goals may
+    also be closed as `achieved` or `missed`). Closed goals answer 409."""
+    goal = _visible_goal(session, scope, goal_id)
+    changes = body.model_dump(exclude_unset=True)
+    return GoalPublic.of(
+        goals.update_goal(session, goal=goal, changes=changes, actor=actor_of(principal), now=now)
+    )
+
+
+@router.get(
+    "/goals/{goal_id}/history", operation_id="getGoalHistory", dependencies=[requires(Access.REP_READ)]
+)
+def get_goal_history(session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID) -> GoalHistory:
+    """Every status change of the goal, oldest first, with who made it and why."""
+    goal = _visible_goal(session, scope, goal_id)
+    return GoalHistory(
+        goal_id=goal.id, items=[GoalStatusChangePublic.of(c) for c in goals.history(session, goal)]
+    )

@@ -1,0 +1,1 @@
+"""Coaching sessions, action items, the rep's plan and the skill-or-will diagnosis."""

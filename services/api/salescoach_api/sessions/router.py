@@ -1,0 +1,305 @@
+"""`/v1/reps/{rep_id}/sessions`, `/v1/sessions/{session_id}` and its closing actions, action
+items, the rep's plan and the diagnosis."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import Query, status
+
+from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
+from salescoach_api.auth.errors import ForbiddenError
+from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
+from salescoach_api.goals.dependencies import actor_of, parse_time_id_cursor, time_id_cursor
+from salescoach_api.goals.schemas import GoalPublic
+from salescoach_api.sessions.schemas import (
+    ActionItemCreate,
+    ActionItemPublic,
+    ActionItemUpdate,
+    DiagnosisPublic,
+    HoldRequest,
+    ItemStatus,
+    PlanPublic,
+    SessionCreate,
+    SessionPublic,
+    SessionStatus,
+    SessionUpdate,
+)
+from salescoach_api.types import Page
+from salescoach_core import reps
+from salescoach_core.coaching import sessions
+from salescoach_core.coaching.config import CoachingConfig
+from salescoach_core.coaching.diagnosis import diagnose
+from salescoach_core.coaching.errors import ActionItemNotFoundError, SessionNotFoundError
+from salescoach_core.coaching.goals import active_overlapping
+from salescoach_core.models import ActionItem, CoachingSession
+from salescoach_core.periods import Period, month_of
+from salescoach_core.roles import Role
+
+router = v1_router(prefix="/v1", tags=["sessions"])
+
+LimitQuery = Annotated[int, Query(ge=1, le=200)]
+CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+REP_ITEM_FIELDS = frozenset({"status", "completed_on"})
+
+
+def _visible_session(session: SessionDep, scope: RepScopeDep, session_id: uuid.UUID) -> CoachingSession:
+    row = sessions.get_session(session, session_id)
+    if not scope.can_read_rep(row.rep_id):
+        # Exactly what a missing session answers, so ids outside the scope leak nothing.
+        raise SessionNotFoundError(f"No session {session_id}.")
+    return row
+
+
+def _visible_item(session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID) -> ActionItem:
+    item = sessions.get_action_item(session, item_id)
+    if not scope.can_read_rep(item.rep_id):
+        raise ActionItemNotFoundError(f"No action item {item_id}.")
+    return item
+
+
+def _public(session: SessionDep, row: CoachingSession) -> SessionPublic:
+    return SessionPublic.of(row, list(sessions.items_of(session, row)))
+
+
+def _today(settings: SettingsDep, now: NowDep) -> date:
+    return now.astimezone(CoachingConfig.from_settings(settings).scorecard.zone).date()
+
+
+@router.post(
+    "/reps/{rep_id}/sessions",
+    operation_id="createSession",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires(Access.REP_WRITE)],
+)
+def create_session(
+    session: SessionDep, principal: CurrentPrincipal, now: NowDep, rep_id: str, body: SessionCreate
+) -> SessionPublic:
+    """Schedule a developmental or consequence session (a consequence session states the
+    standard, the deadline and the consequence up front)."""
+    rep = reps.get_rep(session, rep_id)
+    fields = body.model_dump(exclude_unset=True, exclude={"mode", "coach_id"})
+    fields["scheduled_at"] = body.scheduled_at
+    fields["duration_minutes"] = body.duration_minutes
+    row = sessions.create_session(
+        session,
+        rep=rep,
+        mode=body.mode,
+        coach_id=body.coach_id or principal.sf_user_id,
+        fields=fields,
+        now=now,
+    )
+    return _public(session, row)
+
+
+@router.get("/reps/{rep_id}/sessions", operation_id="listSessions", dependencies=[requires(Access.REP_READ)])
+def list_sessions(
+    session: SessionDep,
+    rep_id: str,
+    status: SessionStatus | None = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[SessionPublic]:
+    """The rep's sessions by scheduled time, oldest first, with their action items."""
+    rep = reps.get_user(session, rep_id)
+    rows = sessions.list_sessions(
+        session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
+    )
+    page = rows[:limit]
+    next_cursor = time_id_cursor(page[-1].scheduled_at, page[-1].id) if len(rows) > limit else None
+    return Page[SessionPublic](items=[_public(session, r) for r in page], next_cursor=next_cursor)
+
+
+@router.get("/sessions/{session_id}", operation_id="getSession", dependencies=[requires(Access.REP_READ)])
+def get_session(session: SessionDep, scope: RepScopeDep, session_id: uuid.UUID) -> SessionPublic:
+    return _public(session, _visible_session(session, scope, session_id))
+
+
+@router.patch(
+    "/sessions/{session_id}", operation_id="updateSession", dependencies=[requires(Access.REP_WRITE)]
+)
+def update_session(
+    session: SessionDep, scope: RepScopeDep, now: NowDep, session_id: uuid.UUID, body: SessionUpdate
+) -> SessionPublic:
+    """Edit a scheduled session (409 `session_closed` once held, canceled or no-show)."""
+    row = _visible_session(session, scope, session_id)
+    fields = body.model_dump(exclude_unset=True)
+    return _public(session, sessions.update_session(session, row=row, fields=fields, now=now))
+
+
+@router.post(
+    "/sessions/{session_id}/hold", operation_id="holdSession", dependencies=[requires(Access.REP_WRITE)]
+)
+def hold_session(
+    session: SessionDep,
+    scope: RepScopeDep,
+    settings: SettingsDep,
+    now: NowDep,
+    session_id: uuid.UUID,
+    body: HoldRequest | None = None,
+) -> SessionPublic:
+    """Close the session as held. Needs an action item with a due date and `follow_up_at`;
+    otherwise 422 with code `action_item_with_due_date_required`, `follow_up_required` or
+    `action_item_and_follow_up_required` and `missing`. Freezes the scorecard snapshot."""
+    row = _visible_session(session, scope, session_id)
+    request = body or HoldRequest()
+    fields = request.model_dump(exclude_unset=True, exclude={"snapshot_period"})
+    snapshot = Period.parse(request.snapshot_period) if request.snapshot_period else None
+    held = sessions.hold_session(
+        session,
+        row=row,
+        fields=fields,
+        snapshot_period=snapshot,
+        now=now,
+        config=CoachingConfig.from_settings(settings),
+    )
+    return _public(session, held)
+
+
+@router.post(
+    "/sessions/{session_id}/cancel", operation_id="cancelSession", dependencies=[requires(Access.REP_WRITE)]
+)
+def cancel_session(
+    session: SessionDep, scope: RepScopeDep, now: NowDep, session_id: uuid.UUID
+) -> SessionPublic:
+    row = _visible_session(session, scope, session_id)
+    return _public(session, sessions.close_session(session, row=row, status="canceled", now=now))
+
+
+@router.post(
+    "/sessions/{session_id}/no-show",
+    operation_id="markSessionNoShow",
+    dependencies=[requires(Access.REP_WRITE)],
+)
+def no_show_session(
+    session: SessionDep, scope: RepScopeDep, now: NowDep, session_id: uuid.UUID
+) -> SessionPublic:
+    row = _visible_session(session, scope, session_id)
+    return _public(session, sessions.close_session(session, row=row, status="no_show", now=now))
+
+
+@router.post(
+    "/sessions/{session_id}/acknowledge",
+    operation_id="acknowledgeSession",
+    dependencies=[requires(Access.REP_SELF_WRITE)],
+)
+def acknowledge_session(
+    session: SessionDep, scope: RepScopeDep, principal: CurrentPrincipal, now: NowDep, session_id: uuid.UUID
+) -> SessionPublic:
+    """The rep acknowledges a consequence session's standard, deadline and consequence
+    (`acknowledged_by` records the caller). 409 for developmental sessions."""
+    row = _visible_session(session, scope, session_id)
+    return _public(session, sessions.acknowledge(session, row=row, actor=actor_of(principal), now=now))
+
+
+@router.post(
+    "/sessions/{session_id}/action-items",
+    operation_id="createActionItem",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires(Access.REP_WRITE)],
+)
+def create_action_item(
+    session: SessionDep, scope: RepScopeDep, now: NowDep, session_id: uuid.UUID, body: ActionItemCreate
+) -> ActionItemPublic:
+    """An agreed action. Owned by the rep, it becomes a Salesforce Task owned by the rep."""
+    row = _visible_session(session, scope, session_id)
+    item = sessions.create_action_item(
+        session,
+        row=row,
+        owner=body.owner,
+        description=body.description,
+        due_date=body.due_date,
+        opportunity_id=body.opportunity_id,
+        now=now,
+    )
+    return ActionItemPublic.of(item)
+
+
+@router.get("/action-items/{item_id}", operation_id="getActionItem", dependencies=[requires(Access.REP_READ)])
+def get_action_item(session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID) -> ActionItemPublic:
+    """One action item with its write-back state (a permanent Salesforce error shows here)."""
+    return ActionItemPublic.of(_visible_item(session, scope, item_id))
+
+
+@router.patch(
+    "/action-items/{item_id}", operation_id="updateActionItem", dependencies=[requires(Access.REP_SELF_WRITE)]
+)
+def update_action_item(
+    session: SessionDep,
+    scope: RepScopeDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    now: NowDep,
+    item_id: uuid.UUID,
+    body: ActionItemUpdate,
+) -> ActionItemPublic:
+    """Edit, complete, cancel or reopen an item. A rep may only change `status` and
+    `completed_on` of their own items; the coach changes the rest."""
+    item = _visible_item(session, scope, item_id)
+    changes = body.model_dump(exclude_unset=True)
+    if principal.role is Role.REP and not changes.keys() <= REP_ITEM_FIELDS:
+        raise ForbiddenError("A rep may complete, cancel or reopen an item; its content is the coach's.")
+    updated = sessions.update_action_item(
+        session, item=item, changes=changes, today=_today(settings, now), now=now
+    )
+    return ActionItemPublic.of(updated)
+
+
+@router.get(
+    "/reps/{rep_id}/action-items", operation_id="listActionItems", dependencies=[requires(Access.REP_READ)]
+)
+def list_action_items(
+    session: SessionDep,
+    rep_id: str,
+    status: ItemStatus | None = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[ActionItemPublic]:
+    """The rep's action items, oldest first, optionally by status."""
+    rep = reps.get_user(session, rep_id)
+    rows = sessions.list_action_items(
+        session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
+    )
+    page = rows[:limit]
+    next_cursor = time_id_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return Page[ActionItemPublic](items=[ActionItemPublic.of(i) for i in page], next_cursor=next_cursor)
+
+
+@router.get("/reps/{rep_id}/plan", operation_id="getRepPlan", dependencies=[requires(Access.REP_READ)])
+def get_plan(session: SessionDep, settings: SettingsDep, now: NowDep, rep_id: str) -> PlanPublic:
+    """The rep's 30-day plan: overdue open items, items due in the next 30 days (configurable),
+    and the active goals of the current month."""
+    rep = reps.get_user(session, rep_id)
+    today = _today(settings, now)
+    days = settings.plan_days
+    overdue, upcoming = sessions.plan(session, rep_id=rep.id, today=today, days=days)
+    goals = active_overlapping(session, rep_id=rep.id, period=month_of(today))
+    return PlanPublic(
+        rep_id=rep.id,
+        from_=today,
+        to=date.fromordinal(today.toordinal() + days),
+        overdue=[ActionItemPublic.of(i) for i in overdue],
+        items=[ActionItemPublic.of(i) for i in upcoming],
+        active_goals=[GoalPublic.of(g) for g in goals],
+    )
+
+
+@router.get(
+    "/reps/{rep_id}/diagnosis", operation_id="getRepDiagnosis", dependencies=[requires(Access.REP_READ)]
+)
+def get_diagnosis(
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    rep_id: str,
+    period: Annotated[str | None, Query(description="`2026-10` or `2026-Q4`; default this month.")] = None,
+) -> DiagnosisPublic:
+    """`on_track`, `skill` or `will`, the figures behind it and the recommended coaching mode
+    (docs/coaching.md, "Diagnosis")."""
+    rep = reps.get_rep(session, rep_id)
+    config = CoachingConfig.from_settings(settings)
+    chosen = Period.parse(period) if period else month_of(now.astimezone(config.scorecard.zone).date())
+    return DiagnosisPublic.of(diagnose(session, rep=rep, period=chosen, now=now, config=config))

@@ -1,0 +1,1 @@
+"""Coaching: goals, sessions, action items, the diagnosis, and the write-back outbox (domain.md)."""

@@ -1,0 +1,79 @@
+"""The coaching domain's errors, each with a stable code (docs/coaching.md lists them)."""
+
+from __future__ import annotations
+
+from salescoach_core.errors import ConflictError, NotFoundError, UnprocessableError
+
+
+class GoalNotFoundError(NotFoundError):
+    code = "goal_not_found"
+
+
+class SessionNotFoundError(NotFoundError):
+    code = "session_not_found"
+
+
+class ActionItemNotFoundError(NotFoundError):
+    code = "action_item_not_found"
+
+
+class GoalLimitReachedError(ConflictError):
+    """A rep already has the allowed number of active goals in an overlapping period."""
+
+    code = "goal_limit_reached"
+    title = "Goal limit reached"
+
+
+class InvalidGoalError(UnprocessableError):
+    code = "invalid_goal"
+    title = "Invalid goal"
+
+
+class GoalTransitionError(ConflictError):
+    code = "goal_status_transition_refused"
+    title = "Goal status change refused"
+
+
+class InvalidSessionError(UnprocessableError):
+    code = "invalid_session"
+    title = "Invalid session"
+
+
+class SessionClosedError(ConflictError):
+    """The session is no longer scheduled: it was held, canceled or marked no-show."""
+
+    code = "session_closed"
+    title = "Session already closed"
+
+
+class HoldRequirementsMissingError(UnprocessableError):
+    """Holding needs an action item with a due date and a scheduled follow-up.
+
+    The code names what is missing: `action_item_with_due_date_required`,
+    `follow_up_required`, or `action_item_and_follow_up_required`.
+    """
+
+    code = "hold_requirements_missing"
+    title = "Session cannot be closed as held"
+
+
+class ActionItemWithDueDateRequiredError(HoldRequirementsMissingError):
+    code = "action_item_with_due_date_required"
+
+
+class FollowUpRequiredError(HoldRequirementsMissingError):
+    code = "follow_up_required"
+
+
+class ActionItemAndFollowUpRequiredError(HoldRequirementsMissingError):
+    code = "action_item_and_follow_up_required"
+
+
+class NotAConsequenceSessionError(ConflictError):
+    code = "not_a_consequence_session"
+    title = "Only consequence sessions are acknowledged"
+
+
+class InvalidActionItemError(UnprocessableError):
+    code = "invalid_action_item"
+    title = "Invalid action item"

@@ -1,0 +1,434 @@
+"""Coaching goals (domain.md, "Coaching goals"): creation under the per-period limit, baseline and
+progress from the scorecard, status changes with their history, and the close at period end.
+
+Activity goals count calls, emails, meetings or opportunity starts, per week or per period;
+outcome goals track dollars in starts, win rate or sales cycle days over the period; skill goals
+name a skill and are rated by the coach. Baseline = the same metric over the period of the same
+kind just before the goal's (the previous month for a month goal), as the scorecard computes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+
+import structlog
+from sqlalchemy import text, tuple_
+from sqlmodel import Session, col, select
+
+from salescoach_core import reps
+from salescoach_core.coaching.config import CoachingConfig
+from salescoach_core.coaching.errors import (
+    GoalLimitReachedError,
+    GoalNotFoundError,
+    GoalTransitionError,
+    InvalidGoalError,
+)
+from salescoach_core.coaching.outbox import record_change
+from salescoach_core.models import CoachingGoal, GoalStatusChange, SfUser
+from salescoach_core.periods import Period, month_of
+from salescoach_core.scorecards.metrics import RepScorecard
+from salescoach_core.scorecards.service import compute_scorecards
+
+log = structlog.get_logger(__name__)
+
+GoalKind = Literal["activity", "outcome", "skill"]
+GoalStatus = Literal["active", "achieved", "missed", "abandoned"]
+Cadence = Literal["per_week", "per_period"]
+
+ACTIVITY_METRICS = ("calls", "emails", "meetings", "opportunity_starts")
+OUTCOME_METRICS = ("dollars_in_starts", "win_rate", "sales_cycle_days")
+LOWER_IS_BETTER = frozenset({"sales_cycle_days"})
+CLOSED_STATUSES = frozenset({"achieved", "missed", "abandoned"})
+SYSTEM_ACTOR = "system"
+PLACES = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class GoalSpec:
+    """What a coach asks for; validated by `create_goal`."""
+
+    kind: GoalKind
+    period: Period
+    measurement_plan: str
+    metric: str | None = None
+    cadence: Cadence | None = None
+    target: Decimal | None = None
+    skill: str | None = None
+    coach_rating: int | None = None
+
+
+def goal_period(goal: CoachingGoal) -> Period:
+    """The goal's period back from its stored bounds and label."""
+    if goal.period_label.count("..") == 1:
+        return Period.range(goal.period_start, goal.period_end)
+    return Period.parse(goal.period_label)
+
+
+def previous_period(period: Period) -> Period:
+    """The period of the same kind just before: previous month, quarter, or equal-length range."""
+    before = period.start - timedelta(days=1)
+    if period.kind == "month":
+        return month_of(before)
+    if period.kind == "quarter":
+        return Period.quarter(before.year, (before.month - 1) // 3 + 1)
+    return Period.range(period.start - timedelta(days=period.days), period.start)
+
+
+def metric_value(
+    card: RepScorecard,
+    *,
+    metric: str,
+    cadence: str | None,
+    period: Period,
+    now: datetime,
+    config: CoachingConfig,
+) -> Decimal | None:
+    """The goal metric from a scorecard: per week over the elapsed part of the period when the
+    cadence is `per_week`, else the period's figure so far."""
+    raw = getattr(card.metrics, metric)
+    if raw is None:
+        return None
+    value = Decimal(raw)
+    if cadence == "per_week":
+        elapsed_days = Decimal(period.days) * period.elapsed_fraction(now, config.scorecard.zone)
+        if elapsed_days == 0:
+            return None
+        value = value * 7 / elapsed_days
+    # Stored with 4 decimal places: round here so what is served equals what is stored.
+    return value.quantize(PLACES, rounding=ROUND_HALF_EVEN)
+
+
+def _validate(spec: GoalSpec) -> None:
+    if not spec.measurement_plan.strip():
+        raise InvalidGoalError("Every goal needs a `measurement_plan`: how progress will be measured.")
+    if spec.kind == "skill":
+        if not spec.skill:
+            raise InvalidGoalError("A skill goal names its `skill` (e.g. 'discovery questioning').")
+        if spec.metric is not None or spec.target is not None or spec.cadence is not None:
+            raise InvalidGoalError(
+                "A skill goal is rated by the coach: give no `metric`, `target` or `cadence`."
+            )
+        return
+    allowed = ACTIVITY_METRICS if spec.kind == "activity" else OUTCOME_METRICS
+    if spec.metric not in allowed:
+        raise InvalidGoalError(f"An {spec.kind} goal's `metric` is one of {', '.join(allowed)}.")
+    if spec.target is None:
+        raise InvalidGoalError(f"An {spec.kind} goal needs a `target` for {spec.metric}.")
+    if spec.kind == "outcome" and spec.cadence not in (None, "per_period"):
+        raise InvalidGoalError("Outcome goals are measured over the whole period: leave `cadence` out.")
+    if spec.coach_rating is not None:
+        raise InvalidGoalError("`coach_rating` applies to skill goals only.")
+    if spec.skill is not None:
+        raise InvalidGoalError("`skill` applies to skill goals only.")
+
+
+def _lock_rep_goals(session: Session, rep_id: str) -> None:
+    # Serialises goal creation per rep, so two concurrent requests cannot both pass the limit.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"goals:{rep_id}"})
+
+
+def active_overlapping(session: Session, *, rep_id: str, period: Period) -> list[CoachingGoal]:
+    return list(
+        session.exec(
+            select(CoachingGoal)
+            .where(
+                col(CoachingGoal.rep_id) == rep_id,
+                col(CoachingGoal.status) == "active",
+                col(CoachingGoal.period_start) < period.end,
+                col(CoachingGoal.period_end) > period.start,
+            )
+            .order_by(col(CoachingGoal.created_at))
+        )
+    )
+
+
+def describe(goal: CoachingGoal) -> str:
+    """A goal in a few words, for errors and Task subjects."""
+    if goal.kind == "skill":
+        return f"skill: {goal.skill}"
+    cadence = " per week" if goal.cadence == "per_week" else ""
+    target = f"{goal.target.normalize():f}" if goal.target is not None else "?"
+    return f"{goal.kind}: {goal.metric} {target}{cadence}"
+
+
+def create_goal(
+    session: Session,
+    *,
+    rep: SfUser,
+    coach_id: str | None,
+    spec: GoalSpec,
+    actor: str,
+    now: datetime,
+    config: CoachingConfig,
+) -> CoachingGoal:
+    """A new active goal with its baseline; refused with 409 past the per-period limit."""
+    _validate(spec)
+    _lock_rep_goals(session, rep.id)
+    active = active_overlapping(session, rep_id=rep.id, period=spec.period)
+    if len(active) >= config.goal_limit:
+        names = "; ".join(f"{g.id} ({describe(g)}, {g.period_label})" for g in active)
+        raise GoalLimitReachedError(
+            f"{rep.name or rep.id} already has {len(active)} active goals in periods overlapping "
+            f"{spec.period.label} (the limit is {config.goal_limit}): {names}. Close or abandon one first.",
+            active_goals=[
+                {"id": str(g.id), "kind": g.kind, "summary": describe(g), "period": g.period_label}
+                for g in active
+            ],
+        )
+    goal_id = uuid.uuid4()
+    goal = CoachingGoal(
+        id=goal_id,
+        rep_id=rep.id,
+        coach_id=reps.normalise_user_id(coach_id) if coach_id else None,
+        period_label=spec.period.label,
+        period_start=spec.period.start,
+        period_end=spec.period.end,
+        kind=spec.kind,
+        metric=spec.metric,
+        cadence=(spec.cadence or "per_period") if spec.kind == "activity" else None,
+        skill=spec.skill,
+        measurement_plan=spec.measurement_plan,
+        target=spec.target,
+        coach_rating=spec.coach_rating,
+        status="active",
+        created_at=now,
+        updated_at=now,
+        external_id=f"goal-{goal_id}",
+        writeback_status="not_mirrored",
+    )
+    if goal.metric is not None:
+        before = previous_period(spec.period)
+        card = compute_scorecards(session, reps=[rep], period=before, config=config.scorecard, now=now)[0]
+        goal.baseline = metric_value(
+            card, metric=goal.metric, cadence=goal.cadence, period=before, now=now, config=config
+        )
+        card = compute_scorecards(session, reps=[rep], period=spec.period, config=config.scorecard, now=now)[
+            0
+        ]
+        goal.progress = metric_value(
+            card, metric=goal.metric, cadence=goal.cadence, period=spec.period, now=now, config=config
+        )
+        goal.progress_as_of = now
+    session.add(goal)
+    session.flush()
+    _history(session, goal, None, "active", actor=actor, now=now, reason="created")
+    record_change(session, goal, now=now, created=True)
+    log.info("goal_created", goal_id=str(goal.id), rep_id=rep.id, kind=goal.kind, period=goal.period_label)
+    return goal
+
+
+def get_goal(session: Session, goal_id: uuid.UUID) -> CoachingGoal:
+    goal = session.get(CoachingGoal, goal_id)
+    if goal is None:
+        raise GoalNotFoundError(f"No goal {goal_id}.")
+    return goal
+
+
+def list_goals(
+    session: Session,
+    *,
+    rep_id: str,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[CoachingGoal]:
+    """The rep's goals, oldest first (the full goal history of the rep, page by page)."""
+    query = select(CoachingGoal).where(col(CoachingGoal.rep_id) == rep_id)
+    if status is not None:
+        query = query.where(col(CoachingGoal.status) == status)
+    if after is not None:
+        query = query.where(
+            tuple_(col(CoachingGoal.created_at), col(CoachingGoal.id)) > tuple_(after[0], after[1])
+        )
+    return session.exec(query.order_by(col(CoachingGoal.created_at), col(CoachingGoal.id)).limit(limit)).all()
+
+
+def history(session: Session, goal: CoachingGoal) -> Sequence[GoalStatusChange]:
+    return session.exec(
+        select(GoalStatusChange)
+        .where(col(GoalStatusChange.goal_id) == goal.id)
+        .order_by(col(GoalStatusChange.changed_at), col(GoalStatusChange.id))
+    ).all()
+
+
+def update_goal(
+    session: Session,
+    *,
+    goal: CoachingGoal,
+    changes: dict[str, Any],
+    actor: str,
+    now: datetime,
+) -> CoachingGoal:
+    """Change the plan, target, rating or status. Closed goals are history: refused with 409.
+
+    A coach may abandon any active goal and close a skill goal as achieved or missed; activity
+    and outcome goals are closed from the data at period end, never by hand.
+    """
+    if goal.status != "active":
+        raise GoalTransitionError(f"Goal {goal.id} is {goal.status}; a closed goal cannot be changed.")
+    mirrored_change = False
+    if "measurement_plan" in changes:
+        plan = changes["measurement_plan"]
+        if not plan or not str(plan).strip():
+            raise InvalidGoalError("`measurement_plan` cannot be empty.")
+        goal.measurement_plan = str(plan)
+    if "target" in changes:
+        if goal.kind == "skill":
+            raise InvalidGoalError("A skill goal has no `target`; rate it with `coach_rating`.")
+        if changes["target"] is None:
+            raise InvalidGoalError("`target` cannot be removed from an activity or outcome goal.")
+        goal.target = Decimal(changes["target"])
+        mirrored_change = True
+    if "coach_rating" in changes:
+        if goal.kind != "skill":
+            raise InvalidGoalError("`coach_rating` applies to skill goals only.")
+        goal.coach_rating = changes["coach_rating"]
+    status = changes.get("status")
+    if status is not None and status != goal.status:
+        if status == "abandoned" or (goal.kind == "skill" and status in ("achieved", "missed")):
+            set_status(session, goal, status, actor=actor, now=now, reason=changes.get("reason"))
+            mirrored_change = True
+        else:
+            raise GoalTransitionError(
+                f"A {goal.kind} goal can be set to `abandoned` here"
+                + (
+                    " or closed as `achieved` / `missed`."
+                    if goal.kind == "skill"
+                    else "; it closes as achieved or missed from the data at the end of its period."
+                )
+            )
+    goal.updated_at = now
+    session.add(goal)
+    if mirrored_change:
+        record_change(session, goal, now=now, created=False)
+    session.flush()
+    return goal
+
+
+def set_status(
+    session: Session,
+    goal: CoachingGoal,
+    status: str,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    previous = goal.status
+    goal.status = status
+    goal.updated_at = now
+    if status in CLOSED_STATUSES:
+        goal.closed_at = now
+    session.add(goal)
+    _history(session, goal, previous, status, actor=actor, now=now, reason=reason)
+    log.info("goal_status_changed", goal_id=str(goal.id), from_status=previous, to_status=status, actor=actor)
+
+
+def _history(
+    session: Session,
+    goal: CoachingGoal,
+    previous: str | None,
+    status: str,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None,
+) -> None:
+    session.add(
+        GoalStatusChange(
+            goal_id=goal.id,
+            from_status=previous,
+            to_status=status,
+            changed_at=now,
+            changed_by=actor,
+            reason=reason,
+            progress=goal.progress,
+        )
+    )
+    session.flush()
+
+
+def _measured_goals(
+    session: Session, *, due_by: datetime | None, config: CoachingConfig
+) -> list[CoachingGoal]:
+    query = select(CoachingGoal).where(
+        col(CoachingGoal.status) == "active", col(CoachingGoal.kind).in_(("activity", "outcome"))
+    )
+    if due_by is not None:
+        query = query.where(col(CoachingGoal.period_end) <= due_by.astimezone(config.scorecard.zone).date())
+    return list(session.exec(query.with_for_update(skip_locked=True)))
+
+
+def _refresh(session: Session, goals: list[CoachingGoal], *, now: datetime, config: CoachingConfig) -> None:
+    """Recompute progress: one scorecard computation per distinct period for all its reps."""
+    by_period: dict[tuple[str, Any, Any], list[CoachingGoal]] = defaultdict(list)
+    for goal in goals:
+        by_period[(goal.period_label, goal.period_start, goal.period_end)].append(goal)
+    for group in by_period.values():
+        period = goal_period(group[0])
+        rep_ids = sorted({g.rep_id for g in group})
+        users = session.exec(select(SfUser).where(col(SfUser.id).in_(rep_ids))).all()
+        cards = {
+            card.rep_id: card
+            for card in compute_scorecards(
+                session, reps=users, period=period, config=config.scorecard, now=now
+            )
+        }
+        for goal in group:
+            card = cards.get(goal.rep_id)
+            assert goal.metric is not None
+            goal.progress = (
+                metric_value(
+                    card, metric=goal.metric, cadence=goal.cadence, period=period, now=now, config=config
+                )
+                if card is not None
+                else None
+            )
+            goal.progress_as_of = now
+            session.add(goal)
+    session.flush()
+
+
+def refresh_progress(session: Session, *, now: datetime, config: CoachingConfig) -> int:
+    """Recompute the progress of every active activity and outcome goal (after each sync)."""
+    goals = _measured_goals(session, due_by=None, config=config)
+    _refresh(session, goals, now=now, config=config)
+    return len(goals)
+
+
+def target_met(goal: CoachingGoal) -> bool:
+    if goal.progress is None or goal.target is None:
+        return False
+    if goal.metric in LOWER_IS_BETTER:
+        return goal.progress <= goal.target
+    return goal.progress >= goal.target
+
+
+def close_due_goals(session: Session, *, now: datetime, config: CoachingConfig) -> list[CoachingGoal]:
+    """Close every active activity and outcome goal whose period has ended as achieved or missed,
+    from its progress over the whole period. Safe to run from several workers (SKIP LOCKED)."""
+    goals = _measured_goals(session, due_by=now, config=config)
+    _refresh(session, goals, now=now, config=config)
+    for goal in goals:
+        outcome = "achieved" if target_met(goal) else "missed"
+        progress = f"{goal.progress.normalize():f}" if goal.progress is not None else "no data"
+        target = f"{goal.target.normalize():f}" if goal.target is not None else "?"
+        set_status(
+            session,
+            goal,
+            outcome,
+            actor=SYSTEM_ACTOR,
+            now=now,
+            reason=f"period {goal.period_label} ended: {goal.metric} {progress} against target {target}",
+        )
+        record_change(session, goal, now=now, created=False)
+    session.flush()
+    if goals:
+        log.info("goals_closed", count=len(goals))
+    return goals

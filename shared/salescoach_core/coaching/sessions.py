@@ -1,0 +1,391 @@
+"""Coaching sessions and their action items (domain.md, "Coaching sessions").
+
+A session is scheduled, then closed once: held, canceled or no-show. Holding needs at least one
+action item with a due date and a scheduled follow-up; a developmental session freezes the
+scorecard the coach and rep looked at. Action items owned by the rep are mirrored to Salesforce.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+
+import structlog
+from sqlalchemy import tuple_
+from sqlmodel import Session, col, select
+
+from salescoach_core import reps
+from salescoach_core.coaching.config import CoachingConfig
+from salescoach_core.coaching.errors import (
+    ActionItemAndFollowUpRequiredError,
+    ActionItemNotFoundError,
+    ActionItemWithDueDateRequiredError,
+    FollowUpRequiredError,
+    HoldRequirementsMissingError,
+    InvalidActionItemError,
+    InvalidSessionError,
+    NotAConsequenceSessionError,
+    SessionClosedError,
+    SessionNotFoundError,
+)
+from salescoach_core.coaching.outbox import record_change
+from salescoach_core.models import ActionItem, CoachingSession, SfUser
+from salescoach_core.periods import Period, month_of
+from salescoach_core.scorecards.service import rep_scorecard
+from salescoach_core.sfids import to18
+
+log = structlog.get_logger(__name__)
+
+Mode = Literal["developmental", "consequence"]
+SessionStatus = Literal["scheduled", "held", "canceled", "no_show"]
+ItemStatus = Literal["open", "completed", "canceled"]
+
+DEVELOPMENTAL_FIELDS = (
+    "objectives",
+    "rep_perspective",
+    "obstacles",
+    "way_forward",
+    "focus_behavior",
+    "what_if_scenarios",
+)
+CONSEQUENCE_FIELDS = ("standard_metric", "standard_threshold", "deadline", "consequence")
+COMMON_FIELDS = ("scheduled_at", "duration_minutes", "notes", "follow_up_at", "coach_id")
+PLACES = Decimal("0.0001")
+
+
+def _apply(row: CoachingSession, fields: dict[str, Any]) -> None:
+    allowed = set(COMMON_FIELDS) | set(
+        DEVELOPMENTAL_FIELDS if row.mode == "developmental" else CONSEQUENCE_FIELDS
+    )
+    wrong = sorted(k for k, v in fields.items() if k not in allowed and v is not None)
+    if wrong:
+        other = "consequence" if row.mode == "developmental" else "developmental"
+        raise InvalidSessionError(f"{', '.join(wrong)} belong to {other} sessions, not {row.mode} ones.")
+    for name, value in fields.items():
+        if name not in allowed:
+            continue
+        if name == "coach_id" and value is not None:
+            value = reps.normalise_user_id(value)
+        setattr(row, name, value)
+
+
+def _require_consequence_standard(row: CoachingSession) -> None:
+    missing = [name for name in CONSEQUENCE_FIELDS if getattr(row, name) is None]
+    if missing:
+        raise InvalidSessionError(
+            "A consequence session states the standard, the deadline and the consequence; missing: "
+            + ", ".join(missing)
+            + "."
+        )
+
+
+def create_session(
+    session: Session, *, rep: SfUser, mode: Mode, coach_id: str | None, fields: dict[str, Any], now: datetime
+) -> CoachingSession:
+    row = CoachingSession(
+        rep_id=rep.id,
+        coach_id=reps.normalise_user_id(coach_id) if coach_id else None,
+        mode=mode,
+        status="scheduled",
+        scheduled_at=fields.pop("scheduled_at"),
+        duration_minutes=fields.pop("duration_minutes", 30),
+        created_at=now,
+        updated_at=now,
+    )
+    _apply(row, fields)
+    if mode == "consequence":
+        _require_consequence_standard(row)
+    session.add(row)
+    session.flush()
+    log.info("session_scheduled", session_id=str(row.id), rep_id=rep.id, mode=mode)
+    return row
+
+
+def get_session(session: Session, session_id: uuid.UUID) -> CoachingSession:
+    row = session.get(CoachingSession, session_id)
+    if row is None:
+        raise SessionNotFoundError(f"No session {session_id}.")
+    return row
+
+
+def list_sessions(
+    session: Session,
+    *,
+    rep_id: str,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[CoachingSession]:
+    """The rep's sessions by scheduled time, oldest first."""
+    query = select(CoachingSession).where(col(CoachingSession.rep_id) == rep_id)
+    if status is not None:
+        query = query.where(col(CoachingSession.status) == status)
+    if after is not None:
+        query = query.where(
+            tuple_(col(CoachingSession.scheduled_at), col(CoachingSession.id)) > tuple_(after[0], after[1])
+        )
+    order = (col(CoachingSession.scheduled_at), col(CoachingSession.id))
+    return session.exec(query.order_by(*order).limit(limit)).all()
+
+
+def _require_scheduled(row: CoachingSession) -> None:
+    if row.status != "scheduled":
+        raise SessionClosedError(f"Session {row.id} is {row.status}; only a scheduled session can change.")
+
+
+def update_session(
+    session: Session, *, row: CoachingSession, fields: dict[str, Any], now: datetime
+) -> CoachingSession:
+    _require_scheduled(row)
+    _apply(row, fields)
+    if row.mode == "consequence":
+        _require_consequence_standard(row)
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    return row
+
+
+def items_of(session: Session, row: CoachingSession) -> Sequence[ActionItem]:
+    return session.exec(
+        select(ActionItem)
+        .where(col(ActionItem.session_id) == row.id)
+        .order_by(col(ActionItem.created_at), col(ActionItem.id))
+    ).all()
+
+
+def hold_session(
+    session: Session,
+    *,
+    row: CoachingSession,
+    fields: dict[str, Any],
+    snapshot_period: Period | None,
+    now: datetime,
+    config: CoachingConfig,
+) -> CoachingSession:
+    """Close the session as held: checks what holding needs, freezes the scorecard snapshot."""
+    _require_scheduled(row)
+    has_item = any(item.due_date is not None and item.status != "canceled" for item in items_of(session, row))
+    # Checked before anything is applied, so a refused hold leaves the session untouched.
+    follow_up = fields.get("follow_up_at", row.follow_up_at)
+    has_follow_up = follow_up is not None and follow_up > row.scheduled_at
+    if not (has_item and has_follow_up):
+        missing = []
+        if not has_item:
+            missing.append("action_item_with_due_date")
+        if not has_follow_up:
+            missing.append("follow_up")
+        classes: dict[tuple[str, ...], type[HoldRequirementsMissingError]] = {
+            ("action_item_with_due_date",): ActionItemWithDueDateRequiredError,
+            ("follow_up",): FollowUpRequiredError,
+        }
+        error_class = classes.get(tuple(missing), ActionItemAndFollowUpRequiredError)
+        texts = {
+            "action_item_with_due_date": "at least one action item with a due date "
+            "(POST /v1/sessions/{id}/action-items)",
+            "follow_up": "a scheduled follow-up (`follow_up_at`, after the session's scheduled time)",
+        }
+        raise error_class(
+            f"Session {row.id} cannot be closed as held: it needs "
+            + " and ".join(texts[m] for m in missing)
+            + ".",
+            missing=missing,
+        )
+    _apply(row, fields)
+    if row.mode == "consequence":
+        _require_consequence_standard(row)
+    else:
+        rep = reps.get_user(session, row.rep_id)
+        period = snapshot_period or month_of(now.astimezone(config.scorecard.zone).date())
+        card = rep_scorecard(session, rep=rep, period=period, config=config.scorecard, now=now)
+        row.scorecard_snapshot = {
+            "period": period.label,
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "taken_at": now.isoformat(),
+            "rank": card.rank,
+            "metrics": _jsonable({k: v for k, v in asdict(card.metrics).items()}),
+        }
+    row.status = "held"
+    row.closed_at = now
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    log.info("session_held", session_id=str(row.id), rep_id=row.rep_id, mode=row.mode)
+    return row
+
+
+def _jsonable(value: Any) -> Any:
+    """Scorecard figures as JSON: Decimals rounded to 4 places as numbers (a frozen record)."""
+    if isinstance(value, Decimal):
+        return float(value.quantize(PLACES, rounding=ROUND_HALF_EVEN))
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def close_session(
+    session: Session, *, row: CoachingSession, status: Literal["canceled", "no_show"], now: datetime
+) -> CoachingSession:
+    _require_scheduled(row)
+    row.status = status
+    row.closed_at = now
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    log.info("session_closed", session_id=str(row.id), status=status)
+    return row
+
+
+def acknowledge(session: Session, *, row: CoachingSession, actor: str, now: datetime) -> CoachingSession:
+    """The rep acknowledges a consequence session's standard; repeating it changes nothing."""
+    if row.mode != "consequence":
+        raise NotAConsequenceSessionError(f"Session {row.id} is developmental; nothing to acknowledge.")
+    if row.status in ("canceled", "no_show"):
+        raise SessionClosedError(f"Session {row.id} is {row.status}; there is nothing to acknowledge.")
+    if row.acknowledged_at is None:
+        row.acknowledged_at = now
+        row.acknowledged_by = actor
+        row.updated_at = now
+        session.add(row)
+        session.flush()
+        log.info("session_acknowledged", session_id=str(row.id), actor=actor)
+    return row
+
+
+# ---------------------------------------------------------------------------- action items
+
+
+def _opportunity(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return to18(value)
+    except ValueError as exc:
+        raise InvalidActionItemError(f"`opportunity_id`: {exc}.") from exc
+
+
+def create_action_item(
+    session: Session,
+    *,
+    row: CoachingSession,
+    owner: Literal["rep", "coach"],
+    description: str,
+    due_date: date | None,
+    opportunity_id: str | None,
+    now: datetime,
+) -> ActionItem:
+    if row.status in ("canceled", "no_show"):
+        raise SessionClosedError(f"Session {row.id} is {row.status}; it takes no action items.")
+    if not description.strip():
+        raise InvalidActionItemError("An action item needs a `description`.")
+    item_id = uuid.uuid4()
+    item = ActionItem(
+        id=item_id,
+        session_id=row.id,
+        rep_id=row.rep_id,
+        owner=owner,
+        description=description,
+        due_date=due_date,
+        opportunity_id=_opportunity(opportunity_id),
+        status="open",
+        created_at=now,
+        updated_at=now,
+        external_id=f"ai-{item_id}",
+        writeback_status="not_mirrored",
+    )
+    session.add(item)
+    session.flush()
+    record_change(session, item, now=now, created=True)
+    log.info("action_item_created", action_item_id=str(item.id), session_id=str(row.id), owner=owner)
+    return item
+
+
+def get_action_item(session: Session, item_id: uuid.UUID) -> ActionItem:
+    item = session.get(ActionItem, item_id)
+    if item is None:
+        raise ActionItemNotFoundError(f"No action item {item_id}.")
+    return item
+
+
+def update_action_item(
+    session: Session, *, item: ActionItem, changes: dict[str, Any], today: date, now: datetime
+) -> ActionItem:
+    """Edit an item; `status` completes (on `completed_on`, default today), cancels or reopens it."""
+    if "description" in changes:
+        if not changes["description"] or not str(changes["description"]).strip():
+            raise InvalidActionItemError("`description` cannot be empty.")
+        item.description = changes["description"]
+    if "due_date" in changes:
+        item.due_date = changes["due_date"]
+    if "opportunity_id" in changes:
+        item.opportunity_id = _opportunity(changes["opportunity_id"])
+    status = changes.get("status")
+    if status is not None and status != item.status:
+        item.status = status
+        if status == "completed":
+            item.completed_on = changes.get("completed_on") or today
+            item.completed_source = "api"
+        else:
+            item.completed_on = None
+            item.completed_source = None
+    elif changes.get("completed_on") is not None:
+        if item.status != "completed":
+            raise InvalidActionItemError("`completed_on` applies to a completed item (set `status`).")
+        item.completed_on = changes["completed_on"]
+    item.updated_at = now
+    session.add(item)
+    record_change(session, item, now=now, created=False)
+    session.flush()
+    return item
+
+
+def list_action_items(
+    session: Session,
+    *,
+    rep_id: str,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[ActionItem]:
+    query = select(ActionItem).where(col(ActionItem.rep_id) == rep_id)
+    if status is not None:
+        query = query.where(col(ActionItem.status) == status)
+    if after is not None:
+        query = query.where(
+            tuple_(col(ActionItem.created_at), col(ActionItem.id)) > tuple_(after[0], after[1])
+        )
+    return session.exec(query.order_by(col(ActionItem.created_at), col(ActionItem.id)).limit(limit)).all()
+
+
+def plan(
+    session: Session, *, rep_id: str, today: date, days: int
+) -> tuple[Sequence[ActionItem], Sequence[ActionItem]]:
+    """The rep's plan: open items overdue, and every item due in `[today, today + days)`."""
+    end = today + timedelta(days=days)
+    overdue = session.exec(
+        select(ActionItem)
+        .where(
+            col(ActionItem.rep_id) == rep_id,
+            col(ActionItem.status) == "open",
+            col(ActionItem.due_date) < today,
+        )
+        .order_by(col(ActionItem.due_date), col(ActionItem.id))
+    ).all()
+    upcoming = session.exec(
+        select(ActionItem)
+        .where(
+            col(ActionItem.rep_id) == rep_id,
+            col(ActionItem.status) != "canceled",
+            col(ActionItem.due_date) >= today,
+            col(ActionItem.due_date) < end,
+        )
+        .order_by(col(ActionItem.due_date), col(ActionItem.id))
+    ).all()
+    return overdue, upcoming
