@@ -14,7 +14,12 @@ import httpx
 import jwt
 
 from salescoach_core.settings import Settings
-from salescoach_sync.errors import NotConfiguredError, SalesforceAuthError, TransientError
+from salescoach_sync.errors import (
+    NotConfiguredError,
+    SalesforceAuthError,
+    SalesforceUnavailableError,
+    TransientError,
+)
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # A JWT assertion only has to live long enough to be exchanged.
@@ -109,6 +114,11 @@ def obtain_token(settings: Settings) -> AccessToken:
             url, data=_token_request(settings, grant), verify=verify, timeout=settings.sf_timeout_seconds
         )
     except httpx.TransportError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            raise SalesforceUnavailableError(
+                f"TLS verification of {url} failed ({exc}). Set SALESCOACH_SF_CA_BUNDLE to the CA "
+                "that signed its certificate (the emulator's ca.pem locally)."
+            ) from exc
         raise TransientError(f"OAuth token request to {url} failed: {exc!r}") from exc
     if response.status_code >= 500:
         raise TransientError(f"OAuth token endpoint answered HTTP {response.status_code}")

@@ -135,7 +135,10 @@ class SyncEngine:
         started = time.perf_counter()
         calls_before = self.client.api_calls
         run: _Run | None = None
-        with _driver_connection(self._engine) as conn:
+        with (
+            structlog.contextvars.bound_contextvars(object=spec.name),
+            _driver_connection(self._engine) as conn,
+        ):
             try:
                 with conn.transaction():
                     if not self._try_lock(conn, spec):
@@ -242,7 +245,7 @@ class SyncEngine:
                 records = page.get("records", [])
                 loader.copy_csv([records_to_csv(records, fields)])
                 run.rows_read += len(records)
-                self.progress.rows(spec.name, run.rows_read)
+                self.progress.page(spec.name, run.rows_read)
         loader.analyze_stage()
         self._merge(loader, run)
         run.deleted += loader.flag_deleted(deleted_ids)
@@ -272,7 +275,7 @@ class SyncEngine:
                 loader.copy_csv(chunks, table=table)
             loaded += page.number_of_records or 0
             if show_progress:
-                self.progress.rows(name, loaded)
+                self.progress.page(name, loaded)
             return page.number_of_records or 0
 
         bulk_query(

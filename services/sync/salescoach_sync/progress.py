@@ -19,12 +19,13 @@ class SyncProgress(Protocol):
     def started(self, object_name: str, mode: str) -> None: ...
     def total(self, object_name: str, total: int | None) -> None: ...
     def rows(self, object_name: str, done: int) -> None: ...
+    def page(self, object_name: str, done: int) -> None: ...
     def finished(self, result: ObjectResult) -> None: ...
     def close(self) -> None: ...
 
 
 class LogProgress:
-    """Log lines only: one when an object starts, one per loaded page, one when it ends."""
+    """Log lines only: one when an object starts, one per loaded page (debug), one when it ends."""
 
     def __init__(self) -> None:
         self._started: dict[str, float] = {}
@@ -37,8 +38,11 @@ class LogProgress:
         log.info("sync_object_total", object=object_name, total=total)
 
     def rows(self, object_name: str, done: int) -> None:
+        """Rows streamed so far (called per chunk): too often for log lines."""
+
+    def page(self, object_name: str, done: int) -> None:
         elapsed = time.perf_counter() - self._started.get(object_name, time.perf_counter())
-        log.debug("sync_rows_loaded", object=object_name, rows=done, rows_per_second=_rate(done, elapsed))
+        log.debug("sync_page_loaded", object=object_name, rows=done, rows_per_second=_rate(done, elapsed))
 
     def finished(self, result: ObjectResult) -> None:
         log.info(
@@ -88,6 +92,9 @@ class RichProgress(LogProgress):
     def rows(self, object_name: str, done: int) -> None:
         elapsed = time.perf_counter() - self._started[object_name]
         self._progress.update(self._tasks[object_name], completed=done, rate=f"{_rate(done, elapsed):,}")
+
+    def page(self, object_name: str, done: int) -> None:
+        self.rows(object_name, done)
 
     def finished(self, result: ObjectResult) -> None:
         task = self._tasks.get(result.object_name)
