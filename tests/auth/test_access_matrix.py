@@ -41,8 +41,13 @@ V1_OPERATIONS = [(method, path) for method, path, _ in operations(OPENAPI) if pa
 
 @dataclass
 class Scene:
+    """What path parameters are filled from. A resource owned by a rep (a goal, a session) is
+    created with `session` in the PATH_PARAMETERS entry: for `org.rep_a1` when `own`, for
+    `org.rep_b1` otherwise."""
+
     org: Org
     spare_key_prefix: str
+    session: Session
 
     def own_manager(self, role: Role) -> str:
         return self.org.rep_a1.id if role is Role.REP else self.org.manager_a.id
@@ -86,7 +91,7 @@ def anonymous_client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def scene(org: Org, db_session: Session) -> Scene:
     spare = create_api_key(db_session, name="spare", role=Role.INTEGRATION, sf_user_id=None)
-    return Scene(org=org, spare_key_prefix=spare.row.prefix)
+    return Scene(org=org, spare_key_prefix=spare.row.prefix, session=db_session)
 
 
 def check_matrix(
