@@ -14,6 +14,7 @@ from salescoach_api.auth.policy import deny_undeclared_access
 from salescoach_api.health.router import router as health_router
 from salescoach_api.observability import install_observability
 from salescoach_api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from salescoach_api.sync_status.router import router as sync_status_router
 from salescoach_core import __version__
 from salescoach_core.database import Database
 from salescoach_core.settings import Settings, get_settings
@@ -51,4 +52,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_observability(app)
     install_auth(app, settings)
     app.include_router(health_router)
+    app.include_router(sync_status_router)
     return app

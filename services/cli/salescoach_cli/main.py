@@ -17,6 +17,7 @@ from salescoach_cli.run import run_all
 from salescoach_core.database import DatabaseUnavailableError
 from salescoach_core.logging import configure_logging
 from salescoach_core.settings import Settings, get_settings
+from salescoach_sync import cli as sync_cli
 
 app = typer.Typer(
     name="salescoach",
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(api_cli.app, name="api")
+app.add_typer(sync_cli.app, name="sync")
 app.add_typer(apikey_cli.app, name="apikey")
 
 
