@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.plugins.database",
     "tests.plugins.api",
     "tests.plugins.factories",
+    "tests.plugins.emulator",
     "tests.plugins.auth",
 ]

@@ -96,7 +96,6 @@ class Settings(BaseSettings):
         description="Least time between JWKS refetches forced by an unknown kid (stops kid-spraying).",
     )
 
-
     org_timezone: str = Field(default="UTC", description="IANA zone in which dates of the org are compared.")
 
     sf_login_url: str = Field(
@@ -162,6 +161,91 @@ class Settings(BaseSettings):
         description="Records per Bulk API 2.0 result page (maxRecords); each page streams into COPY.",
     )
 
+    segment_thresholds: list[float] = Field(
+        default=[0.50, 0.90, 1.10, 1.30],
+        min_length=4,
+        max_length=4,
+        description="Pace at which Low Core, Core, High Core and Star begin (ascending).",
+    )
+    activity_call_subtypes: list[str] = Field(
+        default=["Call"], description="Task.TaskSubtype values that are calls."
+    )
+    activity_call_types: list[str] = Field(default=["Call"], description="Task.Type values that are calls.")
+    activity_email_subtypes: list[str] = Field(
+        default=["Email"], description="Task.TaskSubtype values that are emails."
+    )
+    willingness_window_days: int = Field(
+        default=90, ge=1, description="Trailing window of willingness_to_change, in days."
+    )
+    stale_days: int = Field(
+        default=30,
+        ge=1,
+        description="Pipeline health: an open opportunity with no stage change for this "
+        "many days (and no recent activity) is stale.",
+    )
+    stale_activity_days: int = Field(
+        default=14,
+        ge=1,
+        description="Pipeline health: days without a Task or Event on an open "
+        "opportunity (with no recent stage change) before it is stale.",
+    )
+    whatif_baseline_months: int = Field(
+        default=3, ge=1, le=24, description="What-if: trailing full months the baseline is measured over."
+    )
+    chokepoint_min_opportunities: int = Field(
+        default=5,
+        ge=1,
+        description="Stage conversion: opportunities of the rep that must have left a stage "
+        "before it can be the chokepoint.",
+    )
+
+    goal_limit_per_period: int = Field(
+        default=2, ge=1, description="Active coaching goals a rep may have in overlapping periods."
+    )
+    consequence_after_missed_sessions: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive held developmental sessions with missed commitments before the "
+        "diagnosis recommends consequence coaching.",
+    )
+    diagnosis_willingness_threshold: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="willingness_to_change below this is diagnosed `will` (commitments missed).",
+    )
+    plan_days: int = Field(default=30, ge=1, description="Days ahead the rep's plan view covers.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL of the salescoach frontend or API; when set, written-back Tasks link to it.",
+    )
+    writeback_batch_size: int = Field(
+        default=200, ge=1, le=200, description="Tasks per composite/sobjects request (Salesforce allows 200)."
+    )
+    writeback_max_attempts: int = Field(
+        default=10, ge=1, description="Send attempts of one change before it is recorded as failed."
+    )
+    writeback_backoff_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="First pause before a failed write-back is retried; doubles each time.",
+    )
+    writeback_backoff_max_seconds: float = Field(
+        default=3600.0, ge=0, description="Longest pause between write-back retries."
+    )
+    writeback_claim_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a sender holds claimed outbox rows before another sender may take them.",
+    )
+    writeback_open_status: str = Field(default="Not Started", description="Task Status of an open item.")
+    writeback_completed_status: str = Field(
+        default="Completed", description="Task Status of a completed item or an achieved goal."
+    )
+    writeback_canceled_status: str = Field(
+        default="Deferred", description="Task Status of a canceled item or a missed or abandoned goal."
+    )
+
     @field_validator("cors_origins", "oidc_algorithms", mode="before")
     @classmethod
     def _comma_or_json_list(cls, value: object) -> object:
@@ -201,6 +285,13 @@ class Settings(BaseSettings):
         scheme = value.get_secret_value().split(":", 1)[0]
         if scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
             raise ValueError(f"must be a postgresql:// URL, got scheme {scheme!r}")
+        return value
+
+    @field_validator("segment_thresholds")
+    @classmethod
+    def _ascending(cls, value: list[float]) -> list[float]:
+        if sorted(value) != value or len(set(value)) != len(value):
+            raise ValueError("segment thresholds must be strictly ascending, e.g. [0.5, 0.9, 1.1, 1.3]")
         return value
 
     @property

@@ -8,28 +8,32 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from salescoach_api.auth.policy import Access, requires
 from salescoach_core.errors import ConflictError
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 
 
 @pytest.fixture
-def probe_client(app: FastAPI) -> Iterator[TestClient]:
+def probe_client(app: FastAPI, admin_key: str) -> Iterator[TestClient]:
     """The real app with three routes that fail in known ways."""
+    client_headers = {"Authorization": f"Bearer {admin_key}"}
 
-    @app.get("/probe/items/{item_id}")
+    declared = [requires(Access.AUTHENTICATED)]
+
+    @app.get("/probe/items/{item_id}", dependencies=declared)
     def read_item(item_id: int, limit: int = 10) -> dict[str, int]:
         return {"item_id": item_id, "limit": limit}
 
-    @app.post("/probe/conflict")
+    @app.post("/probe/conflict", dependencies=declared)
     def conflict() -> None:
         raise ConflictError("Rep 005000000000001AAA already has 2 active goals.", active_goal_ids=[1, 2])
 
-    @app.get("/probe/crash")
+    @app.get("/probe/crash", dependencies=declared)
     def crash() -> None:
         raise RuntimeError("password=hunter2 leaked from a driver")
 
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, headers=client_headers) as client:
         yield client
 
 

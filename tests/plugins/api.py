@@ -10,8 +10,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
+from salescoach_api.auth.service import create_api_key
 from salescoach_api.dependencies import get_session
 from salescoach_core.database import Database
+from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
 
 
@@ -28,7 +30,16 @@ def app(settings: Settings, database: Database, db_session: Session) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    """An HTTP client on the app; server errors come back as responses, as a real client sees them."""
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+def admin_key(db_session: Session) -> str:
+    """An admin API key, in the test's transaction."""
+    return create_api_key(db_session, name="test admin", role=Role.ADMIN, sf_user_id=None).plaintext
+
+
+@pytest.fixture
+def client(app: FastAPI, admin_key: str) -> Iterator[TestClient]:
+    """An HTTP client on the app, authenticated as an admin. Server errors come back as
+    responses, as a real client sees them. Tests of access rules set their own credentials."""
+    with TestClient(
+        app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {admin_key}"}
+    ) as test_client:
         yield test_client

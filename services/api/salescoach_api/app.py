@@ -9,9 +9,15 @@ import structlog
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from salescoach_api.activity_requirements.router import router as activity_requirements_router
 from salescoach_api.auth.install import install_auth
 from salescoach_api.auth.policy import deny_undeclared_access
+from salescoach_api.goals.router import router as goals_router
 from salescoach_api.health.router import router as health_router
+from salescoach_api.quotas.router import router as quotas_router
+from salescoach_api.reps.router import router as reps_router
+from salescoach_api.scorecards.router import router as scorecards_router
+from salescoach_api.sessions.router import router as sessions_router
 from salescoach_api.observability import install_observability
 from salescoach_api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from salescoach_api.sync_status.router import router as sync_status_router
@@ -53,4 +59,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_auth(app, settings)
     app.include_router(health_router)
     app.include_router(sync_status_router)
+    app.include_router(reps_router)
+    app.include_router(quotas_router)
+    app.include_router(scorecards_router)
+    app.include_router(activity_requirements_router)
+    app.include_router(goals_router)
+    app.include_router(sessions_router)
     return app

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from salescoach_core.database import session_scope
 from salescoach_core.settings import Settings
 
 
@@ -28,15 +30,18 @@ def get_session(engine: Annotated[Engine, Depends(get_engine_dep)]) -> Iterator[
     Scoped to the endpoint function, so the commit happens before the response is sent and a
     failed commit becomes an error response rather than a success the data does not back.
     """
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(engine) as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_now() -> datetime:
+    """The current instant; a dependency so tests can fix the clock."""
+    return datetime.now(UTC)
+
+
+NowDep = Annotated[datetime, Depends(get_now)]

@@ -7,6 +7,7 @@ import time
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,9 +53,16 @@ class AccessLogMiddleware:
 
 def install_observability(app: FastAPI) -> None:
     """Order matters: the correlation id must be set before the access log reads it."""
+    # One registry per app: the process-wide default would keep the first app's collectors and
+    # silently drop the counts of any later app in the same process (tests, embedding).
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
     Instrumentator(
         excluded_handlers=["/metrics"],
         should_group_status_codes=False,
+        registry=registry,
     ).instrument(app).expose(app, endpoint="/metrics", tags=["health"], include_in_schema=True)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(

@@ -10,14 +10,16 @@ from pydantic import ValidationError
 
 from salescoach_api import cli as api_cli
 from salescoach_api.auth import cli as apikey_cli
-from salescoach_cli import db
+from salescoach_cli import db, goals
 from salescoach_cli.doctor import run_doctor
 from salescoach_cli.output import fail
 from salescoach_cli.run import run_all
 from salescoach_core.database import DatabaseUnavailableError
 from salescoach_core.logging import configure_logging
 from salescoach_core.settings import Settings, get_settings
+from salescoach_emulator import cli as emulator_cli
 from salescoach_sync import cli as sync_cli
+from salescoach_sync import writeback_cli
 
 app = typer.Typer(
     name="salescoach",
@@ -28,7 +30,10 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(api_cli.app, name="api")
 app.add_typer(sync_cli.app, name="sync")
+app.add_typer(emulator_cli.app, name="emulator")
 app.add_typer(apikey_cli.app, name="apikey")
+app.add_typer(goals.app, name="goals")
+app.add_typer(writeback_cli.app, name="writeback")
 
 
 @app.callback()

@@ -1,7 +1,15 @@
 """Table models. Importing this package registers every table on `metadata`."""
 
+from salescoach_core.models.activity_requirements import DEFAULT_SCOPE, ActivityRequirement
 from salescoach_core.models.auth import ApiKey
 from salescoach_core.models.base import NAMING_CONVENTION, metadata
+from salescoach_core.models.coaching import (
+    ActionItem,
+    CoachingGoal,
+    CoachingSession,
+    GoalStatusChange,
+    WritebackOutbox,
+)
 from salescoach_core.models.quotas import Quota
 from salescoach_core.models.salesforce import (
     SfEvent,
@@ -14,8 +22,14 @@ from salescoach_core.models.salesforce import (
 from salescoach_core.models.sync_state import SyncState
 
 __all__ = [
-    "ApiKey",
+    "DEFAULT_SCOPE",
     "NAMING_CONVENTION",
+    "ActionItem",
+    "ActivityRequirement",
+    "ApiKey",
+    "CoachingGoal",
+    "CoachingSession",
+    "GoalStatusChange",
     "Quota",
     "SfEvent",
     "SfOpportunity",
@@ -24,5 +38,6 @@ __all__ = [
     "SfTask",
     "SfUser",
     "SyncState",
+    "WritebackOutbox",
     "metadata",
 ]

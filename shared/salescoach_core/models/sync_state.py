@@ -1,4 +1,8 @@
-"""Per-object sync state: the high-water mark and the figures of the last run."""
+"""Per-object sync state: the high-water mark and the figures of the last run.
+
+`last_success_at` is when the last run that completed without error finished: the API's
+`data_as_of` is read from it.
+"""
 
 from datetime import datetime
 
@@ -18,6 +22,7 @@ class SyncState(SQLModel, table=True):
     last_status: str | None = Field(default=None, max_length=16)
     last_started_at: datetime | None = timestamp()
     last_finished_at: datetime | None = timestamp()
+    last_success_at: datetime | None = timestamp()
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_deleted: int = 0

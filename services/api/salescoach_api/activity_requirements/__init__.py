@@ -1,0 +1,1 @@
+"""Weekly activity requirements behind process_to_requirement."""

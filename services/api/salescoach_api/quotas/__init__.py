@@ -1,0 +1,1 @@
+"""Monthly quotas per rep."""

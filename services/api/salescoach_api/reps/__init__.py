@@ -1,0 +1,1 @@
+"""Reps, teams and orgs."""

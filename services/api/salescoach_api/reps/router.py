@@ -1,0 +1,52 @@
+"""`/v1/reps` and `/v1/teams/{manager_id}`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Query
+
+from salescoach_api.auth.dependencies import RepScopeDep
+from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.dependencies import SessionDep
+from salescoach_api.reps.schemas import RepPublic, TeamPublic
+from salescoach_api.types import Page, decode_cursor, encode_cursor
+from salescoach_core import reps
+
+router = v1_router(prefix="/v1", tags=["reps"])
+
+ScopeQuery = Annotated[
+    Literal["team", "org"], Query(description="`team`: direct reports; `org`: everyone below the manager.")
+]
+
+
+@router.get("/reps", operation_id="listReps", dependencies=[requires(Access.REP_LIST)])
+def list_reps(
+    session: SessionDep,
+    scope: RepScopeDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> Page[RepPublic]:
+    """Reps visible to the caller: active Salesforce users who own an opportunity or have a
+    manager, by id."""
+    rows = reps.list_reps(
+        session, after_id=decode_cursor(cursor), limit=limit + 1, visible=scope.visible_rep_ids_clause
+    )
+    items = [RepPublic.of(user) for user in rows[:limit]]
+    return Page[RepPublic](
+        items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None
+    )
+
+
+@router.get("/reps/{rep_id}", operation_id="getRep", dependencies=[requires(Access.REP_READ)])
+def get_rep(session: SessionDep, rep_id: str) -> RepPublic:
+    """One rep, by Salesforce User Id (15 or 18 characters)."""
+    return RepPublic.of(reps.get_rep(session, rep_id))
+
+
+@router.get("/teams/{manager_id}", operation_id="getTeam", dependencies=[requires(Access.REP_READ)])
+def get_team(session: SessionDep, manager_id: str, scope: ScopeQuery = "team") -> TeamPublic:
+    """A manager's direct reports, or their whole org (a manager sees their own and those below)."""
+    manager = reps.get_user(session, manager_id)
+    members = reps.team_members(session, manager_id=manager.id, whole_org=scope == "org", active_only=False)
+    return TeamPublic(manager=RepPublic.of(manager), scope=scope, members=[RepPublic.of(m) for m in members])

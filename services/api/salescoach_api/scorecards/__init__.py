@@ -1,0 +1,1 @@
+"""Rep and team scorecards."""

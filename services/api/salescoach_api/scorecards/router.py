@@ -1,0 +1,80 @@
+"""`/v1/reps/{rep_id}/scorecard` and `/v1/teams/{manager_id}/scorecards`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import Query
+
+from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
+from salescoach_api.scorecards.schemas import MetricsPublic, PeriodPublic, ScorecardPublic, TeamScorecards
+from salescoach_core import reps
+from salescoach_core.periods import Period
+from salescoach_core.scorecards.config import ScorecardConfig
+from salescoach_core.scorecards.service import data_as_of, rep_scorecard, team_report
+
+router = v1_router(prefix="/v1", tags=["scorecards"])
+
+PeriodQuery = Annotated[
+    str | None, Query(description="A month (`2026-10`) or a quarter (`2026-Q4`). Or give `from` and `to`.")
+]
+FromQuery = Annotated[date | None, Query(alias="from", description="First day (inclusive), with `to`.")]
+ToQuery = Annotated[date | None, Query(description="Day after the last (exclusive), with `from`.")]
+
+
+@router.get(
+    "/reps/{rep_id}/scorecard", operation_id="getRepScorecard", dependencies=[requires(Access.REP_READ)]
+)
+def get_rep_scorecard(
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    rep_id: str,
+    period: PeriodQuery = None,
+    from_: FromQuery = None,
+    to: ToQuery = None,
+) -> ScorecardPublic:
+    """Every scorecard metric of the rep for the period, with the rep's rank in their team."""
+    chosen = Period.parse(period, from_, to)
+    config = ScorecardConfig.from_settings(settings)
+    card = rep_scorecard(session, rep=reps.get_rep(session, rep_id), period=chosen, config=config, now=now)
+    return ScorecardPublic.of_card(
+        card, period=PeriodPublic.of(chosen, config.zone.key), data_as_of=data_as_of(session)
+    )
+
+
+@router.get(
+    "/teams/{manager_id}/scorecards",
+    operation_id="getTeamScorecards",
+    dependencies=[requires(Access.REP_READ)],
+)
+def get_team_scorecards(
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    manager_id: str,
+    period: PeriodQuery = None,
+    from_: FromQuery = None,
+    to: ToQuery = None,
+    scope: Annotated[Literal["team", "org"], Query(description="`team` or the whole `org`.")] = "team",
+) -> TeamScorecards:
+    """One scorecard per active rep in stack-rank order, team totals and the segment distribution."""
+    chosen = Period.parse(period, from_, to)
+    config = ScorecardConfig.from_settings(settings)
+    manager = reps.get_user(session, manager_id)
+    report = team_report(
+        session, manager_id=manager.id, whole_org=scope == "org", period=chosen, config=config, now=now
+    )
+    shown_period = PeriodPublic.of(chosen, config.zone.key)
+    as_of = data_as_of(session)
+    return TeamScorecards(
+        manager_id=manager.id,
+        scope=scope,
+        period=shown_period,
+        data_as_of=as_of,
+        scorecards=[ScorecardPublic.of_card(c, period=shown_period, data_as_of=as_of) for c in report.cards],
+        totals=MetricsPublic.of(report.totals),
+        segment_distribution=report.distribution,
+    )

@@ -1,0 +1,117 @@
+"""Periods (domain.md, "Periods"): a month, a quarter or a half-open date range, in the org's zone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from salescoach_core.errors import UnprocessableError
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+
+
+class InvalidPeriodError(UnprocessableError):
+    code = "invalid_period"
+    title = "Invalid period"
+
+
+@dataclass(frozen=True)
+class Period:
+    """Dates `[start, end)` in the org's zone. `label` is how a client names it."""
+
+    start: date
+    end: date
+    kind: Literal["month", "quarter", "range"]
+    label: str
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        start = date(year, month, 1)
+        return cls(start, _add_months(start, 1), "month", f"{year:04d}-{month:02d}")
+
+    @classmethod
+    def quarter(cls, year: int, quarter: int) -> Period:
+        start = date(year, 3 * (quarter - 1) + 1, 1)
+        return cls(start, _add_months(start, 3), "quarter", f"{year:04d}-Q{quarter}")
+
+    @classmethod
+    def range(cls, start: date, end: date) -> Period:
+        if end <= start:
+            raise InvalidPeriodError(f"`to` ({end}) must be after `from` ({start}); the range is [from, to).")
+        return cls(start, end, "range", f"{start.isoformat()}..{end.isoformat()}")
+
+    @classmethod
+    def parse(cls, period: str | None, start: date | None = None, end: date | None = None) -> Period:
+        """From `period=2026-10` / `period=2026-Q4`, or `from=` and `to=` (half-open)."""
+        if period is not None and (start is not None or end is not None):
+            raise InvalidPeriodError("Give either `period` or `from` and `to`, not both.")
+        if period is not None:
+            if match := _MONTH.match(period):
+                return cls.month(int(match[1]), int(match[2]))
+            if match := _QUARTER.match(period):
+                return cls.quarter(int(match[1]), int(match[2]))
+            raise InvalidPeriodError(
+                f"`period` {period!r} is neither a month (2026-10) nor a quarter (2026-Q4)."
+            )
+        if start is None or end is None:
+            raise InvalidPeriodError("Give `period` (2026-10 or 2026-Q4), or both `from` and `to`.")
+        return cls.range(start, end)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    def instants(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """The period as `[start, end)` instants: midnight in the org's zone at each bound."""
+        return (
+            datetime.combine(self.start, time.min, tzinfo=zone),
+            datetime.combine(self.end, time.min, tzinfo=zone),
+        )
+
+    def elapsed_fraction(self, now: datetime, zone: ZoneInfo) -> Decimal:
+        """Share of the period that has passed at `now`: 0 before it starts, 1 once it ended."""
+        begin, finish = self.instants(zone)
+        if now >= finish:
+            return Decimal(1)
+        if now <= begin:
+            return Decimal(0)
+        return Decimal((now - begin).total_seconds()) / Decimal((finish - begin).total_seconds())
+
+    def months(self) -> list[tuple[date, Decimal]]:
+        """Each calendar month the period touches, with the share of that month inside it.
+
+        A month or quarter covers its months fully (share 1); a range that cuts a month takes
+        that month's share by days (docs/metrics.md: quota of a custom range).
+        """
+        covered = []
+        month_start = self.start.replace(day=1)
+        while month_start < self.end:
+            month_end = _add_months(month_start, 1)
+            overlap = (min(month_end, self.end) - max(month_start, self.start)).days
+            share = Decimal(overlap) / Decimal((month_end - month_start).days)
+            covered.append((month_start, share))
+            month_start = month_end
+        return covered
+
+    def previous_months(self, count: int) -> Period:
+        """The `count` full months before the month this period starts in."""
+        first = self.start.replace(day=1)
+        return Period.range(_add_months(first, -count), first)
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_of(day: date) -> Period:
+    return Period.month(day.year, day.month)
+
+
+def next_day(day: date) -> date:
+    return day + timedelta(days=1)

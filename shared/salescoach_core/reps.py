@@ -1,0 +1,81 @@
+"""Reps, teams and orgs (domain.md): who is a rep, a manager's team and the org below them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlmodel import Session, col
+
+from salescoach_core.access import org_member_ids
+from salescoach_core.errors import NotFoundError
+from salescoach_core.models import SfOpportunity, SfUser
+from salescoach_core.sfids import to18
+
+
+class InvalidRepIdError(NotFoundError):
+    """A malformed id cannot name a record: answered as not found, never as a server error."""
+
+    code = "rep_not_found"
+
+
+def normalise_user_id(value: str) -> str:
+    try:
+        return to18(value)
+    except ValueError as exc:
+        raise InvalidRepIdError(f"No user {value!r}: {exc}.") from exc
+
+
+def rep_condition() -> object:
+    """An active user who owns at least one opportunity or is listed in a team."""
+    owns_opportunity = exists().where(
+        col(SfOpportunity.owner_id) == SfUser.id, col(SfOpportunity.is_deleted).is_(False)
+    )
+    return col(SfUser.is_active).is_(True) & or_(owns_opportunity, col(SfUser.manager_id).is_not(None))
+
+
+def list_reps(
+    session: Session,
+    *,
+    after_id: str | None,
+    limit: int,
+    visible: Callable[[Any], ColumnElement[bool]],
+) -> Sequence[SfUser]:
+    """Reps the caller may see (`visible` filters by rep id), by id, `limit` after `after_id`."""
+    query = select(SfUser).where(rep_condition(), visible(SfUser.id))  # type: ignore[arg-type]
+    if after_id is not None:
+        query = query.where(col(SfUser.id) > after_id)
+    return session.scalars(query.order_by(col(SfUser.id)).limit(limit)).all()
+
+
+def get_user(session: Session, user_id: str) -> SfUser:
+    user = session.get(SfUser, normalise_user_id(user_id))
+    if user is None:
+        raise NotFoundError(f"No user {user_id!r} has been synced from Salesforce.")
+    return user
+
+
+def get_rep(session: Session, rep_id: str) -> SfUser:
+    rep_id = normalise_user_id(rep_id)
+    rep = session.scalars(
+        select(SfUser).where(SfUser.id == rep_id, rep_condition())  # type: ignore[arg-type]
+    ).first()
+    if rep is None:
+        raise InvalidRepIdError(
+            f"No rep {rep_id!r}: a rep is an active Salesforce user who owns an opportunity or has a manager."
+        )
+    return rep
+
+
+def team_members(session: Session, *, manager_id: str, whole_org: bool, active_only: bool) -> list[SfUser]:
+    """The manager's direct reports, or with `whole_org` everyone below them, ordered by name."""
+    manager_id = normalise_user_id(manager_id)
+    if whole_org:
+        # A ManagerId cycle in Salesforce data would put the manager in their own org.
+        query = select(SfUser).where(col(SfUser.id).in_(org_member_ids(manager_id)), col(SfUser.id) != manager_id)
+    else:
+        query = select(SfUser).where(col(SfUser.manager_id) == manager_id)
+    if active_only:
+        query = query.where(col(SfUser.is_active).is_(True))
+    return list(session.scalars(query.order_by(col(SfUser.name), col(SfUser.id))).all())
