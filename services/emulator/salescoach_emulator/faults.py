@@ -8,6 +8,7 @@ Spec (``--faults`` or ``POST /__emulator/faults``), comma-separated rules::
     500@0.2  503@0.1   answer with that HTTP status at the rate
     delay=2.5@0.1      sleep that many seconds before answering (client timeouts)
     drop@0.05          close the connection without any response
+    dropafter@0.05     handle the request (a write is applied), then close without the response
     limit=100          REQUEST_LIMIT_EXCEEDED once 100 more API calls have been made
     lock@0.5           UNABLE_TO_LOCK_ROW on writes (per record in collections)
     expire             invalidate every token issued so far (one-shot)
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 _RULE_RE = re.compile(
     r"^(?P<kind>[a-z]+|\d{3})(?:=(?P<value>[0-9.]+))?(?:@(?P<rate>[0-9.]+))?(?P<path>/\S*)?$"
 )
-KINDS = frozenset({"seed", "status", "delay", "drop", "limit", "lock", "expire"})
+KINDS = frozenset({"seed", "status", "delay", "drop", "dropafter", "limit", "lock", "expire"})
 
 
 class FaultSpecError(ValueError):
@@ -36,7 +37,7 @@ class FaultSpecError(ValueError):
 
 @dataclass(frozen=True)
 class FaultRule:
-    kind: str  # status, delay, drop, lock, expire
+    kind: str  # status, delay, drop, dropafter, lock, expire
     rate: float = 1.0
     status: int = 0
     seconds: float = 0.0
@@ -80,7 +81,7 @@ def parse_spec(spec: str | None) -> FaultPlan:
             plan.rules.append(FaultRule("delay", rate, seconds=float(value), path=path))
         elif kind == "limit" and value is not None:
             plan.limit_after = int(float(value))
-        elif kind in ("drop", "lock") and value is None:
+        elif kind in ("drop", "dropafter", "lock") and value is None:
             plan.rules.append(FaultRule(kind, rate, path=path))
         elif kind == "expire" and value is None:
             if match["rate"]:
@@ -101,6 +102,7 @@ class Decision:
     drop: bool = False
     expire: bool = False
     lock: bool = False
+    drop_after: bool = False
 
 
 class FaultEngine:
@@ -122,7 +124,7 @@ class FaultEngine:
         return plan
 
     def decide(self, path: str, *, is_write: bool) -> Decision:
-        status, delay, drop, expire, lock = 0, 0.0, False, False, False
+        status, delay, drop, expire, lock, drop_after = 0, 0.0, False, False, False, False
         with self._lock:
             for rule in self.plan.rules:
                 if not rule.applies(path):
@@ -139,11 +141,13 @@ class FaultEngine:
                     delay += rule.seconds
                 elif rule.kind == "drop":
                     drop = True
+                elif rule.kind == "dropafter":
+                    drop_after = True
                 elif rule.kind == "expire":
                     expire = True
                 elif rule.kind == "lock":
                     lock = True
-        return Decision(status, delay, drop, expire, lock)
+        return Decision(status, delay, drop, expire, lock, drop_after)
 
     def draw_lock(self, path: str) -> bool:
         """Per-record UNABLE_TO_LOCK_ROW draw for sObject collections."""

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from salescoach_emulator.auth import (
     ORG_ID,
@@ -190,7 +190,25 @@ class Emulator:
                 )
                 await response(scope, receive, send)
                 return
+            if decision.drop_after:
+                await self._handle_then_drop(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+    async def _handle_then_drop(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Apply the request, then lose the response: the client cannot tell whether its write
+        happened, which is what idempotent retries (upsert by external id) must survive."""
+        sent: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, hold)
+        if self._drop_connection(send):
+            self.stats.faults["dropafter"] += 1
+            return
+        for message in sent:
+            await send(message)
 
     @staticmethod
     def _drop_connection(send: Send) -> bool:

@@ -330,6 +330,24 @@ class SalesforceClient:
             lambda sf: _as_dict(sf.restful(f"sobjects/{object_name}/deleted/", params=params)),
         )
 
+    def upsert_collection(
+        self, object_name: str, external_id_field: str, records: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Upsert up to 200 records by an external-id field (`composite/sobjects`, allOrNone
+        off): one result per record, in request order. Repeating the request is safe (the key is
+        the external id), so a retry after a lost response updates instead of duplicating."""
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": object_name}, **record} for record in records],
+        }
+        path = f"composite/sobjects/{object_name}/{external_id_field}"
+        result = self.call("upsert_collection", lambda sf: sf.restful(path, method="PATCH", json=body))
+        if not isinstance(result, list) or len(result) != len(records):
+            raise SalesforceRequestError(
+                f"composite/sobjects answered {type(result).__name__} for {len(records)} records"
+            )
+        return [entry if isinstance(entry, dict) else {} for entry in result]
+
     def limits(self) -> dict[str, Any]:
         result = self.call("limits", lambda sf: _as_dict(sf.limits()))
         self.quota.observe_limits(result)

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from salescoach_core.models import SyncState
 from salescoach_core.settings import Settings
+from salescoach_sync.coaching_hooks import install_coaching_hooks
 from salescoach_sync.engine import SyncEngine
 from salescoach_sync.extract import StopToken
 from salescoach_sync.progress import SyncProgress
@@ -26,6 +27,7 @@ def run_once(
 ) -> SyncReport:
     """One pass over `objects` (all by default); `full` re-reads everything."""
     sync = SyncEngine(settings, engine, progress=progress, stop=stop)
+    install_coaching_hooks(settings)
     try:
         return sync.run(objects=objects, full=full)
     finally:

@@ -10,6 +10,7 @@ import structlog
 from sqlalchemy import Engine
 
 from salescoach_core.settings import Settings
+from salescoach_sync.coaching_hooks import after_sync_pass, install_coaching_hooks
 from salescoach_sync.engine import SyncEngine
 from salescoach_sync.extract import StopToken
 from salescoach_sync.progress import SyncProgress
@@ -39,6 +40,7 @@ def run_worker(
     stop = stop or StopToken()
     pause = interval if interval is not None else settings.sync_interval_seconds
     sync = SyncEngine(settings, engine, stop=stop, progress=progress)
+    install_coaching_hooks(settings)
     passes = 0
     log.info("sync_worker_started", interval_seconds=pause)
     try:
@@ -59,6 +61,8 @@ def run_worker(
                     changed=report.changed_objects,
                     error=first.error if first else None,
                 )
+            # After the sync, so completions just pulled in are not overwritten by a stale send.
+            after_sync_pass(settings, engine, client=sync.client)
             if max_passes is not None and passes >= max_passes:
                 break
             stop.wait(pause)
