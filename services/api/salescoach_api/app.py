@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from salescoach_api.activity_requirements.router import router as activity_requirements_router
+from salescoach_api.analytics.router import router as analytics_router
 from salescoach_api.auth.install import install_auth
 from salescoach_api.auth.policy import deny_undeclared_access
 from salescoach_api.goals.router import router as goals_router
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(reps_router)
     app.include_router(quotas_router)
     app.include_router(scorecards_router)
+    app.include_router(analytics_router)
     app.include_router(activity_requirements_router)
     app.include_router(goals_router)
     app.include_router(sessions_router)

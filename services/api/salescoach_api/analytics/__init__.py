@@ -1,0 +1,1 @@
+"""Efficiencies, what-if scenarios and trends (docs/metrics.md)."""

@@ -1,0 +1,161 @@
+"""`/v1/reps/{rep_id}/...`: loss analysis, stage conversion, pipeline, what-if and trend."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import Query
+
+from salescoach_api.analytics.schemas import (
+    LossAnalysisPublic,
+    PipelinePublic,
+    StageConversionReport,
+    TrendMetric,
+    TrendPublic,
+    WhatIfPublic,
+    WhatIfRequest,
+)
+from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
+from salescoach_api.scorecards.router import FromQuery, PeriodQuery, ToQuery
+from salescoach_api.scorecards.schemas import PeriodPublic
+from salescoach_core import reps
+from salescoach_core.analytics.config import AnalyticsConfig
+from salescoach_core.analytics.conversion import stage_conversion
+from salescoach_core.analytics.loss import loss_analysis
+from salescoach_core.analytics.pipeline import pipeline_health
+from salescoach_core.analytics.stages import stage_catalog
+from salescoach_core.analytics.trend import metric_trend
+from salescoach_core.analytics.whatif import what_if
+from salescoach_core.periods import Period
+from salescoach_core.scorecards.config import ScorecardConfig
+
+router = v1_router(prefix="/v1", tags=["analytics"])
+
+
+@router.get(
+    "/reps/{rep_id}/loss-analysis",
+    operation_id="getRepLossAnalysis",
+    dependencies=[requires(Access.REP_READ)],
+)
+def get_loss_analysis(
+    session: SessionDep,
+    settings: SettingsDep,
+    rep_id: str,
+    period: PeriodQuery = None,
+    from_: FromQuery = None,
+    to: ToQuery = None,
+) -> LossAnalysisPublic:
+    """Lost opportunities closing in the period, by the stage they were lost at."""
+    chosen = Period.parse(period, from_, to)
+    config = AnalyticsConfig.from_settings(settings)
+    rep = reps.get_rep(session, rep_id)
+    analysis = loss_analysis(
+        session, rep_id=rep.id, period=chosen, stages=stage_catalog(session), config=config
+    )
+    return LossAnalysisPublic.of(rep.id, PeriodPublic.of(chosen, config.zone.key), analysis)
+
+
+@router.get(
+    "/reps/{rep_id}/stage-conversion",
+    operation_id="getRepStageConversion",
+    dependencies=[requires(Access.REP_READ)],
+)
+def get_stage_conversion(
+    session: SessionDep,
+    settings: SettingsDep,
+    rep_id: str,
+    period: PeriodQuery = None,
+    from_: FromQuery = None,
+    to: ToQuery = None,
+) -> StageConversionReport:
+    """Conversion and days per open stage for opportunities entering it in the period, rep and
+    team side by side, and the chokepoint."""
+    chosen = Period.parse(period, from_, to)
+    config = AnalyticsConfig.from_settings(settings)
+    rep = reps.get_rep(session, rep_id)
+    team_ids = None
+    if rep.manager_id is not None:
+        team = reps.team_members(session, manager_id=rep.manager_id, whole_org=False, active_only=True)
+        team_ids = [member.id for member in team]
+    report = stage_conversion(
+        session,
+        rep_id=rep.id,
+        team_ids=team_ids,
+        period=chosen,
+        stages=stage_catalog(session),
+        config=config,
+    )
+    return StageConversionReport.of(
+        rep_id=rep.id,
+        manager_id=rep.manager_id,
+        period=PeriodPublic.of(chosen, config.zone.key),
+        report=report,
+        min_opportunities=config.chokepoint_min_opportunities,
+    )
+
+
+@router.get(
+    "/reps/{rep_id}/pipeline", operation_id="getRepPipeline", dependencies=[requires(Access.REP_READ)]
+)
+def get_pipeline(
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    rep_id: str,
+    as_of: Annotated[date | None, Query(description="Day to judge the pipeline on; default today.")] = None,
+) -> PipelinePublic:
+    """Open, stale and past-due opportunities and next month's coverage, as of a day."""
+    config = AnalyticsConfig.from_settings(settings)
+    rep = reps.get_rep(session, rep_id)
+    day = as_of or now.astimezone(config.zone).date()
+    health = pipeline_health(session, rep_id=rep.id, as_of=day, config=config)
+    return PipelinePublic.of(
+        rep.id,
+        health,
+        timezone=config.zone.key,
+        stale_days=config.stale_days,
+        stale_activity_days=config.stale_activity_days,
+    )
+
+
+@router.post(
+    "/reps/{rep_id}/what-if",
+    operation_id="runRepWhatIf",
+    # A calculation, not a write: nothing is stored, so reading the rep is all it needs.
+    dependencies=[requires(Access.REP_READ)],
+)
+def post_what_if(
+    session: SessionDep, settings: SettingsDep, now: NowDep, rep_id: str, body: WhatIfRequest
+) -> WhatIfPublic:
+    """Baseline over the trailing full months, the scenario's projection and its dollar effect."""
+    config = AnalyticsConfig.from_settings(settings)
+    rep = reps.get_rep(session, rep_id)
+    result = what_if(
+        session,
+        rep=rep,
+        changes=body.domain_changes(),
+        now=now,
+        config=config,
+        scorecard_config=ScorecardConfig.from_settings(settings),
+    )
+    return WhatIfPublic.of(rep.id, result, config.zone.key)
+
+
+@router.get("/reps/{rep_id}/trend", operation_id="getRepTrend", dependencies=[requires(Access.REP_READ)])
+def get_trend(
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    rep_id: str,
+    metric: Annotated[TrendMetric, Query(description="A numeric scorecard metric.")],
+    from_: Annotated[date, Query(alias="from", description="First day (inclusive).")],
+    to: Annotated[date, Query(description="Day after the last (exclusive); at most 36 months.")],
+    grain: Annotated[Literal["month"], Query(description="Only `month` for now.")] = "month",
+) -> TrendPublic:
+    """One value of the metric per calendar month in `[from, to)`, for charts."""
+    config = ScorecardConfig.from_settings(settings)
+    rep = reps.get_rep(session, rep_id)
+    points = metric_trend(session, rep=rep, metric=metric, start=from_, end=to, now=now, config=config)
+    return TrendPublic.of(rep.id, metric, points, config.zone.key)
