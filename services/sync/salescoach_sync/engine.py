@@ -190,10 +190,15 @@ class SyncEngine:
 
     def _full(self, loader: Loader, resolved: ResolvedObject, run: _Run) -> datetime | None:
         """Everything (queryAll where deletes matter): merge, and drop rows the org no longer has."""
+        empty = loader.target_is_empty()
         run.rows_read = self._bulk_into_stage(loader, resolved, resolved.soql())
-        loader.analyze_stage()
-        self._merge(loader, run)
-        run.deleted += loader.delete_missing_from_stage()
+        if empty:
+            # First load: nothing to compare or delete, so no statistics and no anti-join.
+            self._merge(loader, run, into_empty=True)
+        else:
+            loader.analyze_stage()
+            self._merge(loader, run)
+            run.deleted += loader.delete_missing_from_stage()
         run.reconciled = True
         return _capped(loader.max_modstamp(), run)
 
@@ -306,8 +311,8 @@ class SyncEngine:
         log.info("sync_reconciled", object=spec.name, deleted=deleted)
         return deleted
 
-    def _merge(self, loader: Loader, run: _Run) -> None:
-        counts = loader.merge()
+    def _merge(self, loader: Loader, run: _Run, *, into_empty: bool = False) -> None:
+        counts = loader.merge(into_empty=into_empty)
         run.inserted += counts.inserted
         run.updated += counts.updated
         run.deleted += counts.soft_deleted

@@ -111,8 +111,9 @@ class Loader:
             )
         return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs))
 
-    def merge(self) -> MergeCounts:
-        """Insert new ids, update changed rows (only when a value differs), count both."""
+    def merge(self, *, into_empty: bool = False) -> MergeCounts:
+        """Insert new ids, update changed rows (only when a value differs), count both.
+        `into_empty`: the caller saw the table empty under its lock (first load)."""
         spec = self._obj.spec
         targets: list[str] = [m.column for m in self._obj.columns]
         values: list[sql.Composable] = [self._value(m.column, m.source) for m in self._obj.columns]
@@ -120,6 +121,18 @@ class Loader:
             targets.append(CUSTOM_FIELDS_COLUMN)
             values.append(self._custom_value())
         updatable = [c for c in targets if c != "id"]
+        if into_empty:
+            # First load: a plain INSERT skips the speculative insertion ON CONFLICT needs per
+            # row. Safe because this object's advisory lock keeps other syncs out.
+            cursor = self._conn.execute(
+                sql.SQL("INSERT INTO {table} ({targets}) SELECT {values} FROM {stage} AS s").format(
+                    table=self._table,
+                    targets=sql.SQL(", ").join(map(sql.Identifier, targets)),
+                    values=sql.SQL(", ").join(values),
+                    stage=sql.Identifier(STAGE_TABLE),
+                )
+            )
+            return MergeCounts(inserted=cursor.rowcount, updated=0, soft_deleted=0)
         soft_deleted = self._count_soft_deletes()
         statement = sql.SQL(
             "WITH merged AS ("
@@ -142,6 +155,12 @@ class Loader:
         row = self._conn.execute(statement).fetchone()
         inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
         return MergeCounts(inserted=inserted, updated=updated - soft_deleted, soft_deleted=soft_deleted)
+
+    def target_is_empty(self) -> bool:
+        row = self._conn.execute(
+            sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(self._table)
+        ).fetchone()
+        return bool(row and row[0])
 
     def _count_soft_deletes(self) -> int:
         if not any(m.column == "is_deleted" for m in self._obj.columns):

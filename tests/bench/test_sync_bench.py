@@ -1,0 +1,328 @@
+"""Sync speed on generated orgs of about 100k and 1M activity rows (Task + Event, with users,
+opportunities and history in proportion), served by the emulator in its own process.
+
+Per org:
+- full sync: `python -m salescoach_sync run --full` in a subprocess on a fresh database; wall
+  time, rows/s over every synced row, and the process's peak RSS (os.wait4's ru_maxrss);
+- naive baseline, written here: simple-salesforce `query_all_iter` + one ORM insert (flush)
+  per row. On the 1M org it runs on a timed sample of Task rows and is extrapolated
+  linearly to all rows (the `naive_sampled` column says so);
+- raw limit: each object's Bulk 2.0 CSV fetched with the same client and COPY-ed into an
+  unindexed all-text table, no staging, no merge;
+- incremental: after 1% of the activity rows changed and 0.1% deleted (REST sObject
+  collections), `python -m salescoach_sync run` in a subprocess.
+
+Not a timed test: it prints a table and writes bench-results/sync.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+from simple_salesforce.api import Salesforce
+from sqlalchemy import Engine, create_engine
+from sqlmodel import Session
+
+from salescoach_core.database.migrations import upgrade
+from salescoach_core.models import (
+    SfEvent,
+    SfOpportunity,
+    SfOpportunityHistory,
+    SfOpportunityStage,
+    SfTask,
+    SfUser,
+)
+from salescoach_core.settings import Settings
+from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
+from salescoach_sync.client import ResultPage, SalesforceClient
+from salescoach_sync.extract import StopToken, bulk_query
+from tests.bench.report import write_report
+from tests.plugins.database import REPO_ROOT, create_database, drop_database
+
+# (label, reps, activities per rep-week): Task + Event rows come out near the label.
+ORGS = (("100k", 5, 375), ("1M", 50, 375))
+NAIVE_SAMPLE_ROWS = 30_000
+_FIELDS = {
+    "User": "Id Name Email IsActive ManagerId UserRoleId Title TimeZoneSidKey SystemModstamp",
+    "OpportunityStage": "Id ApiName MasterLabel SortOrder IsActive IsClosed IsWon DefaultProbability"
+    " SystemModstamp",
+    "Opportunity": "Id OwnerId Name AccountId Amount StageName IsClosed IsWon CloseDate CreatedDate"
+    " LastModifiedDate SystemModstamp IsDeleted Probability ForecastCategoryName Type LeadSource",
+    "OpportunityHistory": "Id OpportunityId StageName Amount CloseDate CreatedDate SystemModstamp IsDeleted",
+    "Task": "Id OwnerId WhatId WhoId Subject Status IsClosed ActivityDate TaskSubtype Type"
+    " CallDurationInSeconds CompletedDateTime CreatedDate SystemModstamp IsDeleted IsArchived",
+    "Event": "Id OwnerId WhatId WhoId Subject StartDateTime EndDateTime DurationInMinutes Type CreatedDate"
+    " SystemModstamp IsDeleted IsArchived",
+}
+_MODELS: dict[str, type[Any]] = {
+    "User": SfUser,
+    "OpportunityStage": SfOpportunityStage,
+    "Opportunity": SfOpportunity,
+    "OpportunityHistory": SfOpportunityHistory,
+    "Task": SfTask,
+    "Event": SfEvent,
+}
+OBJECTS: dict[str, tuple[type[Any], list[str]]] = {
+    name: (_MODELS[name], fields.split()) for name, fields in _FIELDS.items()
+}
+QUERY_ALL = {"Opportunity", "OpportunityHistory", "Task", "Event"}
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mb: float
+    stderr: str
+
+
+def _settings(emu: EmulatorHandle, url: str, state: Path) -> Settings:
+    return Settings(
+        database_url=url,  # type: ignore[arg-type]
+        state_dir=state,
+        sf_login_url=emu.login_url,
+        sf_client_id=emu.client_id,
+        sf_client_secret=emu.client_secret,  # type: ignore[arg-type]
+        sf_ca_bundle=Path(emu.ca_bundle),
+    )
+
+
+def _run_sync(emu: EmulatorHandle, url: str, work: Path, *args: str) -> Measured:
+    """`python -m salescoach_sync run ARGS` as a child; wall time and its own peak RSS."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESCOACH_") and k != "DATABASE_URL"}
+    env.update(
+        DATABASE_URL=url,
+        SALESCOACH_STATE_DIR=str(work / "state"),
+        SALESCOACH_SF_LOGIN_URL=emu.login_url,
+        SALESCOACH_SF_CLIENT_ID=emu.client_id,
+        SALESCOACH_SF_CLIENT_SECRET=emu.client_secret,
+        SALESCOACH_SF_CA_BUNDLE=emu.ca_bundle,
+        SALESCOACH_LOG_FORMAT="json",
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "salescoach_sync", "run", *args],
+        env=env,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0, stderr[-3000:]
+    return Measured(seconds, usage.ru_maxrss / 1024, stderr)
+
+
+def _object_results(stderr: str) -> dict[str, dict[str, Any]]:
+    results = {}
+    for line in stderr.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "sync_object_finished":
+            results[event["object"]] = event
+    return results
+
+
+@contextmanager
+def _fresh_database(server_engine: Engine) -> Iterator[tuple[str, Engine]]:
+    url = create_database(server_engine, "salescoach_bench")
+    engine = create_engine(url)
+    upgrade(engine)
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        drop_database(server_engine, url)
+
+
+def _salesforce(emu: EmulatorHandle) -> Salesforce:
+    session = requests.Session()
+    session.verify = emu.ca_bundle
+    session.trust_env = False
+    return Salesforce(
+        instance_url=emu.instance_url,
+        session_id=emu.access_token(),
+        session=session,
+        version="62.0",
+        parse_float=Decimal,
+    )
+
+
+def _column(api_name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(api_name))
+
+
+def _naive(emu: EmulatorHandle, engine: Engine, *, sample: int | None) -> tuple[float, int]:
+    """query_all + one ORM insert per row; returns (seconds, rows). With `sample`, Task only,
+    stopping after that many rows."""
+    sf = _salesforce(emu)
+    started = time.perf_counter()
+    rows = 0
+    objects = ["Task"] if sample else list(OBJECTS)
+    with Session(engine) as session:
+        for object_name in objects:
+            model, fields = OBJECTS[object_name]
+            soql = f"SELECT {', '.join(fields)} FROM {object_name}"
+            for record in sf.query_all_iter(soql, include_deleted=object_name in QUERY_ALL):
+                values = {_column(f): record[f] for f in fields}
+                values = {k: _python_value(v) for k, v in values.items()}
+                session.add(model(**values))
+                session.flush()  # one INSERT per row, as naive sync code does
+                rows += 1
+                if sample and rows >= sample:
+                    break
+        session.commit()
+    return time.perf_counter() - started, rows
+
+
+def _python_value(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == 28 and value[10] == "T" and value.endswith("+0000"):
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        return date.fromisoformat(value)
+    return value
+
+
+def _raw_limit(emu: EmulatorHandle, url: str, work: Path) -> tuple[float, int]:
+    """Bulk CSV fetched and COPY-ed into unindexed all-text tables: no staging, no merge."""
+    settings = _settings(emu, url, work / "raw-state")
+    client = SalesforceClient(settings)
+    plain_url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    started = time.perf_counter()
+    rows = 0
+    with psycopg.connect(plain_url) as conn:
+        for object_name, (_, fields) in OBJECTS.items():
+            table = f"raw_{object_name.lower()}"
+            conn.execute(f"CREATE TABLE {table} ({', '.join(f'{f} text' for f in fields)})")
+
+            def copy_page(page: ResultPage, table: str = table) -> int:
+                with (
+                    conn.cursor() as cursor,
+                    cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv, HEADER true)") as copy,
+                ):
+                    for chunk in page.iter_bytes():
+                        copy.write(chunk)
+                return page.number_of_records or 0
+
+            rows += bulk_query(
+                client,
+                f"SELECT {', '.join(fields)} FROM {object_name}",
+                include_deleted=object_name in QUERY_ALL,
+                consume_page=copy_page,
+                stop=StopToken(),
+                page_records=settings.sync_bulk_page_records,
+            )
+            conn.commit()
+    client.close()
+    return time.perf_counter() - started, rows
+
+
+def _change_activities(emu: EmulatorHandle, counts: dict[str, int]) -> tuple[int, int]:
+    """Update 1% and delete 0.1% of Task + Event rows through sObject collections."""
+    sf = _salesforce(emu)
+    rng = random.Random(5)
+    changed = deleted = 0
+    for object_name in ("Task", "Event"):
+        ids = [r["Id"] for r in sf.query_all_iter(f"SELECT Id FROM {object_name} WHERE IsDeleted = false")]
+        rng.shuffle(ids)
+        n_change, n_delete = counts[object_name] // 100, counts[object_name] // 1000
+        for start in range(0, n_change, 200):
+            batch = ids[start : min(start + 200, n_change)]
+            records = [{"attributes": {"type": object_name}, "Id": i, "Subject": "Changed for the bench"}
+                       for i in batch]  # fmt: skip
+            sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": records})
+            changed += len(batch)
+        doomed = ids[n_change : n_change + n_delete]
+        for start in range(0, len(doomed), 200):
+            batch = doomed[start : start + 200]
+            sf.restful(
+                "composite/sobjects", method="DELETE", params={"ids": ",".join(batch), "allOrNone": "true"}
+            )
+            deleted += len(batch)
+    return changed, deleted
+
+
+@pytest.mark.bench
+def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine) -> None:
+    rows_out: list[dict[str, Any]] = []
+    for label, reps, per_week in ORGS:
+        work = tmp_path / label
+        generated = generate_org(
+            work / "org", reps=reps, managers=max(1, reps // 12), months=12, seed=3,
+            activities_per_rep_week=per_week, end=date.today(),
+        )  # fmt: skip
+        counts = generated.counts
+        synced_rows = sum(counts[o] for o in OBJECTS)
+        activities = counts["Task"] + counts["Event"]
+        with spawn_emulator(work / "org", state_dir=work / "emulator") as (emu, _):
+            with _fresh_database(server_engine) as (url, _engine):
+                full = _run_sync(emu, url, work, "--full")
+                full_objects = _object_results(full.stderr)
+                assert sum(r["rows_read"] for r in full_objects.values()) == synced_rows
+
+                changed, deleted = _change_activities(emu, counts)
+                incremental = _run_sync(emu, url, work)
+                inc_objects = _object_results(incremental.stderr)
+                assert sum(r["updated"] for r in inc_objects.values()) == changed
+                assert sum(r["deleted"] for r in inc_objects.values()) == deleted
+
+            with _fresh_database(server_engine) as (url, _engine):
+                raw_seconds, raw_rows = _raw_limit(emu, url, work)
+                assert raw_rows >= synced_rows - deleted
+
+            with _fresh_database(server_engine) as (url, engine):
+                sampled = label != "100k"
+                naive_seconds, naive_rows = _naive(emu, engine, sample=NAIVE_SAMPLE_ROWS if sampled else None)
+                naive_rate = naive_rows / naive_seconds
+                naive_full_seconds = synced_rows / naive_rate if sampled else naive_seconds
+
+        full_sync_seconds = sum(r["seconds"] for r in full_objects.values())
+        inc_sync_seconds = sum(r["seconds"] for r in inc_objects.values())
+        rows_out.append(
+            {
+                "org": label,
+                "activity_rows": activities,
+                "rows_synced": synced_rows,
+                "full_wall_s": full.seconds,
+                "full_sync_s": full_sync_seconds,
+                "full_rows_per_s": synced_rows / full.seconds,
+                "full_peak_rss_mb": full.peak_rss_mb,
+                "naive_s": naive_full_seconds,
+                "naive_sampled": f"{naive_rows:,} Task rows" if sampled else "no (all rows)",
+                "x_naive": naive_full_seconds / full.seconds,
+                "raw_limit_s": raw_seconds,
+                "pct_of_raw": 100 * raw_seconds / full.seconds,
+                "incr_changed": changed,
+                "incr_deleted": deleted,
+                "incr_wall_s": incremental.seconds,
+                "incr_sync_s": inc_sync_seconds,
+                "incr_pct_of_full": 100 * incremental.seconds / full.seconds,
+                "incr_peak_rss_mb": incremental.peak_rss_mb,
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+    write_report("sync", "Sync: full, naive baseline, raw limit, incremental (2-core machine)", rows_out)
+    if len(rows_out) == 2:
+        small, large = rows_out
+        print(f"peak RSS 1M / 100k: {large['full_peak_rss_mb'] / small['full_peak_rss_mb']:.2f}")
