@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -32,12 +32,12 @@ class Period:
     @classmethod
     def month(cls, year: int, month: int) -> Period:
         start = date(year, month, 1)
-        return cls(start, _add_months(start, 1), "month", f"{year:04d}-{month:02d}")
+        return cls(start, add_months(start, 1), "month", f"{year:04d}-{month:02d}")
 
     @classmethod
     def quarter(cls, year: int, quarter: int) -> Period:
         start = date(year, 3 * (quarter - 1) + 1, 1)
-        return cls(start, _add_months(start, 3), "quarter", f"{year:04d}-Q{quarter}")
+        return cls(start, add_months(start, 3), "quarter", f"{year:04d}-Q{quarter}")
 
     @classmethod
     def range(cls, start: date, end: date) -> Period:
@@ -91,7 +91,7 @@ class Period:
         covered = []
         month_start = self.start.replace(day=1)
         while month_start < self.end:
-            month_end = _add_months(month_start, 1)
+            month_end = add_months(month_start, 1)
             overlap = (min(month_end, self.end) - max(month_start, self.start)).days
             share = Decimal(overlap) / Decimal((month_end - month_start).days)
             covered.append((month_start, share))
@@ -101,17 +101,13 @@ class Period:
     def previous_months(self, count: int) -> Period:
         """The `count` full months before the month this period starts in."""
         first = self.start.replace(day=1)
-        return Period.range(_add_months(first, -count), first)
+        return Period.range(add_months(first, -count), first)
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
 
 
 def month_of(day: date) -> Period:
     return Period.month(day.year, day.month)
-
-
-def next_day(day: date) -> date:
-    return day + timedelta(days=1)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from salescoach_core.periods import add_months
 from salescoach_core.sfids import to18
 from salescoach_emulator.schema import ID_TYPES, NUMBER_TYPES, TEXT_TYPES, FieldDef, ObjectDef
 
@@ -462,11 +463,6 @@ def format_datetime(value: datetime) -> str:
 # --------------------------------------------------------------------------- date literals
 
 
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def _quarter_start(day: date) -> date:
     return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
 
@@ -486,9 +482,9 @@ def date_literal_range(name: str, n: int | None, today: date) -> tuple[date, dat
         "LAST_WEEK": lambda: (week - 7 * day, week),
         "THIS_WEEK": lambda: (week, week + 7 * day),
         "NEXT_WEEK": lambda: (week + 7 * day, week + 14 * day),
-        "LAST_MONTH": lambda: (_add_months(month, -1), month),
-        "THIS_MONTH": lambda: (month, _add_months(month, 1)),
-        "NEXT_MONTH": lambda: (_add_months(month, 1), _add_months(month, 2)),
+        "LAST_MONTH": lambda: (add_months(month, -1), month),
+        "THIS_MONTH": lambda: (month, add_months(month, 1)),
+        "NEXT_MONTH": lambda: (add_months(month, 1), add_months(month, 2)),
         # Salesforce: LAST_N_DAYS:n runs from n days ago through today; NEXT_N_DAYS:n
         # starts tomorrow. LAST_90_DAYS / NEXT_90_DAYS follow the same rule.
         "LAST_90_DAYS": lambda: (today - 90 * day, today + day),
@@ -498,13 +494,13 @@ def date_literal_range(name: str, n: int | None, today: date) -> tuple[date, dat
         "N_DAYS_AGO": lambda: (today - n * day, today - (n - 1) * day),
         "LAST_N_WEEKS": lambda: (week - 7 * n * day, week),
         "NEXT_N_WEEKS": lambda: (week + 7 * day, week + 7 * (n + 1) * day),
-        "THIS_QUARTER": lambda: (quarter, _add_months(quarter, 3)),
-        "LAST_QUARTER": lambda: (_add_months(quarter, -3), quarter),
-        "NEXT_QUARTER": lambda: (_add_months(quarter, 3), _add_months(quarter, 6)),
-        "LAST_N_MONTHS": lambda: (_add_months(month, -n), month),
-        "NEXT_N_MONTHS": lambda: (_add_months(month, 1), _add_months(month, n + 1)),
-        "LAST_N_QUARTERS": lambda: (_add_months(quarter, -3 * n), quarter),
-        "NEXT_N_QUARTERS": lambda: (_add_months(quarter, 3), _add_months(quarter, 3 * (n + 1))),
+        "THIS_QUARTER": lambda: (quarter, add_months(quarter, 3)),
+        "LAST_QUARTER": lambda: (add_months(quarter, -3), quarter),
+        "NEXT_QUARTER": lambda: (add_months(quarter, 3), add_months(quarter, 6)),
+        "LAST_N_MONTHS": lambda: (add_months(month, -n), month),
+        "NEXT_N_MONTHS": lambda: (add_months(month, 1), add_months(month, n + 1)),
+        "LAST_N_QUARTERS": lambda: (add_months(quarter, -3 * n), quarter),
+        "NEXT_N_QUARTERS": lambda: (add_months(quarter, 3), add_months(quarter, 3 * (n + 1))),
         "THIS_YEAR": lambda: (year, date(today.year + 1, 1, 1)),
         "LAST_YEAR": lambda: (date(today.year - 1, 1, 1), year),
         "NEXT_YEAR": lambda: (date(today.year + 1, 1, 1), date(today.year + 2, 1, 1)),
