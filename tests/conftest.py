@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.plugins.factories",
     "tests.plugins.emulator",
     "tests.plugins.auth",
+    "tests.plugins.sync",
 ]
