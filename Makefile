@@ -30,7 +30,7 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 
 install: $(VENV)/.synced ## create .venv from the lock file
 
-run: install ## migrate and serve the API on :8000 (embedded PostgreSQL unless DATABASE_URL is set)
+run: install ## the whole local stack: PostgreSQL, emulator + demo org, first sync, worker, API on :8000
 	$(BIN)/salescoach run
 
 migrate: install ## apply migrations to head
