@@ -7,8 +7,11 @@ cannot fill (add a value to PATH_PARAMETERS below).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +30,15 @@ from salescoach_api.auth.policy import (
     v1_router,
 )
 from salescoach_api.auth.service import create_api_key
+from salescoach_core.coaching import sessions as coaching_sessions
+from salescoach_core.models import ActionItem, CoachingGoal, CoachingSession, SfUser
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
 from tests.auth.access_matrix import ALLOW, EXPECTED, ROLES, Expect, operations, render_route_matrix
 from tests.plugins.auth import Org, RoleKeys
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+MATRIX_NOW = datetime(2026, 11, 10, 12, tzinfo=UTC)
 
 # Built once at collection, without a database (the app connects lazily), to list the routes.
 OPENAPI = create_app(Settings()).openapi()
@@ -60,7 +66,66 @@ PATH_PARAMETERS: dict[str, PathValue] = {
     "manager_id": lambda scene, role, own: scene.own_manager(role) if own else scene.org.manager_b.id,
     "prefix": lambda scene, role, own: scene.spare_key_prefix,
     "month": lambda scene, role, own: "2026-10",
+    "goal_id": lambda scene, role, own: str(_goal(scene, own).id),
+    "session_id": lambda scene, role, own: str(_coaching_session(scene, own).id),
+    "item_id": lambda scene, role, own: str(_action_item(scene, own).id),
 }
+
+
+def _owner(scene: Scene, own: bool) -> SfUser:
+    return scene.org.rep_a1 if own else scene.org.rep_b1
+
+
+def _goal(scene: Scene, own: bool) -> CoachingGoal:
+    # Inserted directly: the per-period goal limit would refuse the many goals this test needs.
+    goal_id = uuid.uuid4()
+    goal = CoachingGoal(
+        id=goal_id,
+        rep_id=_owner(scene, own).id,
+        period_label="2026-10",
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 11, 1),
+        kind="skill",
+        skill="discovery",
+        measurement_plan="ride-alongs",
+        status="active",
+        created_at=MATRIX_NOW,
+        updated_at=MATRIX_NOW,
+        external_id=f"goal-{goal_id}",
+        writeback_status="not_mirrored",
+    )
+    scene.session.add(goal)
+    scene.session.flush()
+    return goal
+
+
+def _coaching_session(scene: Scene, own: bool) -> CoachingSession:
+    return coaching_sessions.create_session(
+        scene.session,
+        rep=_owner(scene, own),
+        mode="consequence",
+        coach_id=None,
+        fields={
+            "scheduled_at": MATRIX_NOW,
+            "standard_metric": "calls",
+            "standard_threshold": Decimal(50),
+            "deadline": date(2026, 12, 1),
+            "consequence": "performance plan",
+        },
+        now=MATRIX_NOW,
+    )
+
+
+def _action_item(scene: Scene, own: bool) -> ActionItem:
+    return coaching_sessions.create_action_item(
+        scene.session,
+        row=_coaching_session(scene, own),
+        owner="rep",
+        description="follow up",
+        due_date=date(2026, 11, 20),
+        opportunity_id=None,
+        now=MATRIX_NOW,
+    )
 
 
 def fill_path(path: str, scene: Scene, role: Role, *, own: bool) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, status
+from fastapi import Depends, Query, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.policy import Access, requires, v1_router
@@ -33,12 +33,17 @@ LimitQuery = Annotated[int, Query(ge=1, le=200)]
 CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
-def _visible_goal(session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID) -> CoachingGoal:
+def visible_goal(session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID) -> CoachingGoal:
+    """The goal, if the caller may see its rep. A dependency, so the scope is checked before the
+    body is validated: an out-of-scope id answers 404 whatever the body."""
     goal = goals.get_goal(session, goal_id)
     if not scope.can_read_rep(goal.rep_id):
         # Exactly what a missing goal answers, so ids outside the caller's scope leak nothing.
         raise GoalNotFoundError(f"No goal {goal_id}.")
     return goal
+
+
+VisibleGoal = Annotated[CoachingGoal, Depends(visible_goal)]
 
 
 @router.post(
@@ -100,23 +105,17 @@ def list_goals(
 
 
 @router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ)])
-def get_goal(session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID) -> GoalPublic:
+def get_goal(goal: VisibleGoal) -> GoalPublic:
     """One goal, with its progress and write-back state."""
-    return GoalPublic.of(_visible_goal(session, scope, goal_id))
+    return GoalPublic.of(goal)
 
 
 @router.patch("/goals/{goal_id}", operation_id="updateGoal", dependencies=[requires(Access.REP_WRITE)])
 def update_goal(
-    session: SessionDep,
-    scope: RepScopeDep,
-    principal: CurrentPrincipal,
-    now: NowDep,
-    goal_id: uuid.UUID,
-    body: GoalUpdate,
+    session: SessionDep, goal: VisibleGoal, principal: CurrentPrincipal, now: NowDep, body: GoalUpdate
 ) -> GoalPublic:
     """Change the measurement plan, target or coach rating, or abandon the goal (skill goals may
     also be closed as `achieved` or `missed`). Closed goals answer 409."""
-    goal = _visible_goal(session, scope, goal_id)
     changes = body.model_dump(exclude_unset=True)
     return GoalPublic.of(
         goals.update_goal(session, goal=goal, changes=changes, actor=actor_of(principal), now=now)
@@ -126,9 +125,8 @@ def update_goal(
 @router.get(
     "/goals/{goal_id}/history", operation_id="getGoalHistory", dependencies=[requires(Access.REP_READ)]
 )
-def get_goal_history(session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID) -> GoalHistory:
+def get_goal_history(session: SessionDep, goal: VisibleGoal) -> GoalHistory:
     """Every status change of the goal, oldest first, with who made it and why."""
-    goal = _visible_goal(session, scope, goal_id)
     return GoalHistory(
         goal_id=goal.id, items=[GoalStatusChangePublic.of(c) for c in goals.history(session, goal)]
     )

@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import Query, status
+from fastapi import Depends, Query, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.errors import ForbiddenError
@@ -46,7 +46,8 @@ CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the prev
 REP_ITEM_FIELDS = frozenset({"status", "completed_on"})
 
 
-def _visible_session(session: SessionDep, scope: RepScopeDep, session_id: uuid.UUID) -> CoachingSession:
+def visible_session(session: SessionDep, scope: RepScopeDep, session_id: uuid.UUID) -> CoachingSession:
+    """The session, if the caller may see its rep; checked before the body is validated."""
     row = sessions.get_session(session, session_id)
     if not scope.can_read_rep(row.rep_id):
         # Exactly what a missing session answers, so ids outside the scope leak nothing.
@@ -54,11 +55,15 @@ def _visible_session(session: SessionDep, scope: RepScopeDep, session_id: uuid.U
     return row
 
 
-def _visible_item(session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID) -> ActionItem:
+def visible_item(session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID) -> ActionItem:
     item = sessions.get_action_item(session, item_id)
     if not scope.can_read_rep(item.rep_id):
         raise ActionItemNotFoundError(f"No action item {item_id}.")
     return item
+
+
+VisibleSession = Annotated[CoachingSession, Depends(visible_session)]
+VisibleItem = Annotated[ActionItem, Depends(visible_item)]
 
 
 def _public(session: SessionDep, row: CoachingSession) -> SessionPublic:
@@ -114,18 +119,17 @@ def list_sessions(
 
 
 @router.get("/sessions/{session_id}", operation_id="getSession", dependencies=[requires(Access.REP_READ)])
-def get_session(session: SessionDep, scope: RepScopeDep, session_id: uuid.UUID) -> SessionPublic:
-    return _public(session, _visible_session(session, scope, session_id))
+def get_session(session: SessionDep, row: VisibleSession) -> SessionPublic:
+    return _public(session, row)
 
 
 @router.patch(
     "/sessions/{session_id}", operation_id="updateSession", dependencies=[requires(Access.REP_WRITE)]
 )
 def update_session(
-    session: SessionDep, scope: RepScopeDep, now: NowDep, session_id: uuid.UUID, body: SessionUpdate
+    session: SessionDep, now: NowDep, row: VisibleSession, body: SessionUpdate
 ) -> SessionPublic:
     """Edit a scheduled session (409 `session_closed` once held, canceled or no-show)."""
-    row = _visible_session(session, scope, session_id)
     fields = body.model_dump(exclude_unset=True)
     return _public(session, sessions.update_session(session, row=row, fields=fields, now=now))
 
@@ -135,16 +139,14 @@ def update_session(
 )
 def hold_session(
     session: SessionDep,
-    scope: RepScopeDep,
     settings: SettingsDep,
     now: NowDep,
-    session_id: uuid.UUID,
+    row: VisibleSession,
     body: HoldRequest | None = None,
 ) -> SessionPublic:
     """Close the session as held. Needs an action item with a due date and `follow_up_at`;
     otherwise 422 with code `action_item_with_due_date_required`, `follow_up_required` or
     `action_item_and_follow_up_required` and `missing`. Freezes the scorecard snapshot."""
-    row = _visible_session(session, scope, session_id)
     request = body or HoldRequest()
     fields = request.model_dump(exclude_unset=True, exclude={"snapshot_period"})
     snapshot = Period.parse(request.snapshot_period) if request.snapshot_period else None
@@ -162,10 +164,7 @@ def hold_session(
 @router.post(
     "/sessions/{session_id}/cancel", operation_id="cancelSession", dependencies=[requires(Access.REP_WRITE)]
 )
-def cancel_session(
-    session: SessionDep, scope: RepScopeDep, now: NowDep, session_id: uuid.UUID
-) -> SessionPublic:
-    row = _visible_session(session, scope, session_id)
+def cancel_session(session: SessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
     return _public(session, sessions.close_session(session, row=row, status="canceled", now=now))
 
 
@@ -174,10 +173,7 @@ def cancel_session(
     operation_id="markSessionNoShow",
     dependencies=[requires(Access.REP_WRITE)],
 )
-def no_show_session(
-    session: SessionDep, scope: RepScopeDep, now: NowDep, session_id: uuid.UUID
-) -> SessionPublic:
-    row = _visible_session(session, scope, session_id)
+def no_show_session(session: SessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
     return _public(session, sessions.close_session(session, row=row, status="no_show", now=now))
 
 
@@ -187,11 +183,10 @@ def no_show_session(
     dependencies=[requires(Access.REP_SELF_WRITE)],
 )
 def acknowledge_session(
-    session: SessionDep, scope: RepScopeDep, principal: CurrentPrincipal, now: NowDep, session_id: uuid.UUID
+    session: SessionDep, principal: CurrentPrincipal, now: NowDep, row: VisibleSession
 ) -> SessionPublic:
     """The rep acknowledges a consequence session's standard, deadline and consequence
     (`acknowledged_by` records the caller). 409 for developmental sessions."""
-    row = _visible_session(session, scope, session_id)
     return _public(session, sessions.acknowledge(session, row=row, actor=actor_of(principal), now=now))
 
 
@@ -202,10 +197,9 @@ def acknowledge_session(
     dependencies=[requires(Access.REP_WRITE)],
 )
 def create_action_item(
-    session: SessionDep, scope: RepScopeDep, now: NowDep, session_id: uuid.UUID, body: ActionItemCreate
+    session: SessionDep, now: NowDep, row: VisibleSession, body: ActionItemCreate
 ) -> ActionItemPublic:
     """An agreed action. Owned by the rep, it becomes a Salesforce Task owned by the rep."""
-    row = _visible_session(session, scope, session_id)
     item = sessions.create_action_item(
         session,
         row=row,
@@ -219,9 +213,9 @@ def create_action_item(
 
 
 @router.get("/action-items/{item_id}", operation_id="getActionItem", dependencies=[requires(Access.REP_READ)])
-def get_action_item(session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID) -> ActionItemPublic:
+def get_action_item(item: VisibleItem) -> ActionItemPublic:
     """One action item with its write-back state (a permanent Salesforce error shows here)."""
-    return ActionItemPublic.of(_visible_item(session, scope, item_id))
+    return ActionItemPublic.of(item)
 
 
 @router.patch(
@@ -229,16 +223,14 @@ def get_action_item(session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID)
 )
 def update_action_item(
     session: SessionDep,
-    scope: RepScopeDep,
     principal: CurrentPrincipal,
     settings: SettingsDep,
     now: NowDep,
-    item_id: uuid.UUID,
+    item: VisibleItem,
     body: ActionItemUpdate,
 ) -> ActionItemPublic:
     """Edit, complete, cancel or reopen an item. A rep may only change `status` and
     `completed_on` of their own items; the coach changes the rest."""
-    item = _visible_item(session, scope, item_id)
     changes = body.model_dump(exclude_unset=True)
     if principal.role is Role.REP and not changes.keys() <= REP_ITEM_FIELDS:
         raise ForbiddenError("A rep may complete, cancel or reopen an item; its content is the coach's.")
