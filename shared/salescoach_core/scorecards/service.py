@@ -29,33 +29,44 @@ from salescoach_core.scorecards.metrics import (
 
 SCORECARD_OBJECTS = ("Opportunity", "Task", "Event")
 
+# Starts and closes are two aggregates, each over its own covering index (index-only scans);
+# one scan with an OR of both conditions would have to visit the heap for every row.
 _OPPORTUNITY_SQL = text(
     """
-    SELECT owner_id,
-           count(*) FILTER (WHERE created_date >= :start_at AND created_date < :end_at) AS starts,
-           coalesce(sum(amount) FILTER (WHERE created_date >= :start_at AND created_date < :end_at), 0)
-               AS dollars_in_starts,
-           count(*) FILTER (WHERE is_won AND close_date >= :start_day AND close_date < :end_day) AS won,
-           coalesce(sum(amount) FILTER (WHERE is_won
-                                        AND close_date >= :start_day AND close_date < :end_day), 0)
-               AS won_amount,
-           count(*) FILTER (WHERE is_closed AND NOT is_won
-                            AND close_date >= :start_day AND close_date < :end_day) AS lost,
-           count(*) FILTER (WHERE is_won AND close_date >= :start_day AND close_date < :end_day
-                            AND created_date IS NOT NULL) AS won_with_cycle,
-           coalesce(sum(close_date - (created_date AT TIME ZONE :zone)::date)
-                    FILTER (WHERE is_won AND close_date >= :start_day AND close_date < :end_day
-                            AND created_date IS NOT NULL), 0) AS cycle_days_total
-    FROM sf_opportunity
-    WHERE owner_id = ANY(:rep_ids) AND NOT is_deleted
-      AND ((created_date >= :start_at AND created_date < :end_at)
-           OR (close_date >= :start_day AND close_date < :end_day))
-    GROUP BY owner_id
+    WITH starts AS (
+        SELECT owner_id, count(*) AS starts, coalesce(sum(amount), 0) AS dollars_in_starts
+        FROM sf_opportunity
+        WHERE owner_id = ANY(:rep_ids) AND NOT is_deleted
+          AND created_date >= :start_at AND created_date < :end_at
+        GROUP BY owner_id
+    ),
+    closes AS (
+        SELECT owner_id,
+               count(*) FILTER (WHERE is_won) AS won,
+               coalesce(sum(amount) FILTER (WHERE is_won), 0) AS won_amount,
+               count(*) FILTER (WHERE NOT is_won) AS lost,
+               count(*) FILTER (WHERE is_won AND created_date IS NOT NULL) AS won_with_cycle,
+               coalesce(sum(close_date - (created_date AT TIME ZONE :zone)::date)
+                        FILTER (WHERE is_won AND created_date IS NOT NULL), 0) AS cycle_days_total
+        FROM sf_opportunity
+        WHERE owner_id = ANY(:rep_ids) AND NOT is_deleted AND is_closed
+          AND close_date >= :start_day AND close_date < :end_day
+        GROUP BY owner_id
+    )
+    SELECT coalesce(starts.owner_id, closes.owner_id) AS owner_id,
+           coalesce(starts.starts, 0) AS starts,
+           coalesce(starts.dollars_in_starts, 0) AS dollars_in_starts,
+           coalesce(closes.won, 0) AS won,
+           coalesce(closes.won_amount, 0) AS won_amount,
+           coalesce(closes.lost, 0) AS lost,
+           coalesce(closes.won_with_cycle, 0) AS won_with_cycle,
+           coalesce(closes.cycle_days_total, 0) AS cycle_days_total
+    FROM starts FULL JOIN closes ON closes.owner_id = starts.owner_id
     """
 )
 
 # A task counts on the date it was completed: CompletedDateTime in the org's zone when set,
-# else ActivityDate. The two branches keep each side on its own index.
+# else ActivityDate. The two branches keep each side on its own covering index.
 _TASK_SQL = text(
     """
     SELECT owner_id,
@@ -66,10 +77,15 @@ _TASK_SQL = text(
            count(*) FILTER (WHERE NOT (coalesce(task_subtype = ANY(:call_subtypes), false)
                                        OR coalesce(type = ANY(:call_types), false)
                                        OR coalesce(task_subtype = ANY(:email_subtypes), false))) AS other
-    FROM sf_task
-    WHERE owner_id = ANY(:rep_ids) AND NOT is_deleted AND is_closed
-      AND ((completed_date_time >= :start_at AND completed_date_time < :end_at)
-           OR (completed_date_time IS NULL AND activity_date >= :start_day AND activity_date < :end_day))
+    FROM (SELECT owner_id, task_subtype, type
+          FROM sf_task
+          WHERE owner_id = ANY(:rep_ids) AND NOT is_deleted AND is_closed
+            AND completed_date_time >= :start_at AND completed_date_time < :end_at
+          UNION ALL
+          SELECT owner_id, task_subtype, type
+          FROM sf_task
+          WHERE owner_id = ANY(:rep_ids) AND NOT is_deleted AND is_closed AND completed_date_time IS NULL
+            AND activity_date >= :start_day AND activity_date < :end_day) completed
     GROUP BY owner_id
     """
 )
