@@ -4,9 +4,9 @@ status history, and the automatic close at period end."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
