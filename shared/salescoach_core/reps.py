@@ -73,7 +73,9 @@ def team_members(session: Session, *, manager_id: str, whole_org: bool, active_o
     manager_id = normalise_user_id(manager_id)
     if whole_org:
         # A ManagerId cycle in Salesforce data would put the manager in their own org.
-        query = select(SfUser).where(col(SfUser.id).in_(org_member_ids(manager_id)), col(SfUser.id) != manager_id)
+        query = select(SfUser).where(
+            col(SfUser.id).in_(org_member_ids(manager_id)), col(SfUser.id) != manager_id
+        )
     else:
         query = select(SfUser).where(col(SfUser.manager_id) == manager_id)
     if active_only:

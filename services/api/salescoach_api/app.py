@@ -15,12 +15,12 @@ from salescoach_api.auth.install import install_auth
 from salescoach_api.auth.policy import deny_undeclared_access
 from salescoach_api.goals.router import router as goals_router
 from salescoach_api.health.router import router as health_router
+from salescoach_api.observability import install_observability
+from salescoach_api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from salescoach_api.quotas.router import router as quotas_router
 from salescoach_api.reps.router import router as reps_router
 from salescoach_api.scorecards.router import router as scorecards_router
 from salescoach_api.sessions.router import router as sessions_router
-from salescoach_api.observability import install_observability
-from salescoach_api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from salescoach_api.sync_status.router import router as sync_status_router
 from salescoach_core import __version__
 from salescoach_core.database import Database
