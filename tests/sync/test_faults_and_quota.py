@@ -26,7 +26,9 @@ def test_faults_are_survived_with_the_result_of_a_clean_run(sync_env_factory: Sy
 
     assert report.ok, report.first_error
     stats = env.emulator.stats()
-    assert stats["faults"].get("status_500", 0) >= 3
+    # Which requests draw a fault depends on how many the sync makes (token expiry is timed),
+    # so count server errors of either kind: at least three were survived.
+    assert stats["faults"].get("status_500", 0) + stats["faults"].get("status_503", 0) >= 3
     assert stats["faults"].get("drop", 0) >= 1
     assert stats["faults"].get("delay", 0) >= 1
     assert stats["tokensIssued"] >= 2  # logged in again after expiry
