@@ -27,10 +27,7 @@ from tests.auth.access_matrix import operations
 from tests.plugins.auth import Org, RoleKeys
 
 MAX_EXAMPLES = 25
-KNOWN_FAILURES = {
-    ("GET", "/metrics"): "Prometheus text is served but the document says application/json "
-    "(services/api/salescoach_api/observability.py); remove this entry once it is fixed",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 OPERATIONS = [
     pytest.param(
         method,

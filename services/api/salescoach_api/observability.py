@@ -7,7 +7,15 @@ import time
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,7 +71,21 @@ def install_observability(app: FastAPI) -> None:
         excluded_handlers=["/metrics"],
         should_group_status_codes=False,
         registry=registry,
-    ).instrument(app).expose(app, endpoint="/metrics", tags=["health"], include_in_schema=True)
+    ).instrument(app)
+
+    # Our own route rather than the instrumentator's `expose`, so the OpenAPI document says
+    # what is served: Prometheus text, not JSON.
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        operation_id="getMetrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
+    def metrics() -> Response:
+        """Prometheus metrics of this API process, in the text exposition format."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(
         CorrelationIdMiddleware, header_name=REQUEST_ID_HEADER, validator=is_acceptable_request_id
