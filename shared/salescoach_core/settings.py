@@ -246,6 +246,45 @@ class Settings(BaseSettings):
         default="Deferred", description="Task Status of a canceled item or a missed or abandoned goal."
     )
 
+    event_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days events stay in the feed; older ones (and their deliveries) are pruned.",
+    )
+    webhook_retry_window_seconds: float = Field(
+        default=259_200.0,
+        gt=0,
+        description="How long a webhook delivery is retried after its event (default 3 days) before it fails.",
+    )
+    webhook_backoff_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="First pause before a failed webhook delivery is retried; doubles each time.",
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=3600.0, ge=0, description="Longest pause between webhook delivery retries."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time a receiver has to answer one webhook request."
+    )
+    webhook_batch_size: int = Field(default=100, ge=1, description="Deliveries one worker claims at a time.")
+    webhook_concurrency: int = Field(
+        default=8, ge=1, description="Webhook requests one worker has in flight at once."
+    )
+    webhook_claim_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long claimed deliveries stay with a worker before another may retry them.",
+    )
+    webhook_interval_seconds: float = Field(
+        default=5.0, gt=0, description="Pause between passes of `salescoach webhooks deliver --loop`."
+    )
+    idempotency_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long a POST's response is replayed for the same `Idempotency-Key`.",
+    )
+
     @field_validator("cors_origins", "oidc_algorithms", mode="before")
     @classmethod
     def _comma_or_json_list(cls, value: object) -> object:

@@ -31,7 +31,9 @@ from salescoach_api.auth.policy import (
 )
 from salescoach_api.auth.service import create_api_key
 from salescoach_core.coaching import sessions as coaching_sessions
+from salescoach_core.integrations import events, webhooks
 from salescoach_core.models import ActionItem, CoachingGoal, CoachingSession, SfUser
+from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
 from tests.auth.access_matrix import ALLOW, EXPECTED, ROLES, Expect, operations, render_route_matrix
@@ -69,6 +71,8 @@ PATH_PARAMETERS: dict[str, PathValue] = {
     "goal_id": lambda scene, role, own: str(_goal(scene, own).id),
     "session_id": lambda scene, role, own: str(_coaching_session(scene, own).id),
     "item_id": lambda scene, role, own: str(_action_item(scene, own).id),
+    "webhook_id": lambda scene, role, own: str(_webhook(scene).id),
+    "delivery_id": lambda scene, role, own: str(_delivery(scene).id),
 }
 
 
@@ -114,6 +118,30 @@ def _coaching_session(scene: Scene, own: bool) -> CoachingSession:
         },
         now=MATRIX_NOW,
     )
+
+
+_WEBHOOKS: dict[int, WebhookEndpoint] = {}
+
+
+def _webhook(scene: Scene) -> WebhookEndpoint:
+    # Kept for `_delivery`, which fills {delivery_id} next and needs a delivery of this endpoint.
+    endpoint = webhooks.create_endpoint(
+        scene.session,
+        url="https://example.com/hook",
+        event_types=[],
+        secret=None,
+        description=None,
+        now=MATRIX_NOW,
+    )
+    _WEBHOOKS[id(scene.session)] = endpoint
+    return endpoint
+
+
+def _delivery(scene: Scene) -> WebhookDelivery:
+    endpoint = _WEBHOOKS[id(scene.session)]
+    events.emit(scene.session, "goal.created", {}, now=MATRIX_NOW)
+    [delivery] = webhooks.list_deliveries(scene.session, endpoint=endpoint, after=None, limit=1)
+    return delivery
 
 
 def _action_item(scene: Scene, own: bool) -> ActionItem:

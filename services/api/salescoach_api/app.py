@@ -13,6 +13,8 @@ from salescoach_api.activity_requirements.router import router as activity_requi
 from salescoach_api.analytics.router import router as analytics_router
 from salescoach_api.auth.install import install_auth
 from salescoach_api.auth.policy import deny_undeclared_access
+from salescoach_api.events.router import router as events_router
+from salescoach_api.exports.router import router as exports_router
 from salescoach_api.goals.router import router as goals_router
 from salescoach_api.health.router import router as health_router
 from salescoach_api.observability import install_observability
@@ -22,6 +24,7 @@ from salescoach_api.reps.router import router as reps_router
 from salescoach_api.scorecards.router import router as scorecards_router
 from salescoach_api.sessions.router import router as sessions_router
 from salescoach_api.sync_status.router import router as sync_status_router
+from salescoach_api.webhooks.router import router as webhooks_router
 from salescoach_core import __version__
 from salescoach_core.database import Database
 from salescoach_core.settings import Settings, get_settings
@@ -67,4 +70,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(activity_requirements_router)
     app.include_router(goals_router)
     app.include_router(sessions_router)
+    app.include_router(events_router)
+    app.include_router(webhooks_router)
+    app.include_router(exports_router)
     return app

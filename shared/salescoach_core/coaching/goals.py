@@ -30,6 +30,8 @@ from salescoach_core.coaching.errors import (
     InvalidGoalError,
 )
 from salescoach_core.coaching.outbox import record_change
+from salescoach_core.integrations.events import emit
+from salescoach_core.integrations.payloads import goal_data
 from salescoach_core.models import CoachingGoal, GoalStatusChange, SfUser
 from salescoach_core.periods import Period, month_of
 from salescoach_core.scorecards.metrics import RepScorecard
@@ -219,6 +221,7 @@ def create_goal(
     session.flush()
     _history(session, goal, None, "active", actor=actor, now=now, reason="created")
     record_change(session, goal, now=now, created=True)
+    emit(session, "goal.created", goal_data(goal), now=now)
     log.info("goal_created", goal_id=str(goal.id), rep_id=rep.id, kind=goal.kind, period=goal.period_label)
     return goal
 
@@ -327,6 +330,7 @@ def set_status(
         goal.closed_at = now
     session.add(goal)
     _history(session, goal, previous, status, actor=actor, now=now, reason=reason)
+    emit(session, "goal.status_changed", goal_data(goal, previous_status=previous), now=now)
     log.info("goal_status_changed", goal_id=str(goal.id), from_status=previous, to_status=status, actor=actor)
 
 

@@ -13,6 +13,9 @@ from sqlmodel import Session
 
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.goals import close_due_goals, refresh_progress
+from salescoach_core.integrations.events import emit
+from salescoach_core.integrations.payloads import action_item_data
+from salescoach_core.models import ActionItem
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +51,11 @@ def complete_items_from_tasks(session: Session, *, now: datetime, config: Coachi
     rows = session.execute(
         _COMPLETE_SQL, {"zone": zone.key, "today": now.astimezone(zone).date(), "now": now}
     ).all()
+    # The UPDATE ran in SQL; the events carry the rows as it left them, in the same transaction.
+    for row in rows:
+        item = session.get(ActionItem, row.id, populate_existing=True)
+        if item is not None:
+            emit(session, "action_item.completed", action_item_data(item), now=now)
     return len(rows)
 
 

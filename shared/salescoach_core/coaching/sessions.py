@@ -33,6 +33,8 @@ from salescoach_core.coaching.errors import (
     SessionNotFoundError,
 )
 from salescoach_core.coaching.outbox import record_change
+from salescoach_core.integrations.events import emit
+from salescoach_core.integrations.payloads import action_item_data, session_data
 from salescoach_core.models import ActionItem, CoachingSession, SfUser
 from salescoach_core.periods import Period, month_of
 from salescoach_core.scorecards.service import rep_scorecard
@@ -215,6 +217,7 @@ def hold_session(
     row.updated_at = now
     session.add(row)
     session.flush()
+    emit(session, "session.held", session_data(row), now=now)
     log.info("session_held", session_id=str(row.id), rep_id=row.rep_id, mode=row.mode)
     return row
 
@@ -239,6 +242,8 @@ def close_session(
     row.updated_at = now
     session.add(row)
     session.flush()
+    if status == "canceled":
+        emit(session, "session.canceled", session_data(row), now=now)
     log.info("session_closed", session_id=str(row.id), status=status)
     return row
 
@@ -332,6 +337,7 @@ def update_action_item(
         if status == "completed":
             item.completed_on = changes.get("completed_on") or today
             item.completed_source = "api"
+            emit(session, "action_item.completed", action_item_data(item), now=now)
         else:
             item.completed_on = None
             item.completed_source = None

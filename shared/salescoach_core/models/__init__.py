@@ -10,6 +10,7 @@ from salescoach_core.models.coaching import (
     GoalStatusChange,
     WritebackOutbox,
 )
+from salescoach_core.models.integrations import DomainEvent, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from salescoach_core.models.quotas import Quota
 from salescoach_core.models.salesforce import (
     SfEvent,
@@ -29,7 +30,9 @@ __all__ = [
     "ApiKey",
     "CoachingGoal",
     "CoachingSession",
+    "DomainEvent",
     "GoalStatusChange",
+    "IdempotencyRecord",
     "Quota",
     "SfEvent",
     "SfOpportunity",
@@ -38,6 +41,8 @@ __all__ = [
     "SfTask",
     "SfUser",
     "SyncState",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WritebackOutbox",
     "metadata",
 ]

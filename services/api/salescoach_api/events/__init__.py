@@ -1,0 +1,1 @@
+"""The events feed: `/v1/events`."""

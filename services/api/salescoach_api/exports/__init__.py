@@ -1,0 +1,1 @@
+"""Streamed CSV and Parquet exports for BI: `/v1/exports/...`."""

@@ -1,0 +1,161 @@
+"""`/v1/exports/...`: sessions, action items, goals and scorecards as streamed CSV or Parquet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Connection
+from sqlmodel import Session
+
+from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.dependencies import EngineDep, NowDep, SettingsDep
+from salescoach_core.integrations import exports
+from salescoach_core.integrations.exports import ExportFormat
+from salescoach_core.periods import Period
+from salescoach_core.scorecards.config import ScorecardConfig
+
+router = v1_router(prefix="/v1/exports", tags=["exports"])
+
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The export, streamed.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """Where a streaming export reads from. Not the request's session: the body is produced
+    after the endpoint returns, so the export opens (and closes) its own connection."""
+
+    connect: exports.ConnectionFactory
+    session: Any
+
+    @staticmethod
+    def on(engine: Any) -> ExportSource:
+        @contextmanager
+        def connect() -> Iterator[Connection]:
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+        def session() -> AbstractContextManager[Session]:
+            return Session(engine)
+
+        return ExportSource(connect=connect, session=session)
+
+
+def get_export_source(engine: EngineDep) -> ExportSource:
+    return ExportSource.on(engine)
+
+
+SourceDep = Annotated[ExportSource, Depends(get_export_source)]
+FormatQuery = Annotated[ExportFormat, Query(alias="format", description="csv or parquet.")]
+FromQuery = Annotated[
+    datetime | date | None, Query(alias="from", description="Inclusive start (date or instant).")
+]
+ToQuery = Annotated[datetime | date | None, Query(alias="to", description="Exclusive end (date or instant).")]
+
+
+def _instant(value: datetime | date | None, settings: SettingsDep) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    # A bare date is midnight in the org's time zone, like every date the API compares.
+    return datetime.combine(value, time(), ScorecardConfig.from_settings(settings).zone)
+
+
+def _stream(name: str, fmt: ExportFormat, body: Iterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(
+        body,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+def _table(
+    kind: str, source: ExportSource, settings: SettingsDep, fmt: ExportFormat, start: Any, end: Any
+) -> StreamingResponse:
+    spec = exports.TABLE_EXPORTS[kind]
+    batches = exports.table_batches(
+        source.connect, spec, start=_instant(start, settings), end=_instant(end, settings)
+    )
+    return _stream(kind, fmt, exports.encode(fmt, spec.columns, batches))
+
+
+@router.get(
+    "/sessions", operation_id="exportSessions", responses=FILE_RESPONSES, dependencies=[requires(Access.FEED)]
+)
+def export_sessions(
+    source: SourceDep,
+    settings: SettingsDep,
+    format: FormatQuery = "csv",
+    start: FromQuery = None,
+    end: ToQuery = None,
+) -> StreamingResponse:
+    """Coaching sessions scheduled in [from, to) (all when omitted), columns of `bi.coaching_sessions`."""
+    return _table("sessions", source, settings, format, start, end)
+
+
+@router.get(
+    "/action-items",
+    operation_id="exportActionItems",
+    responses=FILE_RESPONSES,
+    dependencies=[requires(Access.FEED)],
+)
+def export_action_items(
+    source: SourceDep,
+    settings: SettingsDep,
+    format: FormatQuery = "csv",
+    start: FromQuery = None,
+    end: ToQuery = None,
+) -> StreamingResponse:
+    """Action items created in [from, to), columns of `bi.action_items`."""
+    return _table("action-items", source, settings, format, start, end)
+
+
+@router.get(
+    "/goals", operation_id="exportGoals", responses=FILE_RESPONSES, dependencies=[requires(Access.FEED)]
+)
+def export_goals(
+    source: SourceDep,
+    settings: SettingsDep,
+    format: FormatQuery = "csv",
+    start: FromQuery = None,
+    end: ToQuery = None,
+) -> StreamingResponse:
+    """Coaching goals created in [from, to), columns of `bi.coaching_goals`."""
+    return _table("goals", source, settings, format, start, end)
+
+
+@router.get(
+    "/scorecards",
+    operation_id="exportScorecards",
+    responses=FILE_RESPONSES,
+    dependencies=[requires(Access.FEED)],
+)
+def export_scorecards(
+    source: SourceDep,
+    settings: SettingsDep,
+    now: NowDep,
+    start: Annotated[date, Query(alias="from", description="First day of the period.")],
+    end: Annotated[date, Query(alias="to", description="Day after the period (exclusive).")],
+    format: FormatQuery = "csv",
+) -> StreamingResponse:
+    """Every rep's scorecard over [from, to): the figures of `GET /v1/reps/{rep_id}/scorecard`."""
+    batches = exports.scorecard_batches(
+        source.session,
+        period=Period.range(start, end),
+        config=ScorecardConfig.from_settings(settings),
+        now=now,
+    )
+    return _stream("scorecards", format, exports.encode(format, exports.SCORECARD_COLUMNS, batches))

@@ -1,0 +1,105 @@
+"""`/v1/webhooks`: endpoints (admin), their delivery log and redelivery. Sending happens in the
+delivery worker (salescoach_core.integrations.delivery), never in these requests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Query, Response, status
+
+from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.dependencies import NowDep, SessionDep
+from salescoach_api.goals.dependencies import parse_time_id_cursor, time_id_cursor
+from salescoach_api.types import Page
+from salescoach_api.webhooks.schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
+from salescoach_core.integrations import webhooks
+from salescoach_core.models.integrations import WebhookEndpoint
+
+router = v1_router(prefix="/v1", tags=["webhooks"])
+
+LimitQuery = Annotated[int, Query(ge=1, le=200)]
+CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+
+
+def endpoint_of(session: SessionDep, webhook_id: uuid.UUID) -> WebhookEndpoint:
+    return webhooks.get_endpoint(session, webhook_id)
+
+
+Endpoint = Annotated[WebhookEndpoint, Depends(endpoint_of)]
+
+
+@router.post(
+    "/webhooks",
+    operation_id="createWebhook",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires(Access.ADMIN)],
+)
+def create_webhook(session: SessionDep, now: NowDep, body: WebhookCreate) -> WebhookCreated:
+    """Subscribe a URL to event types. The answer holds the signing secret, once."""
+    endpoint = webhooks.create_endpoint(
+        session,
+        url=body.url,
+        event_types=body.event_types,
+        secret=body.secret,
+        description=body.description,
+        now=now,
+    )
+    return WebhookCreated.of(endpoint)
+
+
+@router.get("/webhooks", operation_id="listWebhooks", dependencies=[requires(Access.ADMIN)])
+def list_webhooks(
+    session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> Page[WebhookPublic]:
+    """Every endpoint, oldest first (secrets are never listed)."""
+    rows = webhooks.list_endpoints(session, after=parse_time_id_cursor(cursor), limit=limit + 1)
+    items = rows[:limit]
+    next_cursor = time_id_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    return Page[WebhookPublic](items=[WebhookPublic.of(e) for e in items], next_cursor=next_cursor)
+
+
+@router.get("/webhooks/{webhook_id}", operation_id="getWebhook", dependencies=[requires(Access.ADMIN)])
+def get_webhook(endpoint: Endpoint) -> WebhookPublic:
+    return WebhookPublic.of(endpoint)
+
+
+@router.delete(
+    "/webhooks/{webhook_id}",
+    operation_id="deleteWebhook",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    dependencies=[requires(Access.ADMIN)],
+)
+def delete_webhook(session: SessionDep, endpoint: Endpoint) -> None:
+    """Stop sending to the endpoint; its pending deliveries and its log are removed."""
+    webhooks.delete_endpoint(session, endpoint)
+
+
+@router.get(
+    "/webhooks/{webhook_id}/deliveries",
+    operation_id="listWebhookDeliveries",
+    dependencies=[requires(Access.ADMIN)],
+)
+def list_deliveries(
+    session: SessionDep, endpoint: Endpoint, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> Page[DeliveryPublic]:
+    """The endpoint's delivery log, newest first: status, attempts, last response code or error."""
+    rows = webhooks.list_deliveries(
+        session, endpoint=endpoint, after=parse_time_id_cursor(cursor), limit=limit + 1
+    )
+    items = rows[:limit]
+    next_cursor = time_id_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    return Page[DeliveryPublic](items=[DeliveryPublic.of(d) for d in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    operation_id="redeliverWebhookDelivery",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[requires(Access.ADMIN)],
+)
+def redeliver(session: SessionDep, endpoint: Endpoint, now: NowDep, delivery_id: uuid.UUID) -> DeliveryPublic:
+    """Queue the delivery's event again (same event id, so the same `webhook-id`); the worker
+    sends it on its next pass."""
+    return DeliveryPublic.of(webhooks.redeliver(session, endpoint=endpoint, delivery_id=delivery_id, now=now))

@@ -1,0 +1,83 @@
+"""Webhook endpoints and deliveries on the wire. The secret appears once, in the creation answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from salescoach_core.integrations.events import EventType
+from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(
+        description="Absolute http(s) URL that receives the POSTs.",
+        examples=["https://bi.example.com/hooks/salescoach"],
+    )
+    event_types: list[EventType] = Field(
+        default_factory=list, description="Event types to send; empty: every type."
+    )
+    secret: str | None = Field(
+        default=None,
+        description="`whsec_` + base64 of 24-64 random bytes; omitted: one is generated and returned once.",
+    )
+    description: str | None = None
+
+
+class WebhookPublic(BaseModel):
+    id: uuid.UUID
+    url: str
+    event_types: list[EventType]
+    description: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> WebhookPublic:
+        return cls(
+            id=endpoint.id,
+            url=endpoint.url,
+            event_types=endpoint.event_types,  # type: ignore[arg-type]
+            description=endpoint.description,
+            created_at=endpoint.created_at,
+        )
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(description="The signing secret. Shown only in this answer: store it now.")
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> WebhookCreated:
+        return cls(**WebhookPublic.of(endpoint).model_dump(), secret=endpoint.secret)
+
+
+class DeliveryPublic(BaseModel):
+    """One attempt log line: an event sent (or to be sent) to the endpoint."""
+
+    id: uuid.UUID
+    event_id: str = Field(description="Also the `webhook-id` header of every attempt.")
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(description="When a pending delivery is tried next.")
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_response_code: int | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, row: WebhookDelivery) -> DeliveryPublic:
+        return cls(
+            id=row.id,
+            event_id=row.event_id,
+            status=row.status,  # type: ignore[arg-type]
+            attempts=row.attempts,
+            created_at=row.created_at,
+            next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+            last_attempt_at=row.last_attempt_at,
+            delivered_at=row.delivered_at,
+            last_response_code=row.last_response_code,
+            last_error=row.last_error,
+        )

@@ -1,0 +1,1 @@
+"""Integrations: the domain event log, the events feed, webhooks and BI exports."""

@@ -1,0 +1,79 @@
+"""The read-only `bi` schema: documented views for Metabase, Looker or dbt (docs/integrations.md).
+
+The view definitions live here, used by the migration that creates them and by the exports, so
+a CSV export and a dashboard reading `bi.*` show the same columns. Views hide write-back
+bookkeeping and secrets; deleted Salesforce rows never appear.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+SCHEMA = "bi"
+
+VIEWS: dict[str, tuple[str, str]] = {
+    "reps": (
+        "Salesforce users (reps, managers): id, name, email, manager, active flag.",
+        "SELECT id AS rep_id, name, email, manager_id, is_active, title FROM public.sf_user",
+    ),
+    "opportunities": (
+        "Opportunities that are not deleted, with owner, amount (numeric), stage, dates and outcome.",
+        """SELECT id AS opportunity_id, owner_id AS rep_id, name, account_id, amount, stage_name,
+                  is_closed, is_won, close_date, created_date, probability, forecast_category_name,
+                  type, lead_source
+           FROM public.sf_opportunity WHERE NOT is_deleted""",
+    ),
+    "coaching_goals": (
+        "Coaching goals: kind, metric or skill, period bounds [period_start, period_end), "
+        "baseline, target, progress, status.",
+        """SELECT id AS goal_id, rep_id, coach_id, kind, metric, cadence, skill, period_label,
+                  period_start, period_end, baseline, target, progress, progress_as_of,
+                  coach_rating, status, created_at, updated_at, closed_at
+           FROM public.coaching_goal""",
+    ),
+    "coaching_sessions": (
+        "Coaching sessions: mode (developmental, consequence), status (scheduled, held, canceled, "
+        "no_show), schedule, duration, follow-up, acknowledgment.",
+        """SELECT id AS session_id, rep_id, coach_id, mode, status, scheduled_at, duration_minutes,
+                  follow_up_at, closed_at, acknowledged_at, focus_behavior, standard_metric,
+                  standard_threshold, deadline, created_at, updated_at
+           FROM public.coaching_session""",
+    ),
+    "action_items": (
+        "Action items agreed in sessions: owner (rep, coach), due date, status, completion date "
+        "and where the completion came from (api, salesforce).",
+        """SELECT id AS action_item_id, session_id, rep_id, owner, description, due_date,
+                  opportunity_id, status, completed_on, completed_source, created_at, updated_at
+           FROM public.action_item""",
+    ),
+    "events": (
+        "The domain event log (the events feed): id, type, when, JSON payload.",
+        "SELECT id AS event_id, type, occurred_at, payload FROM public.event",
+    ),
+}
+
+
+def create_views(conn: Connection) -> None:
+    conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+    for name, (comment, select) in VIEWS.items():
+        conn.execute(text(f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS {select}"))
+        conn.execute(text(f"COMMENT ON VIEW {SCHEMA}.{name} IS '{comment}'"))
+
+
+def drop_views(conn: Connection) -> None:
+    conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+
+
+def grant_statements(role: str) -> list[str]:
+    """What a read-only BI login needs: the schema, its views, and views added later."""
+    quoted = '"' + role.replace('"', '""') + '"'
+    return [
+        f"GRANT USAGE ON SCHEMA {SCHEMA} TO {quoted}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {quoted}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {SCHEMA} GRANT SELECT ON TABLES TO {quoted}",
+    ]
+
+
+def grant_bi(conn: Connection, role: str) -> None:
+    for statement in grant_statements(role):
+        conn.execute(text(statement))

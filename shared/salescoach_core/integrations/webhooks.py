@@ -1,0 +1,124 @@
+"""Webhook endpoints and their delivery log: the service behind `/v1/webhooks`.
+
+Deliveries are created by `events.emit` (same transaction as the change) and sent by
+`integrations.delivery`; this module only manages endpoints, lists the log and queues
+redeliveries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import tuple_
+from sqlmodel import Session, col, select
+
+from salescoach_core.errors import NotFoundError, UnprocessableError
+from salescoach_core.integrations.events import EVENT_TYPES
+from salescoach_core.integrations.signing import generate_secret, is_valid_secret
+from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
+
+
+class WebhookNotFoundError(NotFoundError):
+    code = "webhook_not_found"
+
+
+class DeliveryNotFoundError(NotFoundError):
+    code = "webhook_delivery_not_found"
+
+
+class InvalidWebhookError(UnprocessableError):
+    code = "invalid_webhook"
+    title = "Invalid webhook"
+
+
+def create_endpoint(
+    session: Session,
+    *,
+    url: str,
+    event_types: Sequence[str],
+    secret: str | None,
+    description: str | None,
+    now: datetime,
+) -> WebhookEndpoint:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidWebhookError(f"`url` must be an absolute http(s) URL, got {url!r}.")
+    unknown = sorted(set(event_types) - set(EVENT_TYPES))
+    if unknown:
+        raise InvalidWebhookError(
+            f"Unknown event types {unknown}; known: {', '.join(EVENT_TYPES)}.", known=list(EVENT_TYPES)
+        )
+    if secret is not None and not is_valid_secret(secret):
+        raise InvalidWebhookError("`secret` must be `whsec_` + base64 of 24 to 64 random bytes; or omit it.")
+    endpoint = WebhookEndpoint(
+        url=url,
+        description=description,
+        event_types=sorted(set(event_types)),
+        secret=secret or generate_secret(),
+        created_at=now,
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def get_endpoint(session: Session, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        raise WebhookNotFoundError(f"No webhook {endpoint_id}.")
+    return endpoint
+
+
+def list_endpoints(
+    session: Session, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> Sequence[WebhookEndpoint]:
+    query = select(WebhookEndpoint)
+    if after is not None:
+        query = query.where(
+            tuple_(col(WebhookEndpoint.created_at), col(WebhookEndpoint.id)) > tuple_(after[0], after[1])
+        )
+    return session.exec(
+        query.order_by(col(WebhookEndpoint.created_at), col(WebhookEndpoint.id)).limit(limit)
+    ).all()
+
+
+def delete_endpoint(session: Session, endpoint: WebhookEndpoint) -> None:
+    """Remove the endpoint and its delivery log; pending deliveries go with it."""
+    session.delete(endpoint)
+    session.flush()
+
+
+def list_deliveries(
+    session: Session, *, endpoint: WebhookEndpoint, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> Sequence[WebhookDelivery]:
+    """The endpoint's delivery log, newest first."""
+    query = select(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint.id)
+    if after is not None:
+        query = query.where(
+            tuple_(col(WebhookDelivery.created_at), col(WebhookDelivery.id)) < tuple_(after[0], after[1])
+        )
+    order = (col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
+    return session.exec(query.order_by(*order).limit(limit)).all()
+
+
+def redeliver(
+    session: Session, *, endpoint: WebhookEndpoint, delivery_id: uuid.UUID, now: datetime
+) -> WebhookDelivery:
+    """Queue the delivery's event again for this endpoint: a new log row, the same event id,
+    so a receiver that already processed it recognises it by `webhook-id`."""
+    original = session.get(WebhookDelivery, delivery_id)
+    if original is None or original.endpoint_id != endpoint.id:
+        raise DeliveryNotFoundError(f"No delivery {delivery_id} for webhook {endpoint.id}.")
+    again = WebhookDelivery(
+        endpoint_id=endpoint.id,
+        event_id=original.event_id,
+        status="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(again)
+    session.flush()
+    return again
