@@ -154,8 +154,11 @@ def table_batches(
         f"ORDER BY {export.time_column}, 1"
     )
     with connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
-            query, {"start": start, "end": end}
+        # Per statement, not on the connection: the options would outlive the export otherwise.
+        result = conn.execute(
+            query,
+            {"start": start, "end": end},
+            execution_options={"stream_results": True, "yield_per": BATCH_ROWS},
         )
         for partition in result.partitions():
             yield [tuple(row) for row in partition]

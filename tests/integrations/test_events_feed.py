@@ -1,0 +1,75 @@
+"""The events feed: emitted by coaching writes, resumable by cursor across restarts, never
+skipping an event whose transaction commits after a later one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine
+from sqlmodel import Session
+
+from salescoach_core.database import session_scope
+from salescoach_core.integrations import events
+from salescoach_core.roles import Role
+from tests.integrations.conftest import NOW
+from tests.plugins.auth import Org, RoleKeys
+
+
+def _emit(engine: Engine, n: int) -> str:
+    with session_scope(engine) as session:
+        return events.emit(session, "sync.completed", {"n": n}, now=NOW)
+
+
+def test_feed_cursor_resumes_after_a_restart(committed_engine: Engine, committed_url: str) -> None:
+    ids = [_emit(committed_engine, n) for n in range(5)]
+    with Session(committed_engine) as session:
+        first = events.feed(session, after=None, limit=3)
+    cursor = first[-1].cursor
+    committed_engine.dispose()
+
+    restarted = create_engine(committed_url)
+    try:
+        ids.append(_emit(restarted, 5))
+        with Session(restarted) as session:
+            rest = events.feed(session, after=cursor, limit=100)
+    finally:
+        restarted.dispose()
+
+    assert [e.id for e in first + rest] == ids
+
+
+def test_an_event_committed_late_is_not_skipped(committed_engine: Engine) -> None:
+    slow = Session(committed_engine)
+    early = events.emit(slow, "goal.created", {}, now=NOW)  # drawn first, committed last
+    late = _emit(committed_engine, 1)
+    with Session(committed_engine) as session:
+        assert events.feed(session, after=None, limit=10) == []
+    slow.commit()
+    slow.close()
+    with Session(committed_engine) as session:
+        assert [e.id for e in events.feed(session, after=None, limit=10)] == [early, late]
+
+
+def test_coaching_writes_appear_in_the_feed(client: TestClient, org: Org, role_keys: RoleKeys) -> None:
+    goal = client.post(
+        f"/v1/reps/{org.rep_a1.id}/goals",
+        json={"kind": "skill", "skill": "discovery", "period": "2026-11", "measurement_plan": "ride-alongs"},
+    )
+    assert goal.status_code == 201, goal.text
+    client.patch(f"/v1/goals/{goal.json()['id']}", json={"status": "abandoned"})
+
+    page = client.get("/v1/events", params={"limit": 1}, headers=role_keys.headers(Role.INTEGRATION)).json()
+    rest = client.get("/v1/events", params={"after": page["next_cursor"]}).json()
+
+    kinds = [(e["type"], e["data"]["goal_id"]) for e in page["items"] + rest["items"]]
+    assert kinds == [("goal.created", goal.json()["id"]), ("goal.status_changed", goal.json()["id"])]
+    assert rest["items"][0]["data"]["previous_status"] == "active"
+    assert client.get("/v1/events", headers=role_keys.headers(Role.MANAGER)).status_code == 403
+    assert client.get("/v1/events", params={"after": "!!"}).json()["code"] == "invalid_cursor"
+
+
+def test_pruning_drops_events_past_the_retention(committed_engine: Engine) -> None:
+    _emit(committed_engine, 0)
+    with session_scope(committed_engine) as session:
+        assert events.prune_events(session, now=datetime(2027, 1, 1, tzinfo=UTC), retention_days=30) == 1
