@@ -30,3 +30,13 @@ def serve(
         access_log=False,
         proxy_headers=True,
     )
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document (docs/openapi.json is this output)."""
+    import json
+
+    from salescoach_api.app import create_app
+
+    typer.echo(json.dumps(create_app(get_settings()).openapi(), indent=2, sort_keys=True))

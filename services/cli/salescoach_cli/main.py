@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from salescoach_api import cli as api_cli
 from salescoach_api.auth import cli as apikey_cli
-from salescoach_cli import db, goals
+from salescoach_cli import db, goals, webhooks
 from salescoach_cli.doctor import run_doctor
 from salescoach_cli.output import fail
 from salescoach_cli.run import run_all
@@ -34,6 +34,7 @@ app.add_typer(emulator_cli.app, name="emulator")
 app.add_typer(apikey_cli.app, name="apikey")
 app.add_typer(goals.app, name="goals")
 app.add_typer(writeback_cli.app, name="writeback")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 @app.callback()

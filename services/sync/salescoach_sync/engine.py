@@ -31,6 +31,7 @@ from salescoach_sync.errors import (
     SyncError,
     SyncInterrupted,
 )
+from salescoach_sync.events import record_sync_completed
 from salescoach_sync.extract import StopToken, bulk_query, records_to_csv, rest_pages
 from salescoach_sync.hooks import run_refresh_hooks
 from salescoach_sync.load import IDS_TABLE, STAGE_TABLE, Loader
@@ -129,6 +130,7 @@ class SyncEngine:
             if result.status in ("stopped", "interrupted") or result.error_code in {e.code for e in _FATAL}:
                 break
         run_refresh_hooks(self._engine, report)
+        record_sync_completed(self._engine, report)
         return report
 
     def sync_object(self, spec: ObjectSpec, *, full: bool = False) -> ObjectResult:

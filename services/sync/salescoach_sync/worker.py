@@ -9,6 +9,7 @@ from types import FrameType
 import structlog
 from sqlalchemy import Engine
 
+from salescoach_core.integrations.delivery import DeliveryConfig, deliver_due, prune
 from salescoach_core.settings import Settings
 from salescoach_sync.coaching_hooks import after_sync_pass, install_coaching_hooks
 from salescoach_sync.engine import SyncEngine
@@ -25,6 +26,16 @@ def install_signal_handlers(stop: StopToken) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+
+def _deliver_webhooks(settings: Settings, engine: Engine) -> None:
+    # Events of this pass (and of API writes since the last one) go out now; a receiver that is
+    # down must not stop the sync loop.
+    try:
+        deliver_due(engine, DeliveryConfig.from_settings(settings))
+        prune(engine, settings)
+    except Exception:
+        log.exception("webhook_delivery_pass_crashed")
 
 
 def run_worker(
@@ -63,6 +74,7 @@ def run_worker(
                 )
             # After the sync, so completions just pulled in are not overwritten by a stale send.
             after_sync_pass(settings, engine, client=sync.client)
+            _deliver_webhooks(settings, engine)
             if max_passes is not None and passes >= max_passes:
                 break
             stop.wait(pause)

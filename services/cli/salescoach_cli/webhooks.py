@@ -1,0 +1,35 @@
+"""`salescoach webhooks deliver`: drain the webhook delivery queue once, or keep draining it."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from salescoach_core.database import Database
+from salescoach_core.integrations.delivery import DeliveryConfig, deliver_due, prune
+from salescoach_core.settings import get_settings
+
+app = typer.Typer(
+    help="Webhook deliveries (also sent by the sync worker after each pass).", no_args_is_help=True
+)
+
+
+@app.command()
+def deliver(
+    loop: Annotated[
+        bool, typer.Option("--loop", help="Keep delivering every SALESCOACH_WEBHOOK_INTERVAL_SECONDS.")
+    ] = False,
+) -> None:
+    """Send every due delivery (and prune past the retention); with --loop, until interrupted."""
+    settings = get_settings()
+    engine = Database(settings).engine()
+    config = DeliveryConfig.from_settings(settings)
+    while True:
+        totals = deliver_due(engine, config)
+        prune(engine, settings)
+        typer.echo(f"delivered {totals.succeeded}, retrying {totals.retrying}, failed {totals.failed}")
+        if not loop:
+            return
+        time.sleep(settings.webhook_interval_seconds)
