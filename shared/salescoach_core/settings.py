@@ -254,7 +254,7 @@ class Settings(BaseSettings):
     webhook_retry_window_seconds: float = Field(
         default=259_200.0,
         gt=0,
-        description="How long a webhook delivery is retried after its event (default 3 days) before it fails.",
+        description="How long a webhook delivery is retried after its event (3 days) before it fails.",
     )
     webhook_backoff_seconds: float = Field(
         default=5.0,

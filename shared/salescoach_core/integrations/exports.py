@@ -25,7 +25,6 @@ from sqlalchemy import Connection, text
 from sqlmodel import Session
 
 from salescoach_core import reps as reps_service
-from salescoach_core.integrations.bi import SCHEMA
 from salescoach_core.periods import Period
 from salescoach_core.scorecards.config import ScorecardConfig
 from salescoach_core.scorecards.service import compute_scorecards
@@ -137,6 +136,12 @@ SCORECARD_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("segment", pa.string()),
 )
 _PLACES = Decimal("0.0001")
+_TABLE_SQL = """
+SELECT {names} FROM bi.{view}
+WHERE (CAST(:start AS timestamptz) IS NULL OR {time} >= :start)
+  AND (CAST(:end AS timestamptz) IS NULL OR {time} < :end)
+ORDER BY {time}, 1
+"""
 
 
 def table_batches(
@@ -147,12 +152,8 @@ def table_batches(
     names = ", ".join(
         f"CAST({name} AS text) AS {name}" if kind == pa.string() else name for name, kind in export.columns
     )
-    query = text(
-        f"SELECT {names} FROM {SCHEMA}.{export.view} "
-        f"WHERE (CAST(:start AS timestamptz) IS NULL OR {export.time_column} >= :start) "
-        f"AND (CAST(:end AS timestamptz) IS NULL OR {export.time_column} < :end) "
-        f"ORDER BY {export.time_column}, 1"
-    )
+    # Identifiers come from TABLE_EXPORTS, never from the request; values are bound.
+    query = text(_TABLE_SQL.format(names=names, view=export.view, time=export.time_column))
     with connect() as conn:
         # Per statement, not on the connection: the options would outlive the export otherwise.
         result = conn.execute(
@@ -193,8 +194,13 @@ def scorecard_batches(
         for card in cards:
             metrics = asdict(card.metrics)
             rows.append(
-                (card.rep_id, card.name, card.manager_id, period.label)
-                + tuple(_quantized(metrics[name]) for name, _ in SCORECARD_COLUMNS[4:])
+                (
+                    card.rep_id,
+                    card.name,
+                    card.manager_id,
+                    period.label,
+                    *(_quantized(metrics[name]) for name, _ in SCORECARD_COLUMNS[4:]),
+                )
             )
         yield rows
 

@@ -10,7 +10,12 @@ from salescoach_core.models.coaching import (
     GoalStatusChange,
     WritebackOutbox,
 )
-from salescoach_core.models.integrations import DomainEvent, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
+from salescoach_core.models.integrations import (
+    DomainEvent,
+    IdempotencyRecord,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from salescoach_core.models.quotas import Quota
 from salescoach_core.models.salesforce import (
     SfEvent,

@@ -20,7 +20,7 @@ class EventPublic(BaseModel):
 
     @classmethod
     def of(cls, event: Event) -> EventPublic:
-        return cls(id=event.id, type=event.type, timestamp=event.occurred_at, data=event.data)  # type: ignore[arg-type]
+        return cls(id=event.id, type=event.type, timestamp=event.occurred_at, data=event.data)
 
 
 class EventPage(BaseModel):

@@ -39,7 +39,7 @@ class WebhookPublic(BaseModel):
         return cls(
             id=endpoint.id,
             url=endpoint.url,
-            event_types=endpoint.event_types,  # type: ignore[arg-type]
+            event_types=endpoint.event_types,
             description=endpoint.description,
             created_at=endpoint.created_at,
         )
@@ -72,7 +72,7 @@ class DeliveryPublic(BaseModel):
         return cls(
             id=row.id,
             event_id=row.event_id,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             attempts=row.attempts,
             created_at=row.created_at,
             next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
