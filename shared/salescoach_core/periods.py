@@ -11,8 +11,12 @@ from zoneinfo import ZoneInfo
 
 from salescoach_core.errors import UnprocessableError
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+# Years a sales org can have data for; also keeps date arithmetic clear of year 0 and 10000.
+YEAR = r"((?:19|2\d)\d{2})"
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+_MONTH = re.compile(rf"^{YEAR}-(0[1-9]|1[0-2])$")
+_QUARTER = re.compile(rf"^{YEAR}-Q([1-4])$")
 
 
 class InvalidPeriodError(UnprocessableError):
@@ -31,18 +35,20 @@ class Period:
 
     @classmethod
     def month(cls, year: int, month: int) -> Period:
-        start = date(year, month, 1)
+        start = check_day(date(year, month, 1))
         return cls(start, add_months(start, 1), "month", f"{year:04d}-{month:02d}")
 
     @classmethod
     def quarter(cls, year: int, quarter: int) -> Period:
-        start = date(year, 3 * (quarter - 1) + 1, 1)
+        start = check_day(date(year, 3 * (quarter - 1) + 1, 1))
         return cls(start, add_months(start, 3), "quarter", f"{year:04d}-Q{quarter}")
 
     @classmethod
     def range(cls, start: date, end: date) -> Period:
         if end <= start:
             raise InvalidPeriodError(f"`to` ({end}) must be after `from` ({start}); the range is [from, to).")
+        check_day(start)
+        check_day(end)
         return cls(start, end, "range", f"{start.isoformat()}..{end.isoformat()}")
 
     @classmethod
@@ -102,6 +108,13 @@ class Period:
         """The `count` full months before the month this period starts in."""
         first = self.start.replace(day=1)
         return Period.range(add_months(first, -count), first)
+
+
+def check_day(day: date) -> date:
+    """`day`, if it lies in the years salescoach handles; else a 422 saying which ones."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidPeriodError(f"{day} is outside the supported dates, {FIRST_DAY} to {LAST_DAY}.")
+    return day
 
 
 def add_months(day: date, months: int) -> date:

@@ -17,10 +17,11 @@ from sqlmodel import Session, col, select
 
 from salescoach_core.errors import UnprocessableError
 from salescoach_core.models import Quota, SfUser
+from salescoach_core.periods import YEAR
 from salescoach_core.reps import normalise_user_id
 from salescoach_core.sfids import to18
 
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = re.compile(rf"^{YEAR}-(0[1-9]|1[0-2])$")
 MAX_AMOUNT = Decimal("1e15")
 CSV_COLUMNS = ("rep_id", "month", "amount")
 
@@ -44,7 +45,7 @@ class QuotaRow:
 def parse_month(value: str) -> date:
     match = MONTH_PATTERN.match(value)
     if not match:
-        raise InvalidMonthError(f"Month {value!r} must be written YYYY-MM, e.g. 2026-10.")
+        raise InvalidMonthError(f"Month {value!r} must be written YYYY-MM (years 1900-2999), e.g. 2026-10.")
     return date(int(match[1]), int(match[2]), 1)
 
 

@@ -145,3 +145,11 @@ def test_activity_requirements_replace_and_drive_process_to_requirement(
     unknown = client.put("/v1/activity-requirements", json={"teams": {"005000000000000AAA": {}}})
     assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_manager")
     assert client.get("/v1/activity-requirements").json()["teams"] == stored["teams"]
+
+
+def test_quota_months_outside_the_supported_years_are_rejected(client: TestClient, factory: Factory) -> None:
+    rep = rep_under(factory)
+    bulk = client.put("/v1/quotas", json=[{"rep_id": rep.id, "month": "0000-01", "amount": 0}])
+    assert bulk.status_code == 422
+    single = client.put(f"/v1/reps/{rep.id}/quotas/9999-12", json={"amount": 1})
+    assert (single.status_code, single.json()["code"]) == (422, "invalid_month")

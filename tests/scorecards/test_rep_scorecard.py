@@ -225,3 +225,25 @@ def test_unknown_or_malformed_rep_is_404(client: TestClient, team: dict[str, SfU
         response = client.get(f"/v1/reps/{rep_id}/scorecard", params={"period": "2026-10"})
         assert response.status_code == 404
         assert response.json()["code"] == "rep_not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("scorecard", {"period": "0000-01"}),
+        ("scorecard", {"period": "9999-Q4"}),
+        ("scorecard", {"from": "9999-12-01", "to": "9999-12-31"}),
+        ("scorecard", {"from": "0001-01-01", "to": "0001-02-01"}),
+        ("pipeline", {"as_of": "9999-12-31"}),
+        ("trend", {"metric": "won_amount", "from": "9999-11-01", "to": "9999-12-31"}),
+        ("loss-analysis", {"from": "0001-01-01", "to": "0001-02-01"}),
+    ],
+)
+def test_dates_outside_the_supported_years_are_422_not_500(
+    client: TestClient, factory: Factory, path: str, params: dict[str, str]
+) -> None:
+    # Found by schemathesis: year 0 and year 10000 are not dates Python can hold.
+    rep = factory.user("Edge Case", manager=factory.user("Mo"))
+    response = client.get(f"/v1/reps/{rep.id}/{path}", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_period"

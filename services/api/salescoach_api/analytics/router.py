@@ -28,7 +28,7 @@ from salescoach_core.analytics.pipeline import pipeline_health
 from salescoach_core.analytics.stages import stage_catalog
 from salescoach_core.analytics.trend import metric_trend
 from salescoach_core.analytics.whatif import what_if
-from salescoach_core.periods import Period
+from salescoach_core.periods import Period, check_day
 from salescoach_core.scorecards.config import ScorecardConfig
 
 router = v1_router(prefix="/v1", tags=["analytics"])
@@ -109,7 +109,7 @@ def get_pipeline(
     """Open, stale and past-due opportunities and next month's coverage, as of a day."""
     config = AnalyticsConfig.from_settings(settings)
     rep = reps.get_rep(session, rep_id)
-    day = as_of or now.astimezone(config.zone).date()
+    day = check_day(as_of or now.astimezone(config.zone).date())
     health = pipeline_health(session, rep_id=rep.id, as_of=day, config=config)
     return PipelinePublic.of(
         rep.id,

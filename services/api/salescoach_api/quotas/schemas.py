@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from salescoach_api.types import Money
 from salescoach_core.models import Quota
+from salescoach_core.periods import YEAR
 
 Amount = Field(ge=0, lt=Decimal("1e15"), decimal_places=2, examples=[50000])
 
@@ -19,7 +20,7 @@ class QuotaSet(BaseModel):
 
 class QuotaRowIn(BaseModel):
     rep_id: str = Field(examples=["0055e000001AbCdEAF"])
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+    month: str = Field(pattern=rf"^{YEAR}-(0[1-9]|1[0-2])$", examples=["2026-10"])
     amount: Decimal = Amount
 
 
