@@ -13,10 +13,12 @@ from salescoach_api.activity_requirements.router import router as activity_requi
 from salescoach_api.analytics.router import router as analytics_router
 from salescoach_api.auth.install import install_auth
 from salescoach_api.auth.policy import deny_undeclared_access
+from salescoach_api.etags import install_etags
 from salescoach_api.events.router import router as events_router
 from salescoach_api.exports.router import router as exports_router
 from salescoach_api.goals.router import router as goals_router
 from salescoach_api.health.router import router as health_router
+from salescoach_api.idempotency import install_idempotency
 from salescoach_api.observability import install_observability
 from salescoach_api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from salescoach_api.quotas.router import router as quotas_router
@@ -59,6 +61,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     install_problem_handlers(app)
+    # Inside the observability middleware, so their answers carry request ids and access logs.
+    install_idempotency(app, database)
+    install_etags(app)
     install_observability(app)
     install_auth(app, settings)
     app.include_router(health_router)

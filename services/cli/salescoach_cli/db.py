@@ -9,6 +9,7 @@ import typer
 from salescoach_cli.output import console, fail
 from salescoach_core.database import Database
 from salescoach_core.database.migrations import new_revision, revision_state, schema_drift, upgrade
+from salescoach_core.integrations import bi
 from salescoach_core.settings import get_settings
 
 app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
@@ -55,3 +56,19 @@ def revision_command(
 ) -> None:
     """Autogenerate a migration from the models (review it before committing)."""
     new_revision(Database(get_settings()).engine(), message)
+
+
+@app.command("grant-bi")
+def grant_bi_command(
+    role: Annotated[str, typer.Argument(help="PostgreSQL role that BI tools log in as.")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SALESCOACH_BI_PASSWORD", help="Create ROLE as a login with this password if missing."
+        ),
+    ] = None,
+) -> None:
+    """Give ROLE read-only access to the `bi` views (docs/integrations.md), and nothing else."""
+    with Database(get_settings()).engine().begin() as conn:
+        created = bi.grant_bi(conn, role, password=password)
+    console.print(f"{'created login ' if created else ''}{role}: SELECT on every view of schema bi")

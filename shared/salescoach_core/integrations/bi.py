@@ -64,9 +64,13 @@ def drop_views(conn: Connection) -> None:
     conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
 
 
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 def grant_statements(role: str) -> list[str]:
     """What a read-only BI login needs: the schema, its views, and views added later."""
-    quoted = '"' + role.replace('"', '""') + '"'
+    quoted = _quoted(role)
     return [
         f"GRANT USAGE ON SCHEMA {SCHEMA} TO {quoted}",
         f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {quoted}",
@@ -74,6 +78,22 @@ def grant_statements(role: str) -> list[str]:
     ]
 
 
-def grant_bi(conn: Connection, role: str) -> None:
+def role_exists(conn: Connection, role: str) -> bool:
+    return conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first() is not None
+
+
+def grant_bi(conn: Connection, role: str, *, password: str | None = None) -> bool:
+    """Grant `role` read access to `bi`; with a password, create it as a login first when it
+    does not exist. Returns whether the role was created."""
+    created = False
+    if password is not None and not role_exists(conn, role):
+        # Identifiers and passwords cannot be bound parameters in CREATE ROLE; quote them.
+        literal = conn.execute(text("SELECT quote_literal(:p)"), {"p": password}).scalar_one()
+        conn.execute(text(f"CREATE ROLE {_quoted(role)} LOGIN PASSWORD {literal}"))
+        created = True
     for statement in grant_statements(role):
         conn.execute(text(statement))
+    # The database itself must accept the login.
+    database = conn.execute(text("SELECT current_database()")).scalar_one()
+    conn.execute(text(f"GRANT CONNECT ON DATABASE {_quoted(database)} TO {_quoted(role)}"))
+    return created
