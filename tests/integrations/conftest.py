@@ -17,7 +17,8 @@ from sqlalchemy import Engine, create_engine
 from salescoach_core.database.migrations import upgrade
 from tests.plugins.database import create_database, drop_database
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+# The delivery worker compares with the real clock (retry windows), so events happen now.
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ def _emit(engine: Engine, n: int) -> str:
 
 def test_feed_cursor_resumes_after_a_restart(committed_engine: Engine, committed_url: str) -> None:
     ids = [_emit(committed_engine, n) for n in range(5)]
-    with Session(committed_engine) as session:
+    with session_scope(committed_engine) as session:
+        events.publish(session)
         first = events.feed(session, after=None, limit=3)
     cursor = first[-1].cursor
     committed_engine.dispose()
@@ -31,7 +32,8 @@ def test_feed_cursor_resumes_after_a_restart(committed_engine: Engine, committed
     restarted = create_engine(committed_url)
     try:
         ids.append(_emit(restarted, 5))
-        with Session(restarted) as session:
+        with session_scope(restarted) as session:
+            events.publish(session)
             rest = events.feed(session, after=cursor, limit=100)
     finally:
         restarted.dispose()
@@ -39,16 +41,24 @@ def test_feed_cursor_resumes_after_a_restart(committed_engine: Engine, committed
     assert [e.id for e in first + rest] == ids
 
 
+def _read(engine: Engine, after: str | None) -> list[events.Event]:
+    with session_scope(engine) as session:
+        events.publish(session)
+        return events.feed(session, after=after, limit=10)
+
+
 def test_an_event_committed_late_is_not_skipped(committed_engine: Engine) -> None:
     slow = Session(committed_engine)
-    early = events.emit(slow, "goal.created", {}, now=NOW)  # drawn first, committed last
+    early = events.emit(slow, "goal.created", {}, now=NOW)  # inserted first, committed last
     late = _emit(committed_engine, 1)
-    with Session(committed_engine) as session:
-        assert events.feed(session, after=None, limit=10) == []
+
+    first = _read(committed_engine, None)
     slow.commit()
     slow.close()
-    with Session(committed_engine) as session:
-        assert [e.id for e in events.feed(session, after=None, limit=10)] == [early, late]
+    after = _read(committed_engine, first[-1].cursor)
+
+    assert [e.id for e in first] == [late]
+    assert [e.id for e in after] == [early]
 
 
 def test_coaching_writes_appear_in_the_feed(client: TestClient, org: Org, role_keys: RoleKeys) -> None:

@@ -1,12 +1,13 @@
 """Domain events: written in the transaction of the change they record, fanned out to the
 webhook deliveries of subscribed endpoints in the same statement, and read back by the feed.
 
-The feed's cursor is (transaction id, sequence), not the sequence alone: sequences are drawn
-at insert time, so a transaction that commits late can publish a lower sequence than one a
-reader has already passed. The feed only serves events of transactions older than every
-transaction still running (`pg_snapshot_xmin`), and later commits always carry larger
-transaction ids, so nothing ever lands behind a cursor. Both numbers are durable, so a cursor
-stays valid across restarts of the API and of PostgreSQL.
+A feed cursor must never be overtaken by a later commit. Insert order (`sequence`) cannot give
+that: a transaction that commits late can hold a lower sequence than one a reader has already
+passed. So events get their feed `position` when they are published: one publisher at a time
+(a transaction-scoped advisory lock) numbers every committed, unpublished event after the
+highest position so far. What commits later is published later, with higher positions.
+Readers publish before they read (`GET /v1/events`), and positions are durable, so a cursor
+stays valid across restarts.
 """
 
 from __future__ import annotations
@@ -84,15 +85,6 @@ class Event:
     data: dict[str, Any]
     cursor: str
 
-    def body(self) -> dict[str, Any]:
-        """The Standard Webhooks payload shape: type, timestamp, data."""
-        return {
-            "id": self.id,
-            "type": self.type,
-            "timestamp": self.occurred_at.isoformat(),
-            "data": self.data,
-        }
-
 
 def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
@@ -116,28 +108,54 @@ def emit_raw(conn: PsycopgConnection, type_: EventType, data: Mapping[str, Any],
     return str(params["id"])
 
 
-def encode_cursor(txid: int, sequence: int) -> str:
-    return base64.urlsafe_b64encode(f"{txid}:{sequence}".encode()).decode().rstrip("=")
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"p{position}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[int, int]:
+def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        txid, sequence = raw.split(":")
-        return int(txid), int(sequence)
+        if not raw.startswith("p"):
+            raise ValueError(raw)
+        return int(raw[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidCursorError("`after` is not a cursor this feed handed out.") from exc
+        raise InvalidCursorError("`cursor` is not one this feed handed out; start again without it.") from exc
+
+
+# Any fixed key: it only has to differ from the other advisory locks of the product.
+_PUBLISH_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('salescoach:event-publish'))")
+# A statement of its own, after the lock: under READ COMMITTED it sees every position the
+# previous publisher committed before releasing the lock.
+_PUBLISH_SQL = text(
+    """
+    UPDATE event SET position = ordered.base + ordered.n
+    FROM (
+        SELECT sequence,
+               row_number() OVER (ORDER BY sequence) AS n,
+               (SELECT coalesce(max(position), 0) FROM event) AS base
+        FROM event WHERE position IS NULL
+    ) AS ordered
+    WHERE event.sequence = ordered.sequence
+    """
+)
+
+
+def publish(session: Session) -> int:
+    """Give feed positions to committed events that have none; returns how many. When another
+    publisher is at work this one does nothing (it will have published them)."""
+    if not session.execute(_PUBLISH_LOCK).scalar_one():
+        return 0
+    result = session.execute(_PUBLISH_SQL)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 _FEED_SQL = text(
     """
-    SELECT id, type, occurred_at, payload, txid, sequence
+    SELECT id, type, occurred_at, payload, position
     FROM event
-    WHERE (txid, sequence) > (:txid, :sequence)
-      AND (txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-           OR txid = pg_current_xact_id_if_assigned()::text::bigint)
+    WHERE position > :after
       AND (CAST(:types AS text[]) IS NULL OR type = ANY(CAST(:types AS text[])))
-    ORDER BY txid, sequence
+    ORDER BY position
     LIMIT :limit
     """
 )
@@ -146,11 +164,14 @@ _FEED_SQL = text(
 def feed(
     session: Session, *, after: str | None, limit: int, types: Sequence[str] | None = None
 ) -> list[Event]:
-    """Events after the cursor, oldest first; only those no running transaction can precede."""
-    txid, sequence = decode_cursor(after) if after else (-1, -1)
+    """Published events after the cursor, in feed order (publish first to include the newest)."""
     rows = session.execute(
         _FEED_SQL,
-        {"txid": txid, "sequence": sequence, "limit": limit, "types": list(types) if types else None},
+        {
+            "after": decode_cursor(after) if after else 0,
+            "limit": limit,
+            "types": list(types) if types else None,
+        },
     ).all()
     return [
         Event(
@@ -158,20 +179,10 @@ def feed(
             type=row.type,
             occurred_at=row.occurred_at,
             data=row.payload,
-            cursor=encode_cursor(row.txid, row.sequence),
+            cursor=encode_cursor(row.position),
         )
         for row in rows
     ]
-
-
-def get_event(session: Session, event_id: str) -> Event | None:
-    row = session.execute(
-        text("SELECT id, type, occurred_at, payload, txid, sequence FROM event WHERE id = :id"),
-        {"id": event_id},
-    ).first()
-    if row is None:
-        return None
-    return Event(row.id, row.type, row.occurred_at, row.payload, encode_cursor(row.txid, row.sequence))
 
 
 def prune_events(session: Session, *, now: datetime, retention_days: int) -> int:

@@ -20,12 +20,11 @@ EVENT_ID_LENGTH = 40
 class DomainEvent(SQLModel, table=True):
     """One thing that happened, written in the transaction of the change it records.
 
-    `sequence` orders events of one transaction; `txid` (the writing transaction's id) orders
-    transactions, so the feed can hand out a cursor that no later commit can fall behind
+    `sequence` is drawn at insert; `position` is given when the event is published to the feed,
+    in the order commits became visible, so no later commit can land behind a feed cursor
     (salescoach_core.integrations.events)."""
 
     __tablename__ = "event"
-    __table_args__ = (Index(None, "txid", "sequence"),)
 
     sequence: int | None = Field(
         default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
@@ -33,12 +32,7 @@ class DomainEvent(SQLModel, table=True):
     id: str = Field(sa_type=String(EVENT_ID_LENGTH), unique=True, max_length=EVENT_ID_LENGTH)
     type: str = Field(max_length=64)
     occurred_at: datetime = timestamp(nullable=False, index=True)
-    txid: int | None = Field(
-        default=None,
-        sa_column=Column(
-            BigInteger, nullable=False, server_default=text("pg_current_xact_id()::text::bigint")
-        ),
-    )
+    position: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, unique=True))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
 
 

@@ -23,9 +23,10 @@ def list_events(
     after: Annotated[str | None, Query(description="Same as `cursor` (kept for feed clients).")] = None,
     type: Annotated[list[EventType] | None, Query(description="Only these event types.")] = None,
 ) -> EventPage:
-    """Events after the cursor, oldest first, `SALESCOACH_EVENT_RETENTION_DAYS` back at most.
+    """Events after the cursor in commit order, `SALESCOACH_EVENT_RETENTION_DAYS` back at most.
     Cursors survive restarts; an event committed later never appears behind one."""
     start = cursor or after
+    events.publish(session)
     rows = events.feed(session, after=start, limit=limit, types=type)
     next_cursor = rows[-1].cursor if rows else start
     return EventPage(items=[EventPublic.of(e) for e in rows], next_cursor=next_cursor)
