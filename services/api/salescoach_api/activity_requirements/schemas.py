@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field, PlainSerializer
 from salescoach_core.activity_requirements import WeeklyRequirement
 
 PerWeek = Field(default=None, ge=0, le=10000, decimal_places=2, description="Per week; null: no requirement.")
-AsNumber = PlainSerializer(lambda v: None if v is None else float(v), when_used="json")
+AsNumber = PlainSerializer(
+    lambda v: None if v is None else float(v), return_type=float | None, when_used="json"
+)
 
 
 class WeeklyRequirementBody(BaseModel):
