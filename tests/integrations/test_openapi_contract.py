@@ -49,5 +49,6 @@ def test_every_operation_has_a_tag_and_problem_responses(openapi: dict[str, Any]
         assert op.get("tags"), name
         for status in ("4XX", "5XX"):
             content = op["responses"][status]["content"]
-            schemas = [media.get("schema") for media in content.values()]
-            assert {"$ref": "#/components/schemas/Problem"} in schemas, name
+            assert content["application/problem+json"]["schema"] == {
+                "$ref": "#/components/schemas/Problem"
+            }, name

@@ -59,9 +59,13 @@ class Problem(BaseModel):
     model_config = {"extra": "allow"}
 
 
+# `model` registers the schema (and FastAPI files it under application/json); the media type
+# the API actually sends, application/problem+json, gets the same schema by reference so
+# generated clients type the body whichever one they read.
+_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "4XX": {"model": Problem, "description": "Client error", "content": {PROBLEM_MEDIA_TYPE: {}}},
-    "5XX": {"model": Problem, "description": "Server error", "content": {PROBLEM_MEDIA_TYPE: {}}},
+    "4XX": {"model": Problem, "description": "Client error", "content": _PROBLEM_CONTENT},
+    "5XX": {"model": Problem, "description": "Server error", "content": _PROBLEM_CONTENT},
 }
 
 
