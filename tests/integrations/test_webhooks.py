@@ -19,7 +19,9 @@ from salescoach_core.integrations import events, webhooks
 from salescoach_core.integrations.delivery import DeliveryConfig, deliver_due
 from salescoach_core.models.integrations import WebhookDelivery
 from tests.integrations.conftest import NOW, Receiver
+from tests.plugins.auth import Org
 
+GOAL = {"kind": "skill", "skill": "discovery", "period": "2026-11", "measurement_plan": "ride-alongs"}
 FAST = DeliveryConfig(backoff_seconds=0, retry_window_seconds=3600, concurrency=4)
 
 
@@ -123,7 +125,9 @@ def test_redelivery_reuses_the_event_id(committed_engine: Engine, receiver: Rece
     assert [h["webhook-id"] for h, _ in receiver.requests] == [event_id, event_id]
 
 
-def test_api_manages_webhooks_and_never_sends_in_the_request(client: TestClient, receiver: Receiver) -> None:
+def test_api_manages_webhooks_and_never_sends_in_the_request(
+    client: TestClient, receiver: Receiver, org: Org
+) -> None:
     created = client.post("/v1/webhooks", json={"url": receiver.url, "event_types": ["goal.created"]})
     assert created.status_code == 201, created.text
     webhook = created.json()
@@ -135,8 +139,12 @@ def test_api_manages_webhooks_and_never_sends_in_the_request(client: TestClient,
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_webhook"
 
-    deliveries = client.get(f"/v1/webhooks/{webhook['id']}/deliveries").json()
-    assert deliveries == {"items": [], "next_cursor": None}
+    goal = client.post(f"/v1/reps/{org.rep_a1.id}/goals", json=GOAL)
+    assert goal.status_code == 201
+
+    # The goal's event is queued for the endpoint in the goal's transaction, and nothing is sent.
+    [delivery] = client.get(f"/v1/webhooks/{webhook['id']}/deliveries").json()["items"]
+    assert (delivery["status"], delivery["attempts"]) == ("pending", 0)
     assert receiver.requests == []
     assert client.delete(f"/v1/webhooks/{webhook['id']}").status_code == 204
     assert client.get(f"/v1/webhooks/{webhook['id']}").status_code == 404

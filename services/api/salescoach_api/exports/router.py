@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from salescoach_api.auth.policy import Access, requires, v1_router
@@ -40,10 +40,10 @@ class ExportSource:
     after the endpoint returns, so the export opens (and closes) its own connection."""
 
     connect: exports.ConnectionFactory
-    session: Any
+    session: Callable[[], AbstractContextManager[Session]]
 
     @staticmethod
-    def on(engine: Any) -> ExportSource:
+    def on(engine: Engine) -> ExportSource:
         @contextmanager
         def connect() -> Iterator[Connection]:
             with engine.connect() as conn, conn.begin():
