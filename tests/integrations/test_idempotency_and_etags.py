@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlmodel import Session
 
 from salescoach_api.idempotency import IdempotencyStore
+from salescoach_core.models.integrations import IdempotencyRecord
 from tests.plugins.auth import Org
 
 GOAL = {"kind": "skill", "skill": "discovery", "period": "2026-11", "measurement_plan": "ride-alongs"}
@@ -72,3 +75,23 @@ def test_scorecard_etag_answers_304_when_unchanged(client: TestClient, org: Org)
     assert first.status_code == 200
     assert (unchanged.status_code, unchanged.content, unchanged.headers["etag"]) == (304, b"", tag)
     assert other_period.status_code == 200
+
+
+def test_a_retry_during_the_first_request_is_told_to_wait_then_takes_over_a_dead_one(
+    db_session: Session,
+) -> None:
+    @contextmanager
+    def in_test() -> Iterator[Session]:
+        yield db_session
+        db_session.flush()
+
+    store = IdempotencyStore(in_test)
+    args = {"principal": "p" * 64, "key": "k", "request_hash": "h", "method": "POST", "path": "/v1/x"}
+    assert store.begin(**args).record is None
+
+    running = store.begin(**args).record
+    assert running is not None
+    assert running.status_code == 0  # in flight: the middleware answers 409
+
+    db_session.execute(update(IdempotencyRecord).values(created_at=datetime.now(UTC) - timedelta(minutes=6)))
+    assert store.begin(**args).record is None

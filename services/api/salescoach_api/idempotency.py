@@ -3,7 +3,8 @@
 An ASGI middleware, because it needs the whole response: a retried POST with the same key and
 the same request answers what the first one answered (with `Idempotent-Replayed: true`) without
 running again; the same key with a different request answers 422 `idempotency_key_reused`; a
-retry while the first is still running answers 409 `idempotency_key_in_use`. The caller is the
+retry while the first is still running answers 409 `idempotency_key_in_use` (for five minutes at
+most: a marker older than that was left by a process that died, and a retry takes it over). The caller is the
 SHA-256 of the credential, so keys of different callers never meet. Server errors are not stored
 (retrying them is the point), nor are 401, 403 and 429, which depend on the credential or the
 moment rather than the request. Records live `SALESCOACH_IDEMPOTENCY_RETENTION_HOURS`.
@@ -15,7 +16,7 @@ import hashlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -35,6 +36,8 @@ from salescoach_core.models.integrations import IdempotencyRecord
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
 IN_FLIGHT = 0
+# An in-flight marker this old belongs to a request whose process died; a retry may take it.
+IN_FLIGHT_STALE = timedelta(minutes=5)
 NOT_STORED = frozenset({401, 403, 429})
 REPLAYED_HEADERS = ("content-type", "location", "etag")
 
@@ -56,6 +59,7 @@ class IdempotencyStore:
 
     def begin(self, *, principal: str, key: str, request_hash: str, method: str, path: str) -> Claim:
         """Take the key with an in-flight marker, or return the record already there."""
+        now = datetime.now(UTC)
         with self.sessions() as session:
             taken = session.execute(
                 insert(IdempotencyRecord)
@@ -68,7 +72,7 @@ class IdempotencyStore:
                     status_code=IN_FLIGHT,
                     headers={},
                     body=b"",
-                    created_at=datetime.now(UTC),
+                    created_at=now,
                 )
                 .on_conflict_do_nothing()
                 .returning(col(IdempotencyRecord.key))
@@ -76,8 +80,15 @@ class IdempotencyStore:
             if taken is not None:
                 return Claim(None)
             record = find(session, principal=principal, key=key)
-            if record is not None:
-                session.expunge(record)
+            if record is None:
+                return Claim(None)
+            if record.status_code == IN_FLIGHT and record.created_at < now - IN_FLIGHT_STALE:
+                # The first attempt's process died before answering: let this one run.
+                record.request_hash = request_hash
+                record.created_at = now
+                session.add(record)
+                return Claim(None)
+            session.expunge(record)
             return Claim(record)
 
     def finish(self, *, principal: str, key: str, status: int, headers: dict[str, str], body: bytes) -> None:
