@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from salescoach_core.errors import UnprocessableError
@@ -57,6 +57,8 @@ def replace_requirements(
                 calls_per_week=values.calls_per_week,
                 emails_per_week=values.emails_per_week,
                 meetings_per_week=values.meetings_per_week,
+                # Its own instant even inside one transaction: the scorecard cache keys on it.
+                updated_at=func.clock_timestamp(),  # type: ignore[arg-type]
             )
         )
     session.flush()

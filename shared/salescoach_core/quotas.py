@@ -67,12 +67,22 @@ def upsert_quotas(session: Session, rows: Sequence[QuotaRow]) -> int:
     """Insert or replace quotas in one statement; returns how many rows were written."""
     if not rows:
         return 0
+    # clock_timestamp(), not now(): each write gets its own instant even inside one transaction,
+    # so max(updated_at) moves with every change (the scorecard cache keys on it).
     statement = insert(Quota).values(
-        [{"rep_id": row.rep_id, "month": row.month, "amount": row.amount} for row in rows]
+        [
+            {
+                "rep_id": row.rep_id,
+                "month": row.month,
+                "amount": row.amount,
+                "updated_at": func.clock_timestamp(),
+            }
+            for row in rows
+        ]
     )
     statement = statement.on_conflict_do_update(
         index_elements=["rep_id", "month"],
-        set_={"amount": statement.excluded.amount, "updated_at": func.now()},
+        set_={"amount": statement.excluded.amount, "updated_at": func.clock_timestamp()},
     )
     session.execute(statement)
     session.flush()

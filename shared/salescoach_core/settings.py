@@ -174,6 +174,12 @@ class Settings(BaseSettings):
     activity_email_subtypes: list[str] = Field(
         default=["Email"], description="Task.TaskSubtype values that are emails."
     )
+    scorecard_cache_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="Longest a cached team report is served; a change to its data replaces it sooner. "
+        "0: no cache.",
+    )
     willingness_window_days: int = Field(
         default=90, ge=1, description="Trailing window of willingness_to_change, in days."
     )

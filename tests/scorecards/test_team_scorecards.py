@@ -145,3 +145,37 @@ def test_team_scorecard_equals_each_reps_scorecard_and_follows_the_rank_rule(
     assert [c["rank"] for c in cards] == list(range(1, len(cards) + 1))
     assert team["totals"]["won_count"] == sum(c["won_count"] for c in cards)
     assert team["totals"]["won_amount"] == sum(c["won_amount"] for c in cards)
+
+
+def test_a_quota_change_shows_in_the_next_team_scorecard_read(
+    client: TestClient, factory: Factory, db_session: Session, set_now: Callable[[datetime], None]
+) -> None:
+    boss = factory.user("Boss")
+    rep = factory.user("Rep", manager=boss)
+    won(factory, rep, 5000)
+    quota(db_session, rep, 10000)
+
+    first = client.get(f"/v1/teams/{boss.id}/scorecards", params=OCTOBER).json()
+    again = client.get(f"/v1/teams/{boss.id}/scorecards", params=OCTOBER).json()  # served from the cache
+    client.put(f"/v1/reps/{rep.id}/quotas/2026-10", json={"amount": 20000})
+    after = client.get(f"/v1/teams/{boss.id}/scorecards", params=OCTOBER).json()
+
+    assert first == again
+    assert first["scorecards"][0]["attainment"] == 0.5
+    assert after["scorecards"][0]["attainment"] == 0.25  # 5000 / 20000
+    rep_card = client.get(f"/v1/reps/{rep.id}/scorecard", params=OCTOBER).json()
+    assert rep_card["attainment"] == 0.25
+
+
+def test_requirement_and_sync_changes_show_at_once(
+    client: TestClient, factory: Factory, db_session: Session, set_now: Callable[[datetime], None]
+) -> None:
+    boss = factory.user("Boss")
+    rep = factory.user("Rep", manager=boss)
+    factory.task(rep, subtype="Call", completed=datetime(2026, 10, 2, tzinfo=UTC))
+    client.put("/v1/activity-requirements", json={"default": {"calls_per_week": 7}})
+    before = client.get(f"/v1/reps/{rep.id}/scorecard", params=OCTOBER).json()
+    client.put("/v1/activity-requirements", json={"default": {"calls_per_week": 1}})
+    after = client.get(f"/v1/reps/{rep.id}/scorecard", params=OCTOBER).json()
+    assert before["process_to_requirement"] == round(1 / 31, 4)  # 7 a week over 31 days = 31
+    assert after["process_to_requirement"] == round(7 / 31, 4)  # 1 a week over 31 days = 31/7

@@ -29,6 +29,7 @@ from salescoach_api.sync_status.router import router as sync_status_router
 from salescoach_api.webhooks.router import router as webhooks_router
 from salescoach_core import __version__
 from salescoach_core.database import Database
+from salescoach_core.scorecards.cache import TeamReportCache
 from salescoach_core.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.scorecard_cache = TeamReportCache(ttl_seconds=settings.scorecard_cache_seconds)
     install_problem_handlers(app)
     # Inside the observability middleware, so their answers carry request ids and access logs.
     install_idempotency(app, database)

@@ -151,7 +151,7 @@ class ActionItem(SQLModel, table=True):
     completed_on: date | None = None
     completed_source: str | None = Field(default=None, max_length=16)
     created_at: datetime = timestamp(nullable=False)
-    updated_at: datetime = timestamp(nullable=False)
+    updated_at: datetime = timestamp(nullable=False, index=True)  # max() read by the scorecard cache
     external_id: str = Field(sa_type=String(EXTERNAL_ID_LENGTH), unique=True, max_length=EXTERNAL_ID_LENGTH)
     version: int = 1
     sf_task_id: str | None = Field(

@@ -29,7 +29,12 @@ class Quota(SQLModel, table=True):
     )
     updated_at: datetime | None = Field(
         default=None,
+        # Indexed: the scorecard cache reads max(updated_at) on every request.
         sa_column=Column(
-            DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+            DateTime(timezone=True),
+            nullable=False,
+            server_default=func.now(),
+            onupdate=func.now(),
+            index=True,
         ),
     )

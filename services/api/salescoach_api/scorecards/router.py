@@ -5,21 +5,30 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query, Request
 
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
 from salescoach_api.scorecards.schemas import MetricsPublic, PeriodPublic, ScorecardPublic, TeamScorecards
 from salescoach_core import reps
 from salescoach_core.periods import Period
+from salescoach_core.scorecards.cache import TeamReportCache
 from salescoach_core.scorecards.config import ScorecardConfig
-from salescoach_core.scorecards.service import data_as_of, rep_scorecard, team_report
+from salescoach_core.scorecards.service import data_as_of
 
 router = v1_router(prefix="/v1", tags=["scorecards"])
 
 PeriodQuery = Annotated[
     str | None, Query(description="A month (`2026-10`) or a quarter (`2026-Q4`). Or give `from` and `to`.")
 ]
+
+
+def get_scorecard_cache(request: Request) -> TeamReportCache:
+    cache: TeamReportCache = request.app.state.scorecard_cache
+    return cache
+
+
+ScorecardCacheDep = Annotated[TeamReportCache, Depends(get_scorecard_cache)]
 FromQuery = Annotated[date | None, Query(alias="from", description="First day (inclusive), with `to`.")]
 ToQuery = Annotated[date | None, Query(description="Day after the last (exclusive), with `from`.")]
 
@@ -31,6 +40,7 @@ def get_rep_scorecard(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
+    cache: ScorecardCacheDep,
     rep_id: str,
     period: PeriodQuery = None,
     from_: FromQuery = None,
@@ -39,7 +49,9 @@ def get_rep_scorecard(
     """Every scorecard metric of the rep for the period, with the rep's rank in their team."""
     chosen = Period.parse(period, from_, to)
     config = ScorecardConfig.from_settings(settings)
-    card = rep_scorecard(session, rep=reps.get_rep(session, rep_id), period=chosen, config=config, now=now)
+    card = cache.rep_scorecard(
+        session, rep=reps.get_rep(session, rep_id), period=chosen, config=config, now=now
+    )
     return ScorecardPublic.of_card(
         card, period=PeriodPublic.of(chosen, config.zone.key), data_as_of=data_as_of(session)
     )
@@ -54,6 +66,7 @@ def get_team_scorecards(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
+    cache: ScorecardCacheDep,
     manager_id: str,
     period: PeriodQuery = None,
     from_: FromQuery = None,
@@ -64,7 +77,7 @@ def get_team_scorecards(
     chosen = Period.parse(period, from_, to)
     config = ScorecardConfig.from_settings(settings)
     manager = reps.get_user(session, manager_id)
-    report = team_report(
+    report = cache.team_report(
         session, manager_id=manager.id, whole_org=scope == "org", period=chosen, config=config, now=now
     )
     shown_period = PeriodPublic.of(chosen, config.zone.key)
