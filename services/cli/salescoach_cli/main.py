@@ -70,7 +70,8 @@ def doctor() -> None:
 
 @app.command()
 def run() -> None:
-    """Everything for a local demo: database, migrations, the API on SALESCOACH_API_PORT."""
+    """The local stack: database, emulator with a demo org (without Salesforce settings), first sync,
+    sync worker, admin key, the API on SALESCOACH_API_PORT."""
     run_all(get_settings())
 
 
