@@ -15,8 +15,9 @@ also expire after `SALESCOACH_SCORECARD_CACHE_SECONDS`, which bounds that stalen
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime
+from typing import TypeVar, cast
 
 from cachetools import TTLCache
 from sqlalchemy import text
@@ -27,6 +28,9 @@ from salescoach_core.periods import Period
 from salescoach_core.scorecards.config import ScorecardConfig
 from salescoach_core.scorecards.metrics import RepScorecard
 from salescoach_core.scorecards.service import TeamReport, rep_scorecard, team_report
+
+T = TypeVar("T")
+_MISSING = object()
 
 # Each max() reads one end of an index; the whole statement is one round trip.
 _DATA_VERSION = text(
@@ -46,12 +50,36 @@ def data_version(session: Session) -> tuple[Hashable, ...]:
 
 
 class TeamReportCache:
-    """An LRU of team reports keyed by what they were computed from. Thread-safe."""
+    """An LRU of computed results keyed by what they were computed from. Thread-safe; a compute
+    runs outside the lock, so two first readers may both compute (the same result)."""
 
     def __init__(self, ttl_seconds: float, maxsize: int = 512) -> None:
         self._enabled = ttl_seconds > 0
-        self._reports: TTLCache[Hashable, TeamReport] = TTLCache(maxsize=maxsize, ttl=max(ttl_seconds, 1))
+        self._entries: TTLCache[Hashable, object] = TTLCache(maxsize=maxsize, ttl=max(ttl_seconds, 1))
         self._lock = threading.Lock()
+
+    def memo(
+        self,
+        session: Session,
+        key: tuple[Hashable, ...],
+        *,
+        period: Period,
+        config: ScorecardConfig,
+        now: datetime,
+        compute: Callable[[], T],
+    ) -> T:
+        """`compute()`'s result for `key` over `period`, reused while the data and clock allow."""
+        if not self._enabled:
+            return compute()
+        full_key = (*key, period, config, _clock(period, config, now), data_version(session))
+        with self._lock:
+            cached = self._entries.get(full_key, _MISSING)
+        if cached is not _MISSING:
+            return cast(T, cached)
+        value = compute()
+        with self._lock:
+            self._entries[full_key] = value
+        return value
 
     def team_report(
         self,
@@ -63,21 +91,16 @@ class TeamReportCache:
         config: ScorecardConfig,
         now: datetime,
     ) -> TeamReport:
-        if not self._enabled:
-            return team_report(
+        return self.memo(
+            session,
+            ("team_report", manager_id, whole_org),
+            period=period,
+            config=config,
+            now=now,
+            compute=lambda: team_report(
                 session, manager_id=manager_id, whole_org=whole_org, period=period, config=config, now=now
-            )
-        key = (manager_id, whole_org, period, config, _clock(period, config, now), data_version(session))
-        with self._lock:
-            cached = self._reports.get(key)
-        if cached is not None:
-            return cached
-        report = team_report(
-            session, manager_id=manager_id, whole_org=whole_org, period=period, config=config, now=now
+            ),
         )
-        with self._lock:
-            self._reports[key] = report
-        return report
 
     def rep_scorecard(
         self, session: Session, *, rep: SfUser, period: Period, config: ScorecardConfig, now: datetime

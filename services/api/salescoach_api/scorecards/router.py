@@ -14,7 +14,7 @@ from salescoach_core import reps
 from salescoach_core.periods import Period
 from salescoach_core.scorecards.cache import TeamReportCache
 from salescoach_core.scorecards.config import ScorecardConfig
-from salescoach_core.scorecards.service import data_as_of
+from salescoach_core.scorecards.service import data_as_of, team_report
 
 router = v1_router(prefix="/v1", tags=["scorecards"])
 
@@ -49,11 +49,16 @@ def get_rep_scorecard(
     """Every scorecard metric of the rep for the period, with the rep's rank in their team."""
     chosen = Period.parse(period, from_, to)
     config = ScorecardConfig.from_settings(settings)
-    card = cache.rep_scorecard(
-        session, rep=reps.get_rep(session, rep_id), period=chosen, config=config, now=now
-    )
-    return ScorecardPublic.of_card(
-        card, period=PeriodPublic.of(chosen, config.zone.key), data_as_of=data_as_of(session)
+    rep = reps.get_rep(session, rep_id)
+
+    def build() -> ScorecardPublic:
+        card = cache.rep_scorecard(session, rep=rep, period=chosen, config=config, now=now)
+        return ScorecardPublic.of_card(
+            card, period=PeriodPublic.of(chosen, config.zone.key), data_as_of=data_as_of(session)
+        )
+
+    return cache.memo(
+        session, ("rep_scorecard", rep.id), period=chosen, config=config, now=now, compute=build
     )
 
 
@@ -77,17 +82,27 @@ def get_team_scorecards(
     chosen = Period.parse(period, from_, to)
     config = ScorecardConfig.from_settings(settings)
     manager = reps.get_user(session, manager_id)
-    report = cache.team_report(
-        session, manager_id=manager.id, whole_org=scope == "org", period=chosen, config=config, now=now
-    )
-    shown_period = PeriodPublic.of(chosen, config.zone.key)
-    as_of = data_as_of(session)
-    return TeamScorecards(
-        manager_id=manager.id,
-        scope=scope,
-        period=shown_period,
-        data_as_of=as_of,
-        scorecards=[ScorecardPublic.of_card(c, period=shown_period, data_as_of=as_of) for c in report.cards],
-        totals=MetricsPublic.of(report.totals),
-        segment_distribution=report.distribution,
+
+    def build() -> TeamScorecards:
+        report = team_report(
+            session, manager_id=manager.id, whole_org=scope == "org", period=chosen, config=config, now=now
+        )
+        shown_period = PeriodPublic.of(chosen, config.zone.key)
+        as_of = data_as_of(session)
+        return TeamScorecards(
+            manager_id=manager.id,
+            scope=scope,
+            period=shown_period,
+            data_as_of=as_of,
+            scorecards=[
+                ScorecardPublic.of_card(c, period=shown_period, data_as_of=as_of) for c in report.cards
+            ],
+            totals=MetricsPublic.of(report.totals),
+            segment_distribution=report.distribution,
+        )
+
+    # The finished body is cached, not only the figures: building twelve cards costs as much as
+    # reading them.
+    return cache.memo(
+        session, ("team_scorecards", manager.id, scope), period=chosen, config=config, now=now, compute=build
     )
