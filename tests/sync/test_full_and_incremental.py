@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 import requests
 
+from salescoach_sync import engine as engine_module
 from salescoach_sync.client import ResultPage
+from salescoach_sync.errors import SyncError
+from salescoach_sync.load import _checked_header
 from salescoach_sync.report import SyncReport
 from tests.plugins.sync import (
     FIELDS,
@@ -208,3 +211,51 @@ def test_optional_field_absent_from_describe_is_skipped(
     assert report.ok, report.first_error
     assert _result(report, "Task").inserted == len(rows)
     assert env.table_count("sf_task") == len(rows)
+
+
+def _index_definitions(env: SyncEnv, table: str) -> set[str]:
+    with env.engine.connect() as conn:
+        return {
+            str(r[0])
+            for r in conn.exec_driver_sql(f"SELECT indexdef FROM pg_indexes WHERE tablename = '{table}'")
+        }
+
+
+def test_first_load_rebuilds_dropped_indexes_and_survives_broken_pages(
+    sync_env_factory: SyncEnvFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first load into an empty table COPYs straight into it; a large one drops the secondary
+    # indexes first and builds them at the end, in the same transaction.
+    monkeypatch.setattr(engine_module, "INDEX_REBUILD_MIN_ROWS", 1)
+    env = sync_env_factory(sync_bulk_page_records=100)
+    indexes_before = _index_definitions(env, "sf_task")
+    assert len(indexes_before) >= 4
+    real_iter = ResultPage.iter_bytes
+    broken: set[str | None] = set()
+
+    def flaky(page: ResultPage, chunk_size: int = 1 << 20) -> Any:
+        key = page.response.url
+        for index, chunk in enumerate(real_iter(page, 200)):
+            yield chunk
+            if index == 1 and key not in broken:
+                broken.add(key)
+                raise requests.exceptions.ChunkedEncodingError("connection broken mid-page")
+
+    monkeypatch.setattr(ResultPage, "iter_bytes", flaky)
+
+    report = env.run(objects=["Task", "Event"])
+
+    assert report.ok, report.first_error
+    assert len(broken) >= 3
+    assert _result(report, "Task").inserted == len(csv_table(env.org_dir, "Task"))
+    assert_matches_org(env, ["Task", "Event"])
+    assert _index_definitions(env, "sf_task") == indexes_before
+
+
+def test_a_direct_first_load_checks_the_csv_header_like_header_match() -> None:
+    expected = ["Id", "Subject"]
+    assert (
+        b"".join(_checked_header([b"Id,Sub", b"ject\n", b'"1","a"\n'], expected)) == b'Id,Subject\n"1","a"\n'
+    )
+    with pytest.raises(SyncError, match="does not match"):
+        list(_checked_header([b"Subject,Id\n1,a\n"], expected))

@@ -46,6 +46,8 @@ log = structlog.get_logger(__name__)
 GET_DELETED_DAYS = 15
 GET_DELETED_MARGIN = timedelta(hours=1)
 DESCRIBE_TTL_SECONDS = 3600.0
+# A first load at least this large drops the table's secondary indexes and builds them after.
+INDEX_REBUILD_MIN_ROWS = 50_000
 # Errors after which the next objects cannot do better: stop the pass.
 _FATAL = (QuotaStop, SyncInterrupted, SalesforceAuthError, NotConfiguredError, SalesforceUnavailableError)
 
@@ -193,6 +195,9 @@ class SyncEngine:
     def _full(self, loader: Loader, resolved: ResolvedObject, run: _Run) -> datetime | None:
         """Everything (queryAll where deletes matter): merge, and drop rows the org no longer has."""
         empty = loader.target_is_empty()
+        direct = loader.direct_columns() if empty else None
+        if direct is not None:
+            return self._first_load(loader, resolved, run, direct)
         run.rows_read = self._bulk_into_stage(loader, resolved, resolved.soql())
         if empty:
             # First load: nothing to compare or delete, so no statistics and no anti-join.
@@ -203,6 +208,49 @@ class SyncEngine:
             run.deleted += loader.delete_missing_from_stage()
         run.reconciled = True
         return _capped(loader.max_modstamp(), run)
+
+    def _first_load(
+        self, loader: Loader, resolved: ResolvedObject, run: _Run, columns: list[str]
+    ) -> datetime | None:
+        """A full read into an empty table: the CSV goes straight into the table (no staging
+        table, no INSERT ... SELECT), and for a large result its secondary indexes are dropped
+        first and built once at the end, all in the object's one transaction: a crash leaves
+        the table empty and indexed as before."""
+        name = resolved.name
+        indexes: list[tuple[str, str]] = []
+
+        def on_total(total: int | None) -> None:
+            self.progress.total(name, total)
+            if total is not None and total >= INDEX_REBUILD_MIN_ROWS:
+                candidates = loader.secondary_indexes()
+                if candidates and loader.drop_indexes(candidates):
+                    indexes.extend(candidates)
+                    log.debug("sync_indexes_dropped_for_first_load", object=name, indexes=len(candidates))
+
+        loaded = 0
+
+        def consume(page: ResultPage) -> int:
+            nonlocal loaded
+            with loader.connection.transaction():
+                rows = loader.copy_csv_direct(self._counting(page, name, loaded), columns)
+            loaded += rows
+            self.progress.page(name, loaded)
+            return rows
+
+        bulk_query(
+            self.client,
+            resolved.soql(),
+            include_deleted=resolved.spec.query_all,
+            consume_page=consume,
+            stop=self.stop,
+            page_records=self._settings.sync_bulk_page_records,
+            on_total=on_total,
+        )
+        if indexes:
+            loader.create_indexes(indexes)
+        run.rows_read = run.inserted = loader.target_count()
+        run.reconciled = True
+        return _capped(loader.target_max_modstamp(), run)
 
     def _incremental(
         self, loader: Loader, resolved: ResolvedObject, state: ObjectState, run: _Run

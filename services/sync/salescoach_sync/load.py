@@ -7,7 +7,8 @@ data and the high-water mark commit together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import csv
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from salescoach_sync.errors import SyncError
 from salescoach_sync.objects import CUSTOM_FIELDS_COLUMN, MODSTAMP, ResolvedObject
 
 STAGE_TABLE = "sync_stage"
@@ -72,6 +74,87 @@ class Loader:
         with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
             for chunk in chunks:
                 copy.write(chunk)
+
+    # ------------------------------------------------------------------ first load, direct
+
+    def direct_columns(self) -> list[str] | None:
+        """The target columns in the CSV's column order, when a first load can COPY the CSV
+        straight into the object's table: every staged field feeds exactly one column and no
+        custom field needs building into JSON. None otherwise (the staging path then)."""
+        if self._obj.custom:
+            return None
+        by_source: dict[str, str] = {}
+        for mapping in self._obj.columns:
+            if mapping.source in by_source:
+                return None
+            by_source[mapping.source] = mapping.column
+        staged = [f.api_name for f in self._obj.staged]
+        if set(by_source) != set(staged) or MODSTAMP not in by_source:
+            return None
+        return [by_source[name] for name in staged]
+
+    def copy_csv_direct(self, chunks: Iterable[bytes], columns: Sequence[str]) -> int:
+        """COPY the CSV straight into the object's table (a first load into an empty table).
+
+        The header names API fields, not the table's columns, so PostgreSQL's HEADER MATCH
+        cannot check it: `_checked_header` does, with the same strictness. Returns the rows."""
+        column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true, FORCE_NULL ({}))").format(
+            self._table, column_list, column_list
+        )
+        expected = [f.api_name for f in self._obj.staged]
+        with self._conn.cursor() as cursor:
+            with cursor.copy(statement) as copy:
+                for chunk in _checked_header(chunks, expected):
+                    copy.write(chunk)
+            return max(cursor.rowcount, 0)
+
+    def secondary_indexes(self) -> list[tuple[str, str]]:
+        """(name, definition) of the table's indexes that enforce nothing (not unique, no
+        constraint): a first load may drop them and build them once at the end, which is
+        several times cheaper than maintaining them row by row."""
+        rows = self._conn.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index AS i"
+            " WHERE i.indrelid = %s::regclass AND NOT i.indisunique"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)"
+            " ORDER BY 1",
+            (self._obj.spec.table.name,),
+        ).fetchall()
+        return [(str(name), str(definition)) for name, definition in rows]
+
+    def drop_indexes(self, indexes: Sequence[tuple[str, str]], *, lock_timeout_ms: int = 2000) -> bool:
+        """Drop `indexes` inside the caller's transaction (a crash rolls the drop back with
+        the data). Waits at most `lock_timeout_ms` for readers of the table: False, and
+        nothing dropped, when they hold it longer (the load then keeps the indexes)."""
+        try:
+            with self._conn.transaction():
+                self._conn.execute(
+                    sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout_ms))
+                )
+                for name, _ in indexes:
+                    self._conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
+        except psycopg.errors.LockNotAvailable:
+            return False
+        finally:
+            self._conn.execute("SET LOCAL lock_timeout = DEFAULT")
+        return True
+
+    def create_indexes(self, indexes: Sequence[tuple[str, str]]) -> None:
+        self._conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for _, definition in indexes:
+            # pg_get_indexdef output, read back from the catalog a moment ago
+            self._conn.execute(sql.SQL(definition))
+
+    def target_count(self) -> int:
+        row = self._conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table)).fetchone()
+        return int(row[0]) if row else 0
+
+    def target_max_modstamp(self) -> datetime | None:
+        column = next(m.column for m in self._obj.columns if m.source == MODSTAMP)
+        row = self._conn.execute(
+            sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), self._table)
+        ).fetchone()
+        return row[0] if row else None
 
     def analyze_stage(self) -> None:
         # Temp tables get no autovacuum statistics; the merge and anti-joins plan better with them.
@@ -225,3 +308,24 @@ class Loader:
             (list(ids),),
         )
         return cursor.rowcount
+
+
+def _checked_header(chunks: Iterable[bytes], expected: Sequence[str]) -> Iterator[bytes]:
+    """Pass `chunks` through after checking that the CSV's header row is exactly `expected`
+    (what HEADER MATCH checks when the COPY columns are named like the header)."""
+    pending = b""
+    iterator = iter(chunks)
+    for chunk in iterator:
+        pending += chunk
+        if b"\n" in pending:
+            break
+    line = pending.split(b"\n", 1)[0].rstrip(b"\r").decode()
+    header = next(csv.reader([line]), []) if line else []
+    if header != list(expected):
+        raise SyncError(
+            f"the Bulk CSV header {header} does not match the selected fields {list(expected)}; "
+            "a column would load into the wrong place, so nothing was loaded"
+        )
+    if pending:
+        yield pending
+    yield from iterator
