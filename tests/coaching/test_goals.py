@@ -180,3 +180,102 @@ def test_activity_and_outcome_goals_close_at_period_end_from_the_data(
     outbox = {row.external_id: row.version for row in db_session.exec(select(WritebackOutbox))}
     assert outbox[f"goal-{hit['id']}"] == 2
     assert f"goal-{cycle['id']}" not in outbox
+
+
+def _stages(factory: Factory) -> None:
+    factory.stage("Prospecting", sort_order=10)
+    factory.stage("Qualification", sort_order=20)
+    factory.stage("Proposal", sort_order=30)
+    factory.stage("Negotiation", sort_order=40)
+    factory.stage("Closed Won", sort_order=50, won=True)
+    factory.stage("Closed Lost", sort_order=60, closed=True)
+    factory.stage("Retired", sort_order=15, active=False)
+
+
+def _walk(factory: Factory, rep: Any, *steps: tuple[str, int, int]) -> None:
+    """An opportunity of `rep` visiting each (stage, month, day) of 2026 in turn, at noon UTC."""
+    first = datetime(2026, steps[0][1], steps[0][2], 12, tzinfo=UTC)
+    opportunity = factory.opportunity(rep, created=first, amount=100)
+    for stage, month, day in steps:
+        factory.history(opportunity, stage=stage, at=datetime(2026, month, day, 12, tzinfo=UTC))
+
+
+def stage_goal(client: TestClient, rep_id: str, stage: str, target: float) -> dict[str, Any]:
+    body = {"kind": "outcome", "period": "2026-11", "metric": "stage_conversion", "stage": stage,
+            "target": target, "measurement_plan": "Qualification exits that move on"}  # fmt: skip
+    return ok(client.post(f"/v1/reps/{rep_id}/goals", json=body), 201)  # type: ignore[no-any-return]
+
+
+def test_stage_conversion_goal_baseline_progress_and_close(
+    client: TestClient, team: Team, factory: Factory, db_session: Session, settings: Settings
+) -> None:
+    _stages(factory)
+    alice = team.alice
+    # October, Qualification (baseline). Entered Q in October: o1 o2 o3 o4; left: o1 o2 o3;
+    # converted: o1 (on to Proposal), o3 (won). 2 / 3.
+    _walk(factory, alice, ("Prospecting", 10, 1), ("Qualification", 10, 3), ("Proposal", 10, 10))  # o1
+    _walk(factory, alice, ("Qualification", 10, 5), ("Closed Lost", 10, 8))  # o2
+    _walk(factory, alice, ("Qualification", 10, 6), ("Closed Won", 10, 9))  # o3
+    _walk(factory, alice, ("Qualification", 10, 20))  # o4: still in Q
+    # First entered Q in September: not October's, though it left in October.
+    _walk(factory, alice, ("Qualification", 9, 25), ("Proposal", 10, 2))
+    # November so far (progress). Entered and left Q: n1 n2 n3 n4; converted: n3, n4. 2 / 4.
+    _walk(factory, alice, ("Qualification", 11, 2), ("Closed Lost", 11, 4))  # n1: lost
+    # n2: back to Prospecting, then lost.
+    _walk(factory, alice, ("Qualification", 11, 3), ("Prospecting", 11, 5), ("Closed Lost", 11, 7))
+    _walk(factory, alice, ("Qualification", 11, 3), ("Negotiation", 11, 6))  # n3: skips Proposal
+    # n4: the repeated Q row (an amount change) is one visit.
+    _walk(factory, alice, ("Qualification", 11, 4), ("Qualification", 11, 5), ("Proposal", 11, 8))
+    # Bob's conversions are not Alice's.
+    _walk(factory, team.bob, ("Qualification", 11, 2), ("Proposal", 11, 3))
+
+    qualification = stage_goal(client, alice.id, "Qualification", 0.5)
+    assert qualification["stage"] == "Qualification"
+    assert qualification["metric"] == "stage_conversion"
+    assert qualification["baseline"] == round(2 / 3, 4)
+    assert qualification["progress"] == 0.5
+    assert qualification["writeback"]["status"] == "not_mirrored"
+    # Proposal: entered by o1 and n4, left by neither: no conversion share either month.
+    proposal = stage_goal(client, alice.id, "Proposal", 0.2)
+    assert proposal["baseline"] is None
+    assert proposal["progress"] is None
+
+    # A lost exit on 11-20 makes November 2 / 5 = 0.4 < 0.5: missed at the end of the month.
+    _walk(factory, alice, ("Qualification", 11, 18), ("Closed Lost", 11, 20))
+    config = CoachingConfig.from_settings(settings)
+    assert goals.refresh_progress(db_session, now=datetime(2026, 11, 21, tzinfo=UTC), config=config) == 2
+    assert ok(client.get(f"/v1/goals/{qualification['id']}"))["progress"] == 0.4
+    closed = goals.close_due_goals(db_session, now=datetime(2026, 12, 1, 0, 5, tzinfo=UTC), config=config)
+    status = {str(g.id): (g.status, g.progress) for g in closed}
+    assert status == {qualification["id"]: ("missed", Decimal("0.4")), proposal["id"]: ("missed", None)}
+    history = ok(client.get(f"/v1/goals/{qualification['id']}/history"))["items"]
+    assert "stage_conversion at Qualification 0.4 against target 0.5" in history[-1]["reason"]
+
+
+def test_stage_conversion_goal_needs_an_open_stage_and_stage_needs_that_metric(
+    client: TestClient, team: Team, factory: Factory
+) -> None:
+    _stages(factory)
+    base = {"kind": "outcome", "period": "2026-11", "metric": "stage_conversion", "target": 0.5,
+            "measurement_plan": "x"}  # fmt: skip
+    allowed = "the open stages are: Prospecting, Qualification, Proposal, Negotiation."
+    for stage in (None, "Closed Won", "Retired", "Nowhere"):
+        body = {**base, "stage": stage} if stage is not None else base
+        response = client.post(f"/v1/reps/{team.alice.id}/goals", json=body)
+        assert response.status_code == 422, body
+        assert response.json()["code"] == "invalid_goal"
+        assert response.json()["detail"].endswith(allowed), response.json()["detail"]
+
+    others = [
+        {**base, "metric": "win_rate", "stage": "Qualification"},
+        {"kind": "activity", "period": "2026-11", "metric": "calls", "target": 3, "stage": "Qualification",
+         "measurement_plan": "x"},
+        {"kind": "skill", "period": "2026-11", "skill": "discovery", "stage": "Qualification",
+         "measurement_plan": "x"},
+    ]  # fmt: skip
+    for body in others:
+        response = client.post(f"/v1/reps/{team.alice.id}/goals", json=body)
+        assert response.status_code == 422, body
+        assert response.json()["code"] == "invalid_goal"
+        assert "stage" in response.json()["detail"]
+    assert ok(client.get(f"/v1/reps/{team.alice.id}/goals"))["items"] == []

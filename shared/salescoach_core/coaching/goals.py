@@ -2,7 +2,8 @@
 progress from the scorecard, status changes with their history, and the close at period end.
 
 Activity goals count calls, emails, meetings or opportunity starts, per week or per period;
-outcome goals track dollars in starts, win rate or sales cycle days over the period; skill goals
+outcome goals track dollars in starts, win rate, sales cycle days or the conversion of one open
+stage (`stage_conversion` with its `stage`, as analytics computes it) over the period; skill goals
 name a skill and are rated by the coach. Baseline = the same metric over the period of the same
 kind just before the goal's (the previous month for a month goal), as the scorecard computes it.
 """
@@ -22,6 +23,9 @@ from sqlalchemy import text, tuple_
 from sqlmodel import Session, col, select
 
 from salescoach_core import reps
+from salescoach_core.analytics.config import AnalyticsConfig
+from salescoach_core.analytics.conversion import stage_conversion
+from salescoach_core.analytics.stages import stage_catalog
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.errors import (
     GoalLimitReachedError,
@@ -44,7 +48,8 @@ GoalStatus = Literal["active", "achieved", "missed", "abandoned"]
 Cadence = Literal["per_week", "per_period"]
 
 ACTIVITY_METRICS = ("calls", "emails", "meetings", "opportunity_starts")
-OUTCOME_METRICS = ("dollars_in_starts", "win_rate", "sales_cycle_days")
+STAGE_CONVERSION = "stage_conversion"
+OUTCOME_METRICS = ("dollars_in_starts", "win_rate", STAGE_CONVERSION, "sales_cycle_days")
 LOWER_IS_BETTER = frozenset({"sales_cycle_days"})
 CLOSED_STATUSES = frozenset({"achieved", "missed", "abandoned"})
 SYSTEM_ACTOR = "system"
@@ -63,6 +68,8 @@ class GoalSpec:
     target: Decimal | None = None
     skill: str | None = None
     coach_rating: int | None = None
+    stage: str | None = None
+    """Stage-conversion goals: the open stage (its API name) whose conversion is tracked."""
 
 
 def goal_period(goal: CoachingGoal) -> Period:
@@ -106,15 +113,63 @@ def metric_value(
     return value.quantize(PLACES, rounding=ROUND_HALF_EVEN)
 
 
+def stage_conversion_value(
+    session: Session, *, rep_id: str, stage: str, period: Period, config: CoachingConfig
+) -> Decimal | None:
+    """The rep's conversion share at `stage` over `period`: converted / left among opportunities
+    that first entered the stage in the period, as analytics computes it (docs/metrics.md, "Stage
+    conversion"); None when none left the stage."""
+    report = stage_conversion(
+        session,
+        rep_id=rep_id,
+        team_ids=None,
+        period=period,
+        stages=stage_catalog(session),
+        config=_analytics_config(config),
+    )
+    value = next((item.rep.conversion for item in report.stages if item.stage == stage), None)
+    return value.quantize(PLACES, rounding=ROUND_HALF_EVEN) if value is not None else None
+
+
+def _analytics_config(config: CoachingConfig) -> AnalyticsConfig:
+    # The rep's own stage counts depend only on the org's time zone; the other settings drive
+    # staleness, what-if and the chokepoint, none of which a goal reads.
+    return AnalyticsConfig(
+        zone=config.scorecard.zone,
+        stale_days=0,
+        stale_activity_days=0,
+        whatif_baseline_months=0,
+        chokepoint_min_opportunities=0,
+    )
+
+
+def _validate_stage(session: Session, spec: GoalSpec) -> None:
+    """A stage-conversion goal names one of the synced open stages."""
+    if spec.metric != STAGE_CONVERSION:
+        return
+    open_stages = stage_catalog(session).open_stages
+    if spec.stage not in open_stages:
+        allowed = ", ".join(open_stages) if open_stages else "none synced yet"
+        given = f"`{spec.stage}` is not an open stage" if spec.stage else "It needs a `stage`"
+        raise InvalidGoalError(
+            f"A stage_conversion goal tracks one open stage. {given}; the open stages are: {allowed}."
+        )
+
+
 def _validate(spec: GoalSpec) -> None:
     if not spec.measurement_plan.strip():
         raise InvalidGoalError("Every goal needs a `measurement_plan`: how progress will be measured.")
     if spec.kind == "skill":
         if not spec.skill:
             raise InvalidGoalError("A skill goal names its `skill` (e.g. 'discovery questioning').")
-        if spec.metric is not None or spec.target is not None or spec.cadence is not None:
+        if (
+            spec.metric is not None
+            or spec.target is not None
+            or spec.cadence is not None
+            or spec.stage is not None
+        ):
             raise InvalidGoalError(
-                "A skill goal is rated by the coach: give no `metric`, `target` or `cadence`."
+                "A skill goal is rated by the coach: give no `metric`, `target`, `cadence` or `stage`."
             )
         return
     allowed = ACTIVITY_METRICS if spec.kind == "activity" else OUTCOME_METRICS
@@ -128,6 +183,8 @@ def _validate(spec: GoalSpec) -> None:
         raise InvalidGoalError("`coach_rating` applies to skill goals only.")
     if spec.skill is not None:
         raise InvalidGoalError("`skill` applies to skill goals only.")
+    if spec.metric != STAGE_CONVERSION and spec.stage is not None:
+        raise InvalidGoalError("`stage` applies to stage_conversion goals only.")
 
 
 def _lock_rep_goals(session: Session, rep_id: str) -> None:
@@ -155,8 +212,9 @@ def describe(goal: CoachingGoal) -> str:
     if goal.kind == "skill":
         return f"skill: {goal.skill}"
     cadence = " per week" if goal.cadence == "per_week" else ""
+    stage = f" at {goal.stage}" if goal.stage else ""
     target = f"{goal.target.normalize():f}" if goal.target is not None else "?"
-    return f"{goal.kind}: {goal.metric} {target}{cadence}"
+    return f"{goal.kind}: {goal.metric}{stage} {target}{cadence}"
 
 
 def create_goal(
@@ -171,6 +229,7 @@ def create_goal(
 ) -> CoachingGoal:
     """A new active goal with its baseline; refused with 409 past the per-period limit."""
     _validate(spec)
+    _validate_stage(session, spec)
     _lock_rep_goals(session, rep.id)
     active = active_overlapping(session, rep_id=rep.id, period=spec.period)
     if len(active) >= config.goal_limit:
@@ -195,6 +254,7 @@ def create_goal(
         metric=spec.metric,
         cadence=(spec.cadence or "per_period") if spec.kind == "activity" else None,
         skill=spec.skill,
+        stage=spec.stage,
         measurement_plan=spec.measurement_plan,
         target=spec.target,
         coach_rating=spec.coach_rating,
@@ -204,7 +264,16 @@ def create_goal(
         external_id=f"goal-{goal_id}",
         writeback_status="not_mirrored",
     )
-    if goal.metric is not None:
+    if goal.metric == STAGE_CONVERSION:
+        assert goal.stage is not None
+        goal.baseline = stage_conversion_value(
+            session, rep_id=rep.id, stage=goal.stage, period=previous_period(spec.period), config=config
+        )
+        goal.progress = stage_conversion_value(
+            session, rep_id=rep.id, stage=goal.stage, period=spec.period, config=config
+        )
+        goal.progress_as_of = now
+    elif goal.metric is not None:
         before = previous_period(spec.period)
         card = compute_scorecards(session, reps=[rep], period=before, config=config.scorecard, now=now)[0]
         goal.baseline = metric_value(
@@ -387,6 +456,14 @@ def _refresh(session: Session, goals: list[CoachingGoal], *, now: datetime, conf
         for goal in group:
             card = cards.get(goal.rep_id)
             assert goal.metric is not None
+            if goal.metric == STAGE_CONVERSION:
+                assert goal.stage is not None
+                goal.progress = stage_conversion_value(
+                    session, rep_id=goal.rep_id, stage=goal.stage, period=period, config=config
+                )
+                goal.progress_as_of = now
+                session.add(goal)
+                continue
             goal.progress = (
                 metric_value(
                     card, metric=goal.metric, cadence=goal.cadence, period=period, now=now, config=config
@@ -423,13 +500,14 @@ def close_due_goals(session: Session, *, now: datetime, config: CoachingConfig) 
         outcome = "achieved" if target_met(goal) else "missed"
         progress = f"{goal.progress.normalize():f}" if goal.progress is not None else "no data"
         target = f"{goal.target.normalize():f}" if goal.target is not None else "?"
+        measured = f"{goal.metric} at {goal.stage}" if goal.stage else goal.metric
         set_status(
             session,
             goal,
             outcome,
             actor=SYSTEM_ACTOR,
             now=now,
-            reason=f"period {goal.period_label} ended: {goal.metric} {progress} against target {target}",
+            reason=f"period {goal.period_label} ended: {measured} {progress} against target {target}",
         )
         record_change(session, goal, now=now, created=False)
     session.flush()

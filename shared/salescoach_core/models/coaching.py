@@ -59,6 +59,8 @@ class CoachingGoal(SQLModel, table=True):
     metric: str | None = Field(default=None, max_length=32)
     cadence: str | None = Field(default=None, max_length=16)
     skill: str | None = Field(default=None, max_length=200)
+    stage: str | None = Field(default=None, max_length=255)
+    """Stage-conversion goals: the open stage's API name (OpportunityStage.ApiName)."""
     measurement_plan: str = Field(sa_type=Text)
     baseline: Decimal | None = Field(default=None, sa_type=Numeric(18, 4))
     target: Decimal | None = Field(default=None, sa_type=Numeric(18, 4))

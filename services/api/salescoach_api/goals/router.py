@@ -73,6 +73,7 @@ def create_goal(
         target=body.target,
         skill=body.skill,
         coach_rating=body.coach_rating,
+        stage=body.stage,
     )
     goal = goals.create_goal(
         session,

@@ -14,7 +14,7 @@ from salescoach_core.models import ActionItem, CoachingGoal, GoalStatusChange
 GoalKind = Literal["activity", "outcome", "skill"]
 GoalStatus = Literal["active", "achieved", "missed", "abandoned"]
 GoalMetric = Literal["calls", "emails", "meetings", "opportunity_starts", "dollars_in_starts", "win_rate",
-                     "sales_cycle_days"]  # fmt: skip
+                     "stage_conversion", "sales_cycle_days"]  # fmt: skip
 WritebackState = Literal["pending", "sent", "failed", "not_mirrored"]
 Target = Field(default=None, ge=0, lt=Decimal("1e13"), decimal_places=4, examples=[20])
 
@@ -28,7 +28,13 @@ class GoalCreate(BaseModel):
     metric: GoalMetric | None = Field(
         default=None,
         description="activity: calls, emails, meetings, opportunity_starts; outcome: "
-        "dollars_in_starts, win_rate, sales_cycle_days (lower is better).",
+        "dollars_in_starts, win_rate, stage_conversion (with `stage`), sales_cycle_days (lower is better).",
+    )
+    stage: str | None = Field(
+        default=None,
+        max_length=255,
+        description="stage_conversion goals: the open stage (API name) whose conversion share "
+        "(converted / left, 0-1) is tracked.",
     )
     cadence: Literal["per_week", "per_period"] | None = Field(
         default=None, description="Activity goals: count per week or over the period (default)."
@@ -80,6 +86,7 @@ class GoalPublic(BaseModel):
     metric: str | None
     cadence: str | None
     skill: str | None
+    stage: str | None = Field(description="stage_conversion goals: the open stage tracked.")
     measurement_plan: str
     baseline: float | None = Field(description="The metric over the previous period, at creation.")
     target: float | None
@@ -108,6 +115,7 @@ class GoalPublic(BaseModel):
             metric=goal.metric,
             cadence=goal.cadence,
             skill=goal.skill,
+            stage=goal.stage,
             measurement_plan=goal.measurement_plan,
             baseline=_number(goal.baseline),
             target=_number(goal.target),
