@@ -23,7 +23,6 @@ from sqlalchemy import text, tuple_
 from sqlmodel import Session, col, select
 
 from salescoach_core import reps
-from salescoach_core.analytics.config import AnalyticsConfig
 from salescoach_core.analytics.conversion import stage_conversion
 from salescoach_core.analytics.stages import stage_catalog
 from salescoach_core.coaching.config import CoachingConfig
@@ -125,22 +124,10 @@ def stage_conversion_value(
         team_ids=None,
         period=period,
         stages=stage_catalog(session),
-        config=_analytics_config(config),
+        config=config.analytics,
     )
     value = next((item.rep.conversion for item in report.stages if item.stage == stage), None)
     return value.quantize(PLACES, rounding=ROUND_HALF_EVEN) if value is not None else None
-
-
-def _analytics_config(config: CoachingConfig) -> AnalyticsConfig:
-    # The rep's own stage counts depend only on the org's time zone; the other settings drive
-    # staleness, what-if and the chokepoint, none of which a goal reads.
-    return AnalyticsConfig(
-        zone=config.scorecard.zone,
-        stale_days=0,
-        stale_activity_days=0,
-        whatif_baseline_months=0,
-        chokepoint_min_opportunities=0,
-    )
 
 
 def _validate_stage(session: Session, spec: GoalSpec) -> None:
