@@ -134,3 +134,25 @@ def test_lock_fault_fails_writes_but_not_reads(emulator_factory: EmulatorFactory
     codes = {r["errors"][0]["statusCode"] for r in results if not r["success"]}
     assert codes == {"UNABLE_TO_LOCK_ROW"}
     assert 0 < sum(r["success"] for r in results) < 20
+
+
+def test_querytimeout_fails_bulk_jobs_that_select_too_much(emulator_factory: EmulatorFactory) -> None:
+    emu = emulator_factory(faults="querytimeout=3")
+    assert parse_spec("querytimeout=3").query_timeout_rows == 3
+    session = client_session(emu)
+    session.headers["Authorization"] = f"Bearer {emu.access_token()}"
+    base = f"{emu.instance_url}/services/data/v62.0/jobs/query"
+
+    def finished(soql: str) -> dict[str, object]:
+        job = session.post(base, json={"operation": "query", "query": soql}).json()
+        for _ in range(200):
+            info: dict[str, object] = session.get(f"{base}/{job['id']}").json()
+            if info["state"] in ("JobComplete", "Failed"):
+                return info
+            time.sleep(0.01)
+        raise AssertionError("job never finished")
+
+    failed = finished("SELECT Id FROM User")
+    assert failed["state"] == "Failed"
+    assert str(failed["errorMessage"]).startswith("QUERY_TIMEOUT")
+    assert finished("SELECT Id FROM User LIMIT 2")["state"] == "JobComplete"

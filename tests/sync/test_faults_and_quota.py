@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from salescoach_sync.report import SyncReport
 from tests.plugins.sync import SyncEnvFactory, assert_matches_org, log_events
 
@@ -112,3 +114,34 @@ def test_cli_exits_3_with_a_message_when_the_guard_stops(sync_env_factory: SyncE
     assert "checkpoints are kept" in stderr
     finished = [e for e in log_events(stderr.splitlines()) if e["event"] == "sync_object_finished"]
     assert finished[-1]["status"] == "stopped"
+
+
+def test_query_timeout_splits_the_window_until_each_half_gets_through(
+    sync_env_factory: SyncEnvFactory,
+) -> None:
+    # Bulk jobs matching more than 40 records time out: Task, Event and the history are read
+    # in ever narrower SystemModstamp windows, and the result equals the org.
+    env = sync_env_factory(faults="querytimeout=40")
+
+    with structlog.testing.capture_logs() as logs:
+        report = env.run()
+
+    assert report.ok, report.first_error
+    splits = [e for e in logs if e.get("event") == "sync_query_window_split"]
+    assert {e["object"] for e in splits} >= {"Task", "Event"}
+    env.emulator.set_faults("")
+    assert_matches_org(env)
+
+
+def test_query_timeout_on_the_smallest_window_fails_the_object_loudly(
+    sync_env_factory: SyncEnvFactory,
+) -> None:
+    env = sync_env_factory(faults="querytimeout=0")
+
+    report = env.run(objects=["Opportunity"])
+
+    result = _result(report, "Opportunity")
+    assert result.status == "failed"
+    assert result.error_code == "query_timeout"
+    assert "QUERY_TIMEOUT" in (result.error or "")
+    assert "60 s" in (result.error or "")

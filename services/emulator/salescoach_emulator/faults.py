@@ -13,6 +13,7 @@ Spec (``--faults`` or ``POST /__emulator/faults``), comma-separated rules::
     lock@0.5           UNABLE_TO_LOCK_ROW on writes (per record in collections)
     expire             invalidate every token issued so far (one-shot)
     expire@0.1         INVALID_SESSION_ID at the rate (and that token is revoked)
+    querytimeout=5000  Bulk query jobs matching more than 5000 records end Failed with QUERY_TIMEOUT
 
 RATE defaults to 1. A path suffix limits a rule to request paths starting with it, e.g.
 ``503@0.5/services/data/v62.0/jobs``.
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 _RULE_RE = re.compile(
     r"^(?P<kind>[a-z]+|\d{3})(?:=(?P<value>[0-9.]+))?(?:@(?P<rate>[0-9.]+))?(?P<path>/\S*)?$"
 )
-KINDS = frozenset({"seed", "status", "delay", "drop", "dropafter", "limit", "lock", "expire"})
+KINDS = frozenset({"seed", "status", "delay", "drop", "dropafter", "limit", "lock", "expire", "querytimeout"})
 
 
 class FaultSpecError(ValueError):
@@ -55,6 +56,7 @@ class FaultPlan:
     rules: list[FaultRule] = field(default_factory=list)
     limit_after: int | None = None
     expire_now: bool = False
+    query_timeout_rows: int | None = None
 
 
 def parse_spec(spec: str | None) -> FaultPlan:
@@ -81,6 +83,8 @@ def parse_spec(spec: str | None) -> FaultPlan:
             plan.rules.append(FaultRule("delay", rate, seconds=float(value), path=path))
         elif kind == "limit" and value is not None:
             plan.limit_after = int(float(value))
+        elif kind == "querytimeout" and value is not None:
+            plan.query_timeout_rows = int(float(value))
         elif kind in ("drop", "dropafter", "lock") and value is None:
             plan.rules.append(FaultRule(kind, rate, path=path))
         elif kind == "expire" and value is None:

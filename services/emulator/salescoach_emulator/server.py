@@ -859,6 +859,15 @@ class Emulator:
             log.warning("emulator.bulk_job_failed", job_id=job.id, error=str(exc))
             return
         job.processing_ms = int((time.perf_counter() - started) * 1000)
+        timeout_rows = self.faults.plan.query_timeout_rows
+        if timeout_rows is not None and result.total > timeout_rows and job.state != "Aborted":
+            # The `querytimeout` fault: a query that selects too much runs out of time, as on a
+            # large org; a narrower (SystemModstamp) window gets through.
+            self.store.drop_result(result.locator)
+            job.state = "Failed"
+            job.error = "QUERY_TIMEOUT: Your query request was running for too long."
+            log.warning("emulator.bulk_job_failed", job_id=job.id, error=job.error)
+            return
         if job.state == "Aborted":
             self.store.drop_result(result.locator)
             return

@@ -10,7 +10,7 @@ object while the others skip it, and the lock goes with the transaction, even on
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,7 @@ from salescoach_core.settings import Settings
 from salescoach_sync.client import ResultPage, SalesforceClient, salesforce_datetime
 from salescoach_sync.errors import (
     NotConfiguredError,
+    QueryTimeoutError,
     QuotaStop,
     SalesforceAuthError,
     SalesforceRequestError,
@@ -48,6 +49,9 @@ GET_DELETED_MARGIN = timedelta(hours=1)
 DESCRIBE_TTL_SECONDS = 3600.0
 # A first load at least this large drops the table's secondary indexes and builds them after.
 INDEX_REBUILD_MIN_ROWS = 50_000
+# QUERY_TIMEOUT: windows are halved down to this size; the lower bound of a window that has none.
+MIN_QUERY_WINDOW = timedelta(minutes=1)
+EARLIEST_MODSTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 # Errors after which the next objects cannot do better: stop the pass.
 _FATAL = (QuotaStop, SyncInterrupted, SalesforceAuthError, NotConfiguredError, SalesforceUnavailableError)
 
@@ -198,7 +202,7 @@ class SyncEngine:
         direct = loader.direct_columns() if empty else None
         if direct is not None:
             return self._first_load(loader, resolved, run, direct)
-        run.rows_read = self._bulk_into_stage(loader, resolved, resolved.soql())
+        run.rows_read = self._bulk_into_stage(loader, resolved, None)
         if empty:
             # First load: nothing to compare or delete, so no statistics and no anti-join.
             self._merge(loader, run, into_empty=True)
@@ -221,7 +225,7 @@ class SyncEngine:
 
         def on_total(total: int | None) -> None:
             self.progress.total(name, total)
-            if total is not None and total >= INDEX_REBUILD_MIN_ROWS:
+            if total is not None and total >= INDEX_REBUILD_MIN_ROWS and not indexes:
                 candidates = loader.secondary_indexes()
                 if candidates and loader.drop_indexes(candidates):
                     indexes.extend(candidates)
@@ -237,15 +241,18 @@ class SyncEngine:
             self.progress.page(name, loaded)
             return rows
 
-        bulk_query(
-            self.client,
-            resolved.soql(),
-            include_deleted=resolved.spec.query_all,
-            consume_page=consume,
-            stop=self.stop,
-            page_records=self._settings.sync_bulk_page_records,
-            on_total=on_total,
-        )
+        def run_job(soql: str) -> None:
+            bulk_query(
+                self.client,
+                soql,
+                include_deleted=resolved.spec.query_all,
+                consume_page=consume,
+                stop=self.stop,
+                page_records=self._settings.sync_bulk_page_records,
+                on_total=on_total,
+            )
+
+        self._in_windows(name, resolved.soql, None, run_job)
         if indexes:
             loader.create_indexes(indexes)
         run.rows_read = run.inserted = loader.target_count()
@@ -292,7 +299,7 @@ class SyncEngine:
         total = int(first.get("totalSize", 0))
         if total > self._settings.sync_rest_threshold:
             log.info("sync_delta_uses_bulk", object=spec.name, records=total)
-            run.rows_read = self._bulk_into_stage(loader, resolved, soql)
+            run.rows_read = self._bulk_into_stage(loader, resolved, window_start)
         else:
             self.progress.total(spec.name, total)
             fields = [f.api_name for f in resolved.staged]
@@ -311,8 +318,13 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ steps
 
-    def _bulk_into_stage(self, loader: Loader, resolved: ResolvedObject, soql: str) -> int:
-        self._bulk_into(loader, resolved, soql, STAGE_TABLE, show_progress=True)
+    def _bulk_into_stage(self, loader: Loader, resolved: ResolvedObject, since: datetime | None) -> int:
+        self._in_windows(
+            resolved.name,
+            resolved.soql,
+            since,
+            lambda soql: self._bulk_into(loader, resolved, soql, STAGE_TABLE, show_progress=True),
+        )
         return loader.staged_count()
 
     def _bulk_into(
@@ -351,12 +363,64 @@ class SyncEngine:
             self.progress.rows(name, base + max(lines, 0))
             yield chunk
 
+    def _in_windows(
+        self,
+        name: str,
+        soql_for: Callable[[str | None], str],
+        since: datetime | None,
+        run_job: Callable[[str], None],
+    ) -> None:
+        """`run_job(soql)` for the records with SystemModstamp >= `since` (all when None).
+
+        A Bulk job Salesforce ends with QUERY_TIMEOUT loaded nothing (pages are read only from
+        a completed job), so the window is split in halves at a SystemModstamp and each half
+        runs as its own job, recursively. The outermost bounds stay open (records stamped
+        before 2000 or after now are still read), so the halves always cover the whole window
+        exactly once. A window of MIN_QUERY_WINDOW that still times out fails the object."""
+        until = _now().replace(microsecond=0)
+
+        def attempt(low: datetime | None, high: datetime | None, low_at: datetime, high_at: datetime) -> None:
+            clauses = [f"{MODSTAMP} >= {salesforce_datetime(low)}"] if low is not None else []
+            if high is not None:
+                clauses.append(f"{MODSTAMP} < {salesforce_datetime(high)}")
+            soql = soql_for(" AND ".join(clauses) or None)
+            try:
+                run_job(soql)
+            except SalesforceRequestError as exc:
+                if exc.error_code != "QUERY_TIMEOUT":
+                    raise
+                if high_at - low_at <= MIN_QUERY_WINDOW:
+                    raise QueryTimeoutError(
+                        f"Salesforce timed out (QUERY_TIMEOUT) reading {name} even for the window "
+                        f"SystemModstamp {salesforce_datetime(low_at)} .. {salesforce_datetime(high_at)} "
+                        f"({MIN_QUERY_WINDOW.total_seconds():.0f} s). The object in progress was rolled "
+                        "back; ask Salesforce support about the query's selectivity (a custom index or "
+                        "skinny table on SystemModstamp), then run again."
+                    ) from exc
+                middle = (low_at + (high_at - low_at) / 2).replace(microsecond=0)
+                log.info(
+                    "sync_query_window_split",
+                    object=name,
+                    start=salesforce_datetime(low_at),
+                    end=salesforce_datetime(high_at),
+                    split_at=salesforce_datetime(middle),
+                )
+                attempt(low, middle, low_at, middle)
+                attempt(middle, high, middle, high_at)
+
+        attempt(since, None, since or EARLIEST_MODSTAMP, max(until, since or until))
+
     def _reconcile(self, loader: Loader, resolved: ResolvedObject) -> int:
         """Compare the org's full id set with ours; delete rows whose records were purged."""
         spec = resolved.spec
         loader.create_ids_table()
-        soql = f"SELECT Id FROM {spec.name}"  # noqa: S608 - SOQL; the object name comes from the specs
-        self._bulk_into(loader, resolved, soql, IDS_TABLE, show_progress=False)
+        select = f"SELECT Id FROM {spec.name}"  # noqa: S608 - SOQL; the object name comes from the specs
+        self._in_windows(
+            spec.name,
+            lambda where: f"{select} WHERE {where}" if where else select,
+            None,
+            lambda soql: self._bulk_into(loader, resolved, soql, IDS_TABLE, show_progress=False),
+        )
         deleted = loader.delete_missing_from_ids()
         log.info("sync_reconciled", object=spec.name, deleted=deleted)
         return deleted

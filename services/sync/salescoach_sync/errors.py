@@ -37,6 +37,12 @@ class SalesforceRequestError(SyncError):
         self.error_code = error_code
 
 
+class QueryTimeoutError(SyncError):
+    """QUERY_TIMEOUT even on the smallest SystemModstamp window the sync splits down to."""
+
+    code = "query_timeout"
+
+
 class SalesforceUnavailableError(SyncError):
     """Salesforce kept failing (5xx, timeouts, dropped connections) after every retry."""
 
