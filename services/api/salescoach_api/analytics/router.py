@@ -18,7 +18,7 @@ from salescoach_api.analytics.schemas import (
 )
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
-from salescoach_api.scorecards.router import FromQuery, PeriodQuery, ToQuery
+from salescoach_api.periods import PeriodDep
 from salescoach_api.scorecards.schemas import PeriodPublic
 from salescoach_core import reps
 from salescoach_core.analytics.config import AnalyticsConfig
@@ -28,7 +28,7 @@ from salescoach_core.analytics.pipeline import pipeline_health
 from salescoach_core.analytics.stages import stage_catalog
 from salescoach_core.analytics.trend import metric_trend
 from salescoach_core.analytics.whatif import what_if
-from salescoach_core.periods import Period, check_day
+from salescoach_core.periods import check_day
 from salescoach_core.scorecards.config import ScorecardConfig
 
 router = v1_router(prefix="/v1", tags=["analytics"])
@@ -43,12 +43,9 @@ def get_loss_analysis(
     session: SessionDep,
     settings: SettingsDep,
     rep_id: str,
-    period: PeriodQuery = None,
-    from_: FromQuery = None,
-    to: ToQuery = None,
+    chosen: PeriodDep,
 ) -> LossAnalysisPublic:
     """Lost opportunities closing in the period, by the stage they were lost at."""
-    chosen = Period.parse(period, from_, to)
     config = AnalyticsConfig.from_settings(settings)
     rep = reps.get_rep(session, rep_id)
     analysis = loss_analysis(
@@ -66,13 +63,10 @@ def get_stage_conversion(
     session: SessionDep,
     settings: SettingsDep,
     rep_id: str,
-    period: PeriodQuery = None,
-    from_: FromQuery = None,
-    to: ToQuery = None,
+    chosen: PeriodDep,
 ) -> StageConversionReport:
     """Conversion and days per open stage for opportunities entering it in the period, rep and
     team side by side, and the chokepoint."""
-    chosen = Period.parse(period, from_, to)
     config = AnalyticsConfig.from_settings(settings)
     rep = reps.get_rep(session, rep_id)
     team_ids = None

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
+from salescoach_api.periods import PeriodDep
 from salescoach_api.scorecards.schemas import MetricsPublic, PeriodPublic, ScorecardPublic, TeamScorecards
 from salescoach_core import reps
-from salescoach_core.periods import Period
 from salescoach_core.scorecards.cache import TeamReportCache
 from salescoach_core.scorecards.config import ScorecardConfig
 from salescoach_core.scorecards.service import data_as_of, team_report
 
 router = v1_router(prefix="/v1", tags=["scorecards"])
-
-PeriodQuery = Annotated[
-    str | None, Query(description="A month (`2026-10`) or a quarter (`2026-Q4`). Or give `from` and `to`.")
-]
 
 
 def get_scorecard_cache(request: Request) -> TeamReportCache:
@@ -29,8 +24,6 @@ def get_scorecard_cache(request: Request) -> TeamReportCache:
 
 
 ScorecardCacheDep = Annotated[TeamReportCache, Depends(get_scorecard_cache)]
-FromQuery = Annotated[date | None, Query(alias="from", description="First day (inclusive), with `to`.")]
-ToQuery = Annotated[date | None, Query(description="Day after the last (exclusive), with `from`.")]
 
 
 @router.get(
@@ -42,12 +35,9 @@ def get_rep_scorecard(
     now: NowDep,
     cache: ScorecardCacheDep,
     rep_id: str,
-    period: PeriodQuery = None,
-    from_: FromQuery = None,
-    to: ToQuery = None,
+    chosen: PeriodDep,
 ) -> ScorecardPublic:
     """Every scorecard metric of the rep for the period, with the rep's rank in their team."""
-    chosen = Period.parse(period, from_, to)
     config = ScorecardConfig.from_settings(settings)
     rep = reps.get_rep(session, rep_id)
 
@@ -73,13 +63,10 @@ def get_team_scorecards(
     now: NowDep,
     cache: ScorecardCacheDep,
     manager_id: str,
-    period: PeriodQuery = None,
-    from_: FromQuery = None,
-    to: ToQuery = None,
+    chosen: PeriodDep,
     scope: Annotated[Literal["team", "org"], Query(description="`team` or the whole `org`.")] = "team",
 ) -> TeamScorecards:
     """One scorecard per active rep in stack-rank order, team totals and the segment distribution."""
-    chosen = Period.parse(period, from_, to)
     config = ScorecardConfig.from_settings(settings)
     manager = reps.get_user(session, manager_id)
 
