@@ -62,9 +62,10 @@ def test_second_pass_is_incremental_and_changes_nothing(sync_env: SyncEnv) -> No
     assert report.ok
     assert {r.mode for r in report.results} == {"incremental"}
     assert sum(r.inserted + r.updated + r.deleted for r in report.results) == 0
-    # A new process describes each object once; then one REST query per object, plus
+    # A new process describes each object once; then per object a COUNT() of the delta and,
+    # since the overlap window always holds the newest record again, one REST query, plus
     # getDeleted for the four objects with deletes. No Bulk job for an unchanged org.
-    assert sync_env.emulator.stats()["apiUsage"]["used"] - calls_full == 6 + 6 + 4
+    assert sync_env.emulator.stats()["apiUsage"]["used"] - calls_full == 6 + 6 + 6 + 4
 
 
 def test_incremental_follows_updates_nulls_custom_fields_creates_deletes_and_purges(

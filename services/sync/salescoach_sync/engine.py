@@ -294,22 +294,26 @@ class SyncEngine:
             run.reconciled = True
 
         where = f"{MODSTAMP} >= {salesforce_datetime(window_start)}" if window_start is not None else None
-        soql = resolved.soql(where)
-        first = self.client.query(soql, include_deleted=spec.query_all)
-        total = int(first.get("totalSize", 0))
+        # The delta's size from one COUNT() call: cheaper than a first page of records (which
+        # makes Salesforce build the whole result behind a cursor) and enough to choose REST,
+        # Bulk or nothing. Records changed after the count are still read (the query below has
+        # no upper bound), so the count only chooses the API, never limits what is read.
+        total = self._delta_count(spec.name, where, include_deleted=spec.query_all)
+        self.progress.total(spec.name, total)
         if total > self._settings.sync_rest_threshold:
             log.info("sync_delta_uses_bulk", object=spec.name, records=total)
             run.rows_read = self._bulk_into_stage(loader, resolved, window_start)
-        else:
-            self.progress.total(spec.name, total)
+        elif total > 0:
+            first = self.client.query(resolved.soql(where), include_deleted=spec.query_all)
             fields = [f.api_name for f in resolved.staged]
             for page in rest_pages(self.client, first, self.stop):
                 records = page.get("records", [])
                 loader.copy_csv([records_to_csv(records, fields)])
                 run.rows_read += len(records)
                 self.progress.page(spec.name, run.rows_read)
-        loader.analyze_stage()
-        self._merge(loader, run)
+        if run.rows_read:
+            loader.analyze_stage()
+            self._merge(loader, run)
         run.deleted += loader.flag_deleted(deleted_ids)
         staged_max = _capped(loader.max_modstamp(), run)
         if hwm is None or (staged_max is not None and staged_max > hwm):
@@ -317,6 +321,11 @@ class SyncEngine:
         return hwm
 
     # ------------------------------------------------------------------ steps
+
+    def _delta_count(self, name: str, where: str | None, *, include_deleted: bool) -> int:
+        soql = f"SELECT COUNT() FROM {name}"  # noqa: S608 - SOQL; the object name comes from the specs
+        body = self.client.query(f"{soql} WHERE {where}" if where else soql, include_deleted=include_deleted)
+        return int(body.get("totalSize", 0))
 
     def _bulk_into_stage(self, loader: Loader, resolved: ResolvedObject, since: datetime | None) -> int:
         self._in_windows(
