@@ -78,10 +78,10 @@ def test_second_pass_is_incremental_and_changes_nothing(sync_env: SyncEnv) -> No
     assert report.ok
     assert {r.mode for r in report.results} == {"incremental"}
     assert sum(r.inserted + r.updated + r.deleted for r in report.results) == 0
-    # A new process describes each object once; then per object a COUNT() of the delta and,
-    # since the overlap window always holds the newest record again, one REST query, plus
-    # getDeleted for the four objects with deletes. No Bulk job for an unchanged org.
-    assert sync_env.emulator.stats()["apiUsage"]["used"] - calls_full == 6 + 6 + 6 + 4
+    # A new process describes each object once; then one REST query per object (no COUNT()
+    # first: the tables are smaller than the REST threshold), plus getDeleted for the four
+    # objects with deletes. No Bulk job for an unchanged org.
+    assert sync_env.emulator.stats()["apiUsage"]["used"] - calls_full == 6 + 6 + 4
 
 
 def test_incremental_follows_updates_nulls_custom_fields_creates_deletes_and_purges(
@@ -144,6 +144,25 @@ def test_large_delta_goes_through_bulk_and_matches(sync_env_factory: SyncEnvFact
 
     assert _result(report, "Event").updated == 5
     assert env.emulator.stats()["handlers"]["bulk_jobs"] == jobs_before + 1
+    assert_matches_org(env, ["Event"])
+
+
+def test_large_table_learns_the_delta_size_with_count(sync_env_factory: SyncEnvFactory) -> None:
+    env = sync_env_factory(sync_rest_threshold=3)
+    env.run()
+    with env.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE sf_event")  # the table is now known to hold more than 3 rows
+    sf = env.salesforce()
+    for record in sf.query("SELECT Id FROM Event WHERE IsDeleted = false ORDER BY Id LIMIT 5")["records"]:
+        sf.Event.update(record["Id"], {"Subject": "Pipeline review"})
+    handlers = env.emulator.stats()["handlers"]
+
+    report = env.run(objects=["Event"])
+
+    assert _result(report, "Event").updated == 5
+    after = env.emulator.stats()["handlers"]
+    assert after["bulk_jobs"] == handlers.get("bulk_jobs", 0) + 1
+    assert after["query_all"] == handlers.get("query_all", 0) + 1  # the COUNT(), no page of records
     assert_matches_org(env, ["Event"])
 
 

@@ -161,6 +161,14 @@ class Loader:
             # pg_get_indexdef output, read back from the catalog a moment ago
             self._conn.execute(sql.SQL(definition))
 
+    def estimated_rows(self) -> float:
+        """The planner's row estimate for the table (pg_class.reltuples, kept by ANALYZE,
+        VACUUM and index builds); 0 while unknown."""
+        row = self._conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (self._obj.spec.table.name,)
+        ).fetchone()
+        return max(float(row[0]), 0.0) if row else 0.0
+
     def target_count(self) -> int:
         row = self._conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table)).fetchone()
         return int(row[0]) if row else 0
