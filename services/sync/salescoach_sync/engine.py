@@ -49,11 +49,6 @@ GET_DELETED_MARGIN = timedelta(hours=1)
 DESCRIBE_TTL_SECONDS = 3600.0
 # A first load at least this large drops the table's secondary indexes and builds them after.
 INDEX_REBUILD_MIN_ROWS = 50_000
-# A first load leaves this much of each page free (fillfactor), so that incremental merges
-# update rows in place (HOT) instead of adding an entry to every index: the 1M benchmark's merge
-# of 10k changed Task rows (five indexes) took 0.35 s at fillfactor 100, 0.16 s at 90, for a
-# table 9.5% larger.
-LOAD_FILLFACTOR = 90
 # QUERY_TIMEOUT: windows are halved down to this size; the lower bound of a window that has none.
 MIN_QUERY_WINDOW = timedelta(minutes=1)
 EARLIEST_MODSTAMP = datetime(2000, 1, 1, tzinfo=UTC)
@@ -204,8 +199,6 @@ class SyncEngine:
     def _full(self, loader: Loader, resolved: ResolvedObject, run: _Run) -> datetime | None:
         """Everything (queryAll where deletes matter): merge, and drop rows the org no longer has."""
         empty = loader.target_is_empty()
-        if empty:
-            loader.reserve_update_space(LOAD_FILLFACTOR)
         direct = loader.direct_columns() if empty else None
         if direct is not None:
             return self._first_load(loader, resolved, run, direct)

@@ -109,22 +109,6 @@ class Loader:
                     copy.write(chunk)
             return max(cursor.rowcount, 0)
 
-    def reserve_update_space(self, fillfactor: int) -> bool:
-        """Set the table's fillfactor (before a first load) unless it has one already: the
-        free space each page keeps lets PostgreSQL update a changed row in place (HOT, no new
-        entry in any index) when no indexed column changed, which is what most Salesforce edits
-        are. Only pages written from now on keep the space. True when it was set."""
-        row = self._conn.execute(
-            "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (self._obj.spec.table.name,)
-        ).fetchone()
-        options = (row[0] if row else None) or []
-        if any(str(option).startswith("fillfactor=") for option in options):
-            return False
-        self._conn.execute(
-            sql.SQL("ALTER TABLE {} SET (fillfactor = {})").format(self._table, sql.Literal(fillfactor))
-        )
-        return True
-
     def secondary_indexes(self) -> list[tuple[str, str]]:
         """(name, definition) of the table's indexes that enforce nothing (not unique, no
         constraint): a first load may drop them and build them once at the end, which is
