@@ -12,9 +12,11 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Request cannot be processed"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        # Response headers the status calls for (WWW-Authenticate, Retry-After).
+        self.headers = headers or {}
         self.extensions = extensions
 
 

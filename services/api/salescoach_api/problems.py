@@ -112,6 +112,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         code=exc.code,
         title=exc.title,
         detail=exc.detail,
+        headers=exc.headers,
         **exc.extensions,
     )
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from salescoach_core.errors import DomainError
 
 
 class AuthError(DomainError):
-    """A DomainError that also sets response headers (WWW-Authenticate, Retry-After)."""
-
-    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any) -> None:
-        super().__init__(detail, **extensions)
-        self.headers = headers or {}
+    """The errors of authentication and authorization (mapped like every DomainError)."""
 
 
 class UnauthorizedError(AuthError):

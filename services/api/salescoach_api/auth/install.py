@@ -1,36 +1,19 @@
-"""Wire authentication into the application: verifier, rate limiter, CORS, error headers, routes."""
+"""Wire authentication into the application: verifier, rate limiter, CORS, routes."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 
-from salescoach_api.auth.errors import AuthError
 from salescoach_api.auth.oidc import OidcVerifier
 from salescoach_api.auth.ratelimit import RateLimiter
 from salescoach_api.auth.router import router
-from salescoach_api.problems import problem_response
 from salescoach_core.settings import Settings
-
-
-async def _auth_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AuthError)
-    return problem_response(
-        request,
-        status=exc.status,
-        code=exc.code,
-        title=exc.title,
-        detail=exc.detail,
-        headers=exc.headers,
-        **exc.extensions,
-    )
 
 
 def install_auth(app: FastAPI, settings: Settings) -> None:
     app.state.oidc_verifier = OidcVerifier(settings) if settings.oidc_issuer else None
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.add_exception_handler(AuthError, _auth_error)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
