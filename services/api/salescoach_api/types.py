@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Generic, TypeVar
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field, PlainSerializer
 from salescoach_core.errors import UnprocessableError
 
 T = TypeVar("T")
+R = TypeVar("R")
 CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.0001")
 
@@ -48,6 +50,15 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+
+def page_of(
+    rows: Sequence[R], limit: int, *, public: Callable[[R], T], cursor_of: Callable[[R], str]
+) -> Page[T]:
+    """The page of `rows` fetched with `limit + 1`: the extra row only says a next page exists."""
+    shown = rows[:limit]
+    next_cursor = cursor_of(shown[-1]) if len(rows) > limit else None
+    return Page[T](items=[public(row) for row in shown], next_cursor=next_cursor)
 
 
 class InvalidCursorError(UnprocessableError):

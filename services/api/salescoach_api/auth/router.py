@@ -11,7 +11,7 @@ from salescoach_api.auth.dependencies import CurrentPrincipal
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, PrincipalPublic
 from salescoach_api.dependencies import SessionDep
-from salescoach_api.types import Page, decode_cursor, encode_cursor
+from salescoach_api.types import Page, decode_cursor, encode_cursor, page_of
 
 router = v1_router(prefix="/v1", tags=["auth"])
 
@@ -38,9 +38,7 @@ def list_api_keys(
 ) -> Page[ApiKeyPublic]:
     """Every API key, revoked ones included, by prefix. Keys themselves are never shown again."""
     rows = service.list_api_keys(session, after_prefix=decode_cursor(cursor), limit=limit + 1)
-    items = [ApiKeyPublic.of(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].prefix) if len(rows) > limit else None
-    return Page[ApiKeyPublic](items=items, next_cursor=next_cursor)
+    return page_of(rows, limit, public=ApiKeyPublic.of, cursor_of=lambda row: encode_cursor(row.prefix))
 
 
 @router.delete(

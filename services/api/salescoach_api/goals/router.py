@@ -19,7 +19,7 @@ from salescoach_api.goals.schemas import (
     GoalStatusChangePublic,
     GoalUpdate,
 )
-from salescoach_api.types import Page
+from salescoach_api.types import Page, page_of
 from salescoach_core import reps
 from salescoach_core.coaching import goals
 from salescoach_core.coaching.config import CoachingConfig
@@ -100,9 +100,7 @@ def list_goals(
     rows = goals.list_goals(
         session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
     )
-    items = rows[:limit]
-    next_cursor = time_id_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    return Page[GoalPublic](items=[GoalPublic.of(g) for g in items], next_cursor=next_cursor)
+    return page_of(rows, limit, public=GoalPublic.of, cursor_of=lambda g: time_id_cursor(g.created_at, g.id))
 
 
 @router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ)])

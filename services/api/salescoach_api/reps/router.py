@@ -10,7 +10,7 @@ from salescoach_api.auth.dependencies import RepScopeDep
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import SessionDep
 from salescoach_api.reps.schemas import RepPublic, TeamPublic
-from salescoach_api.types import Page, decode_cursor, encode_cursor
+from salescoach_api.types import Page, decode_cursor, encode_cursor, page_of
 from salescoach_core import reps
 
 router = v1_router(prefix="/v1", tags=["reps"])
@@ -32,10 +32,7 @@ def list_reps(
     rows = reps.list_reps(
         session, after_id=decode_cursor(cursor), limit=limit + 1, visible=scope.visible_rep_ids_clause
     )
-    items = [RepPublic.of(user) for user in rows[:limit]]
-    return Page[RepPublic](
-        items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None
-    )
+    return page_of(rows, limit, public=RepPublic.of, cursor_of=lambda user: encode_cursor(user.id))
 
 
 @router.get("/reps/{rep_id}", operation_id="getRep", dependencies=[requires(Access.REP_READ)])

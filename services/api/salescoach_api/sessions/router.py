@@ -28,7 +28,7 @@ from salescoach_api.sessions.schemas import (
     SessionStatus,
     SessionUpdate,
 )
-from salescoach_api.types import Page
+from salescoach_api.types import Page, page_of
 from salescoach_core import reps
 from salescoach_core.coaching import sessions
 from salescoach_core.coaching.config import CoachingConfig
@@ -113,9 +113,12 @@ def list_sessions(
     rows = sessions.list_sessions(
         session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
     )
-    page = rows[:limit]
-    next_cursor = time_id_cursor(page[-1].scheduled_at, page[-1].id) if len(rows) > limit else None
-    return Page[SessionPublic](items=[_public(session, r) for r in page], next_cursor=next_cursor)
+    return page_of(
+        rows,
+        limit,
+        public=lambda row: _public(session, row),
+        cursor_of=lambda row: time_id_cursor(row.scheduled_at, row.id),
+    )
 
 
 @router.get("/sessions/{session_id}", operation_id="getSession", dependencies=[requires(Access.REP_READ)])
@@ -255,9 +258,9 @@ def list_action_items(
     rows = sessions.list_action_items(
         session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
     )
-    page = rows[:limit]
-    next_cursor = time_id_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return Page[ActionItemPublic](items=[ActionItemPublic.of(i) for i in page], next_cursor=next_cursor)
+    return page_of(
+        rows, limit, public=ActionItemPublic.of, cursor_of=lambda i: time_id_cursor(i.created_at, i.id)
+    )
 
 
 @router.get("/reps/{rep_id}/plan", operation_id="getRepPlan", dependencies=[requires(Access.REP_READ)])

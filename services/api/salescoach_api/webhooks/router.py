@@ -11,7 +11,7 @@ from fastapi import Depends, Query, Response, status
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep
 from salescoach_api.goals.dependencies import parse_time_id_cursor, time_id_cursor
-from salescoach_api.types import Page
+from salescoach_api.types import Page, page_of
 from salescoach_api.webhooks.schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
 from salescoach_core.integrations import webhooks
 from salescoach_core.models.integrations import WebhookEndpoint
@@ -54,9 +54,9 @@ def list_webhooks(
 ) -> Page[WebhookPublic]:
     """Every endpoint, oldest first (secrets are never listed)."""
     rows = webhooks.list_endpoints(session, after=parse_time_id_cursor(cursor), limit=limit + 1)
-    items = rows[:limit]
-    next_cursor = time_id_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    return Page[WebhookPublic](items=[WebhookPublic.of(e) for e in items], next_cursor=next_cursor)
+    return page_of(
+        rows, limit, public=WebhookPublic.of, cursor_of=lambda e: time_id_cursor(e.created_at, e.id)
+    )
 
 
 @router.get("/webhooks/{webhook_id}", operation_id="getWebhook", dependencies=[requires(Access.ADMIN)])
@@ -88,9 +88,9 @@ def list_deliveries(
     rows = webhooks.list_deliveries(
         session, endpoint=endpoint, after=parse_time_id_cursor(cursor), limit=limit + 1
     )
-    items = rows[:limit]
-    next_cursor = time_id_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    return Page[DeliveryPublic](items=[DeliveryPublic.of(d) for d in items], next_cursor=next_cursor)
+    return page_of(
+        rows, limit, public=DeliveryPublic.of, cursor_of=lambda d: time_id_cursor(d.created_at, d.id)
+    )
 
 
 @router.post(
