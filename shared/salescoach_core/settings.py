@@ -155,6 +155,13 @@ class Settings(BaseSettings):
         description="Read a standard column from another field, JSON: "
         '{"Opportunity": {"Amount": "ARR__c"}} fills sf_opportunity.amount from ARR__c.',
     )
+    sync_concurrency: int = Field(
+        default=3,
+        ge=1,
+        le=16,
+        description="Objects synced at once in a pass, each with its own database connection and "
+        "Salesforce session; 1 syncs them one after another in sync order.",
+    )
     sync_bulk_page_records: int = Field(
         default=100_000,
         ge=1,

@@ -26,7 +26,8 @@ def write_report(name: str, title: str, rows: list[dict[str, Any]]) -> Path:
         table.add_column(column, justify="left" if column == columns[0] else "right")
     for row in rows:
         table.add_row(*(_cell(row.get(column)) for column in columns))
-    Console(width=160).print(table)
+    # Wide enough that no figure wraps: the table is read in logs and CI output, not a terminal.
+    Console(width=max(160, 15 * len(columns))).print(table)
 
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"

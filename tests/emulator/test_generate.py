@@ -97,3 +97,18 @@ def test_stages_wins_losses_history_and_activities_look_real(emulator_org: Path)
     )
     events = _read(emulator_org, "Event")
     assert all(e["StartDateTime"] < e["EndDateTime"] for e in events)
+
+
+def test_no_timestamp_lies_in_the_future_of_the_end_day(tmp_path: Path) -> None:
+    # Salesforce stamps records when they are written: an org has no SystemModstamp ahead of
+    # now, and an incremental sync's window must not keep catching such records.
+    end = date(2026, 3, 31)
+    generate_org(tmp_path, reps=4, managers=1, months=2, end=end, seed=5, activities_per_rep_week=40)
+    end_starts = "2026-03-31T00:00:00.000Z"
+    stamps = ("CreatedDate", "LastModifiedDate", "SystemModstamp", "CompletedDateTime")
+    tasks = _read(tmp_path, "Task")
+    assert any(t["ActivityDate"] == end.isoformat() and t["IsClosed"] == "true" for t in tasks)
+    for name in OBJECTS:
+        for row in _read(tmp_path, name):
+            late = {f: row[f] for f in stamps if row.get(f) and row[f] >= end_starts}
+            assert not late, (name, row["Id"], late)

@@ -24,10 +24,14 @@ Event = dict[str, Any]
 # Each job call is slowed a little, so a kill right after a log line lands before the next step.
 SLOW_JOBS = "delay=0.15@1/services/data/v62.0/jobs"
 DEBUG = {"SALESCOACH_LOG_LEVEL": "DEBUG", "SALESCOACH_SYNC_BULK_PAGE_RECORDS": "250"}
+# The kill points below are named in sync order: one object at a time.
+IN_ORDER = {**DEBUG, "SALESCOACH_SYNC_CONCURRENCY": "1"}
 
 
-def _kill_at(env: SyncEnv, predicate: Callable[[Event], bool], *args: str) -> None:
-    process = env.spawn("run", *args, **DEBUG)
+def _kill_at(
+    env: SyncEnv, predicate: Callable[[Event], bool], *args: str, options: dict[str, str] = IN_ORDER
+) -> None:
+    process = env.spawn("run", *args, **options)
     try:
         read_until(process, predicate)
         process.send_signal(signal.SIGKILL)
@@ -86,7 +90,7 @@ def test_kill_9_at_several_points_of_a_full_sync_then_rerun_converges(
     )
     _kill_at(env, _is("sync_object_started", "OpportunityHistory"))
 
-    process = env.spawn("run")
+    process = env.spawn("run", SALESCOACH_SYNC_CONCURRENCY="1")
     _, stderr = process.communicate(timeout=120)
 
     assert process.returncode == 0, stderr[-3000:]
@@ -96,6 +100,28 @@ def test_kill_9_at_several_points_of_a_full_sync_then_rerun_converges(
     assert finished["Event"]["mode"] == "full"
     assert finished["Task"]["mode"] == "incremental"
     assert finished["Task"]["updated"] == 1
+    assert_matches_org(env)
+
+
+def test_kill_9_with_objects_in_flight_together_then_rerun_converges(
+    sync_env_factory: SyncEnvFactory,
+) -> None:
+    env = sync_env_factory(faults=SLOW_JOBS)
+    together = {**DEBUG, "SALESCOACH_SYNC_CONCURRENCY": "3"}
+
+    # Task's first page is in its staging table while other objects are mid-flight or done.
+    _kill_at(env, _is("sync_page_loaded", "Task"), options=together)
+    complete = _assert_complete_or_untouched(env)
+    assert "Task" not in complete
+
+    process = env.spawn("run", **together)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 0, stderr[-3000:]
+    finished = {
+        e["object"]: e for e in log_events(stderr.splitlines()) if e["event"] == "sync_object_finished"
+    }
+    assert {name for name, e in finished.items() if e["mode"] == "full"} == set(FIELDS) - set(complete)
     assert_matches_org(env)
 
 
@@ -121,7 +147,7 @@ def test_worker_stops_gracefully_on_sigterm_and_rolls_back_the_object_in_progres
     sync_env: SyncEnv,
 ) -> None:
     sync_env.emulator.set_faults(SLOW_JOBS)
-    process = sync_env.spawn("worker", "--interval", "0.2", **DEBUG)
+    process = sync_env.spawn("worker", "--interval", "0.2", **IN_ORDER)
     try:
         read_until(process, _is("sync_page_loaded", "Task"))
         process.send_signal(signal.SIGTERM)

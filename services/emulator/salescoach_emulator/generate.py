@@ -397,7 +397,8 @@ def generate_org(
                 roll = rand()
                 subtype = "Call" if roll < 0.5 else ("Email" if roll < 0.85 else "Task")
                 done = not future and rand() < 0.92
-                completed_e = base + rand() * 9 * 3600
+                # Tasks dated on the end day are completed before it starts, like everything else.
+                completed_e = min(base + rand() * 9 * 3600, end_epoch - 60)
                 created_e = min(base, end_epoch) - (1 + rand() * 3 * 3600) * 60
                 deleted = rand() < 0.002
                 modstamp = (

@@ -732,7 +732,15 @@ class _Compiler:
         if cond.op == "!=":
             # Salesforce treats != as "different or null"; SQL's <> would drop the nulls.
             return f"({sql} IS NULL OR {sql}{collate} <> {self.bind(value)})"
-        return f"({sql}{collate} {cond.op} {self.bind(value)})"
+        comparison = f"({sql}{collate} {cond.op} {self.bind(value)})"
+        if fdef.name == "SystemModstamp" and cond.op in (">", ">="):
+            # Salesforce's optimizer reads a lower bound on the indexed SystemModstamp as a
+            # selective filter (what incremental syncs send). SQLite cannot see a bound
+            # parameter's selectivity and would scan the whole table in rowid order instead
+            # (0.12-0.16 s against under 1 ms for 500 of 900k Tasks), so it is told that the
+            # filter selects a few percent.
+            return f"likelihood({comparison}, 0.02)"
+        return comparison
 
     def date_literal(self, sql: str, fdef: FieldDef, op: str, lit: Literal) -> str:
         if fdef.type not in ("date", "datetime"):

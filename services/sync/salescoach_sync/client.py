@@ -13,6 +13,7 @@ The rest of the sync never builds a Salesforce URL. Every call goes through `Sal
 from __future__ import annotations
 
 import http.client
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,12 +130,26 @@ def salesforce_datetime(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class SalesforceClient:
-    """A logged-in connection to one org; not thread-safe (one per worker thread)."""
+class _Shared:
+    """What the clients of one org share across threads: the access token (one login serves
+    them all, and an expired token is replaced once) and the quota guard."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
         self.quota = QuotaGuard(settings.sync_quota_share)
+        self.lock = threading.Lock()
+        self.token: AccessToken | None = None
+        # A refused login is not repeated by every thread of the pass: they all get this error.
+        self.login_error: SalesforceAuthError | None = None
+
+
+class SalesforceClient:
+    """A logged-in connection to one org. Not thread-safe: a thread that needs one calls
+    `fork()`, which shares the token and the quota guard but not the HTTP session."""
+
+    def __init__(self, settings: Settings, *, shared: _Shared | None = None) -> None:
+        self._settings = settings
+        self._shared = shared or _Shared(settings)
+        self.quota = self._shared.quota
         self.api_calls = 0
         self._session = requests.Session()
         adapter = _SalesforceAdapter(
@@ -191,8 +206,36 @@ class SalesforceClient:
                 "Check SALESCOACH_SF_LOGIN_URL and the network."
             ) from exc
 
-    def _login(self) -> None:
-        token = obtain_token(self._settings)
+    def fork(self) -> SalesforceClient:
+        """A client for another thread: its own HTTP session and call count, the same token
+        and quota guard."""
+        return SalesforceClient(self._settings, shared=self._shared)
+
+    def forget_login_failure(self) -> None:
+        """Let the next login try again (a new pass: credentials may have been fixed)."""
+        with self._shared.lock:
+            self._shared.login_error = None
+
+    def _login(self, *, expired: AccessToken | None = None) -> None:
+        """Use the shared token, logging in when there is none yet or when `expired` (the
+        token a call was refused with) is still the shared one."""
+        with self._shared.lock:
+            token = self._shared.token
+            if token is None or token is expired:
+                if self._shared.login_error is not None:
+                    raise self._shared.login_error
+                try:
+                    token = obtain_token(self._settings)
+                except SalesforceAuthError as exc:
+                    self._shared.login_error = exc
+                    raise
+                self._shared.token = token
+                log.info(
+                    "salesforce_logged_in",
+                    grant=token.grant,
+                    instance_url=token.instance_url,
+                    org_id=token.org_id,
+                )
         self._token = token
         self._sf = Salesforce(
             instance_url=token.instance_url,
@@ -200,9 +243,6 @@ class SalesforceClient:
             version=self._settings.sf_api_version,
             session=self._session,
             parse_float=Decimal,
-        )
-        log.info(
-            "salesforce_logged_in", grant=token.grant, instance_url=token.instance_url, org_id=token.org_id
         )
 
     @property
@@ -255,7 +295,7 @@ class SalesforceClient:
                         "restrictions and that it is still approved for the integration user."
                     ) from exc
                 log.info("salesforce_session_expired", call=name)
-                self._login()
+                self._login(expired=self._token)
                 state.logins += 1
                 raise _LoggedInAgain("session expired; logged in again") from exc
             if mapped is exc:

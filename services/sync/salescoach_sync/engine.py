@@ -5,12 +5,20 @@ Crash safety comes from that transaction: kill the process anywhere and PostgreS
 object back to its last checkpoint; the next run repeats the work and converges. Several
 workers may run: `pg_try_advisory_xact_lock` on (org, object) lets one of them sync an
 object while the others skip it, and the lock goes with the transaction, even on kill -9.
+
+Within a pass, up to `sync_concurrency` objects run at once, each in a thread with its own
+database connection and Salesforce session (one login shared). Objects start in sync order;
+a pass spends most of its time waiting on Salesforce and PostgreSQL, so the waits overlap.
 """
 
 from __future__ import annotations
 
+import contextvars
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +47,14 @@ from salescoach_sync.load import IDS_TABLE, STAGE_TABLE, Loader
 from salescoach_sync.objects import MODSTAMP, ObjectSpec, ResolvedObject, object_specs, resolve
 from salescoach_sync.progress import LogProgress, SyncProgress
 from salescoach_sync.report import Mode, ObjectResult, Status, SyncReport
-from salescoach_sync.state import ObjectState, Outcome, mark_running, read_state, save_outcome
+from salescoach_sync.state import (
+    ObjectState,
+    Outcome,
+    mark_running,
+    read_state,
+    relax_durability,
+    save_outcome,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -49,11 +64,16 @@ GET_DELETED_MARGIN = timedelta(hours=1)
 DESCRIBE_TTL_SECONDS = 3600.0
 # A first load at least this large drops the table's secondary indexes and builds them after.
 INDEX_REBUILD_MIN_ROWS = 50_000
+# An incremental delta at least this large gets planner statistics (ANALYZE) before its merge;
+# a smaller one is merged by primary key whatever the estimates say, and ANALYZE would cost a
+# tenth of the pass (57 ms of 0.9 s for a 10k-record delta).
+ANALYZE_STAGE_MIN_ROWS = 100_000
 # QUERY_TIMEOUT: windows are halved down to this size; the lower bound of a window that has none.
 MIN_QUERY_WINDOW = timedelta(minutes=1)
 EARLIEST_MODSTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 # Errors after which the next objects cannot do better: stop the pass.
 _FATAL = (QuotaStop, SyncInterrupted, SalesforceAuthError, NotConfiguredError, SalesforceUnavailableError)
+_FATAL_CODES = frozenset(error.code for error in _FATAL)
 
 
 def _now() -> datetime:
@@ -118,26 +138,86 @@ class SyncEngine:
     ) -> None:
         self._settings = settings
         self._engine = engine
-        self.client = client or SalesforceClient(settings)
+        self._main_client = client or SalesforceClient(settings)
+        self._forks: list[SalesforceClient] = []
+        self._local = threading.local()
         self.progress = progress or LogProgress()
         self.stop = stop or StopToken()
         self._resolved: dict[str, tuple[ResolvedObject, float]] = {}
+
+    @property
+    def client(self) -> SalesforceClient:
+        """The Salesforce client of the calling thread's object (the main one outside a pass)."""
+        client: SalesforceClient | None = getattr(self._local, "client", None)
+        return client or self._main_client
+
+    def close(self) -> None:
+        for client in (self._main_client, *self._forks):
+            client.close()
 
     # ------------------------------------------------------------------ a pass
 
     def run(self, *, objects: Sequence[str] | None = None, full: bool = False) -> SyncReport:
         """One pass over `objects` (all by default). Never raises for Salesforce trouble: the
-        report says what happened, object by object."""
+        report says what happened, object by object (in sync order)."""
+        started = time.perf_counter()
         specs = object_specs(objects)
-        report = SyncReport()
-        for spec in specs:
-            result = self.sync_object(spec, full=full)
-            report.results.append(result)
-            if result.status in ("stopped", "interrupted") or result.error_code in {e.code for e in _FATAL}:
-                break
+        self._main_client.forget_login_failure()
+        results = self._run_objects(specs, full=full)
+        report = SyncReport([results[spec.name] for spec in specs if spec.name in results])
+        report.seconds = time.perf_counter() - started
         run_refresh_hooks(self._engine, report)
         record_sync_completed(self._engine, report)
+        first = report.first_error
+        log.info(
+            "sync_pass_finished",
+            ok=report.ok,
+            stopped_by_quota=report.stopped_by_quota,
+            changed=report.changed_objects,
+            objects=len(report.results),
+            seconds=round(report.seconds, 3),
+            error=first.error if first else None,
+        )
         return report
+
+    def _run_objects(self, specs: Sequence[ObjectSpec], *, full: bool) -> dict[str, ObjectResult]:
+        """Sync `specs` on up to `sync_concurrency` threads, taking them in order. An error
+        after which no object can do better (quota, auth, stop, outage) starts no more."""
+        pending = deque(specs)
+        results: dict[str, ObjectResult] = {}
+        lock = threading.Lock()
+        halted = False
+
+        def work(client: SalesforceClient) -> None:
+            nonlocal halted
+            self._local.client = client
+            try:
+                while True:
+                    with lock:
+                        if halted or not pending:
+                            return
+                        spec = pending.popleft()
+                    result = self.sync_object(spec, full=full)
+                    with lock:
+                        results[spec.name] = result
+                        if result.status in ("stopped", "interrupted") or result.error_code in _FATAL_CODES:
+                            halted = True
+            finally:
+                self._local.client = None
+
+        threads = min(self._settings.sync_concurrency, len(specs))
+        if threads <= 1:
+            work(self._main_client)
+            return results
+        while len(self._forks) < threads - 1:
+            self._forks.append(self._main_client.fork())
+        clients = [self._main_client, *self._forks[: threads - 1]]
+        with ThreadPoolExecutor(threads, thread_name_prefix="sync") as pool:
+            # Each thread runs in a copy of the caller's context: bound log fields carry over.
+            futures = [pool.submit(contextvars.copy_context().run, work, c) for c in clients]
+            for future in futures:
+                future.result()
+        return results
 
     def sync_object(self, spec: ObjectSpec, *, full: bool = False) -> ObjectResult:
         started = time.perf_counter()
@@ -149,6 +229,7 @@ class SyncEngine:
         ):
             try:
                 with conn.transaction():
+                    relax_durability(conn)
                     if not self._try_lock(conn, spec):
                         log.info("sync_object_locked_elsewhere", object=spec.name)
                         return ObjectResult(spec.name, None, "skipped")
@@ -321,7 +402,8 @@ class SyncEngine:
                 run.rows_read += len(records)
                 self.progress.page(spec.name, run.rows_read)
         if run.rows_read:
-            loader.analyze_stage()
+            if run.rows_read >= ANALYZE_STAGE_MIN_ROWS:
+                loader.analyze_stage()
             self._merge(loader, run)
         run.deleted += loader.flag_deleted(deleted_ids)
         staged_max = _capped(loader.max_modstamp(), run)
@@ -521,6 +603,7 @@ class SyncEngine:
         if run is not None:
             try:
                 with conn.transaction():
+                    relax_durability(conn)
                     save_outcome(conn, spec.name, self._outcome(result, run))
             except psycopg.Error:
                 log.exception("sync_state_not_saved", object=spec.name)

@@ -10,6 +10,7 @@ second form, so its guard silently did nothing).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -73,9 +74,11 @@ def usage_from_limits(body: Any) -> ApiUsage | None:
 
 
 class QuotaGuard:
-    """Holds the latest usage figures and refuses further calls past `share` of a limit."""
+    """Holds the latest usage figures and refuses further calls past `share` of a limit.
+    Shared by the clients of a pass's threads."""
 
     def __init__(self, share: float) -> None:
+        self._lock = threading.Lock()
         self.share = share
         self.org: ApiUsage | None = None
         self.per_app: ApiUsage | None = None
@@ -83,21 +86,23 @@ class QuotaGuard:
         self._figure_at = 0.0
 
     def observe_header(self, value: str | None) -> None:
-        self._calls_since_figure += 1
         info = parse_limit_info(value)
-        if info.org is not None:
-            self.org = info.org
-            self._calls_since_figure = 0
-            self._figure_at = time.monotonic()
-        if info.per_app is not None:
-            self.per_app = info.per_app
+        with self._lock:
+            self._calls_since_figure += 1
+            if info.org is not None:
+                self.org = info.org
+                self._calls_since_figure = 0
+                self._figure_at = time.monotonic()
+            if info.per_app is not None:
+                self.per_app = info.per_app
 
     def observe_limits(self, body: Any) -> None:
         usage = usage_from_limits(body)
         if usage is not None:
-            self.org = usage
-            self._calls_since_figure = 0
-            self._figure_at = time.monotonic()
+            with self._lock:
+                self.org = usage
+                self._calls_since_figure = 0
+                self._figure_at = time.monotonic()
 
     @property
     def exceeded(self) -> bool:

@@ -34,6 +34,8 @@ class ObjectResult:
 @dataclass
 class SyncReport:
     results: list[ObjectResult] = field(default_factory=list)
+    # The pass's elapsed time (objects run concurrently: not the sum of theirs).
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:

@@ -31,7 +31,7 @@ def run_once(
     try:
         return sync.run(objects=objects, full=full)
     finally:
-        sync.client.close()
+        sync.close()
         if progress is not None:
             progress.close()
 

@@ -37,6 +37,18 @@ class ObjectState:
 _COLUMNS = ", ".join(f.name for f in fields(ObjectState))
 
 
+def relax_durability(conn: psycopg.Connection[Any]) -> None:
+    """Commit the current transaction without waiting for its WAL flush.
+
+    The sync's transactions copy Salesforce, which stays the source: if PostgreSQL itself
+    crashes (the sync process dying changes nothing here) the last fraction of a second of
+    commits is lost, each as a whole, data and high-water mark together, and the next pass
+    reads those records again. Atomicity and the checkpoint rule are untouched; only the
+    fsync wait goes (30-50 ms per commit on the benchmark machine, a sixth of a small
+    incremental pass). Scoped to the transaction: other users of the pool keep theirs."""
+    conn.execute("SET LOCAL synchronous_commit = off")
+
+
 def read_state(conn: psycopg.Connection[Any], object_name: str) -> ObjectState | None:
     with conn.cursor(row_factory=class_row(ObjectState)) as cursor:
         cursor.execute(f"SELECT {_COLUMNS} FROM sync_state WHERE object_name = %s", (object_name,))  # noqa: S608
@@ -46,6 +58,7 @@ def read_state(conn: psycopg.Connection[Any], object_name: str) -> ObjectState |
 def mark_running(conn: psycopg.Connection[Any], object_name: str, *, mode: str, started_at: datetime) -> None:
     """Commit a 'running' row at once (own transaction)."""
     with conn.transaction():
+        relax_durability(conn)
         conn.execute(
             "INSERT INTO sync_state (object_name, last_mode, last_status, last_started_at, last_finished_at,"
             " rows_inserted, rows_updated, rows_deleted, api_calls, last_error)"

@@ -58,20 +58,11 @@ def run_worker(
         while not stop.requested and (max_passes is None or passes < max_passes):
             passes += 1
             try:
-                report = sync.run()
+                with structlog.contextvars.bound_contextvars(pass_number=passes):
+                    sync.run()  # logs sync_pass_finished
             except Exception:
                 # The database or the network may come back: keep the loop alive.
                 log.exception("sync_pass_crashed", number=passes)
-            else:
-                first = report.first_error
-                log.info(
-                    "sync_pass_finished",
-                    number=passes,
-                    ok=report.ok,
-                    stopped_by_quota=report.stopped_by_quota,
-                    changed=report.changed_objects,
-                    error=first.error if first else None,
-                )
             # After the sync, so completions just pulled in are not overwritten by a stale send.
             after_sync_pass(settings, engine, client=sync.client)
             _deliver_webhooks(settings, engine)
@@ -79,7 +70,7 @@ def run_worker(
                 break
             stop.wait(pause)
     finally:
-        sync.client.close()
+        sync.close()
         if progress is not None:
             progress.close()
         log.info("sync_worker_stopped", passes=passes)
