@@ -128,7 +128,10 @@ def test_cli_exits_3_with_a_message_when_the_guard_stops(sync_env_factory: SyncE
     assert "quota guard" in stderr
     assert "checkpoints are kept" in stderr
     finished = [e for e in log_events(stderr.splitlines()) if e["event"] == "sync_object_finished"]
-    assert finished[-1]["status"] == "stopped"
+    # The objects the guard stopped say so (any that finished before it tripped are ok).
+    statuses = {e["status"] for e in finished}
+    assert "stopped" in statuses
+    assert statuses <= {"ok", "stopped"}
 
 
 def test_query_timeout_splits_the_window_until_each_half_gets_through(
