@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+import structlog
 
 from salescoach_sync import engine as engine_module
 from salescoach_sync.client import ResultPage
@@ -292,3 +293,28 @@ def test_a_direct_first_load_checks_the_csv_header_like_header_match() -> None:
     )
     with pytest.raises(SyncError, match="does not match"):
         list(_checked_header([b"Subject,Id\n1,a\n"], expected))
+
+
+def test_objects_run_together_on_one_login_and_equal_the_org(
+    sync_env_factory: SyncEnvFactory,
+) -> None:
+    # Every call slowed a little, so objects in flight together overlap in time for sure.
+    env = sync_env_factory(faults="delay=0.05", sync_concurrency=3)
+    tokens_before = env.emulator.stats()["handlers"].get("oauth_token", 0)
+
+    with structlog.testing.capture_logs() as logs:
+        report = env.run()
+
+    assert report.ok, report.first_error
+    assert [r.object_name for r in report.results] == list(FIELDS)  # reported in sync order
+    events = [(e["event"], e.get("object")) for e in logs if e["event"].startswith("sync_object_")]
+    starts = [name for kind, name in events if kind == "sync_object_started"]
+    # Taken in sync order: the first three go first (their log lines may race each other).
+    assert sorted(starts) == sorted(FIELDS)
+    assert set(starts[:3]) == set(list(FIELDS)[:3])
+    first_finish = next(i for i, (kind, _) in enumerate(events) if kind == "sync_object_finished")
+    assert len([kind for kind, _ in events[:first_finish] if kind == "sync_object_started"]) == 3
+    # One OAuth login served the three threads.
+    assert env.emulator.stats()["handlers"]["oauth_token"] - tokens_before == 1
+    assert report.seconds < sum(r.seconds for r in report.results)
+    assert_matches_org(env)

@@ -202,6 +202,12 @@ class SyncEngine:
                         results[spec.name] = result
                         if result.status in ("stopped", "interrupted") or result.error_code in _FATAL_CODES:
                             halted = True
+            except BaseException:
+                # The database went away under this object (sync_object handles the rest):
+                # the other threads finish their objects and start no more; run() re-raises.
+                with lock:
+                    halted = True
+                raise
             finally:
                 self._local.client = None
 

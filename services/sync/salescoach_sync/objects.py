@@ -66,7 +66,9 @@ def _table(model: Any) -> Table:
 
 _COMMON_REQUIRED = (_f("Id", "id", required=True), _f(MODSTAMP, "system_modstamp", required=True))
 
-# Sync order: referenced objects first, so a consumer reading mid-pass sees parents before children.
+# Sync order: referenced objects first. With SALESCOACH_SYNC_CONCURRENCY=1 a consumer reading
+# mid-pass sees parents before children; with more, objects start in this order and may
+# finish in another (each commits on its own).
 OBJECTS: tuple[ObjectSpec, ...] = (
     ObjectSpec(
         "User",
