@@ -89,7 +89,9 @@ class Measured:
     stderr: str
 
 
-def _run_child(emu: EmulatorHandle, url: str, work: Path, module: str, *args: str) -> Measured:
+def _run_child(
+    emu: EmulatorHandle, url: str, work: Path, module: str, *args: str, **settings: str
+) -> Measured:
     """`python -m MODULE ARGS` as a child configured like a deployment of the sync (environment
     variables only); its wall time from exec to exit and its own peak RSS."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESCOACH_") and k != "DATABASE_URL"}
@@ -102,6 +104,7 @@ def _run_child(emu: EmulatorHandle, url: str, work: Path, module: str, *args: st
         SALESCOACH_SF_CA_BUNDLE=emu.ca_bundle,
         SALESCOACH_LOG_FORMAT="json",
         PYTHONPATH=str(REPO_ROOT),
+        **settings,
     )
     out_path = work / f"{module}.out"
     with out_path.open("w") as out:
@@ -123,8 +126,8 @@ def _run_child(emu: EmulatorHandle, url: str, work: Path, module: str, *args: st
     return Measured(seconds, usage.ru_maxrss / 1024, out_path.read_text(), stderr)
 
 
-def _run_sync(emu: EmulatorHandle, url: str, work: Path, *args: str) -> Measured:
-    return _run_child(emu, url, work, "salescoach_sync", "run", *args)
+def _run_sync(emu: EmulatorHandle, url: str, work: Path, *args: str, **settings: str) -> Measured:
+    return _run_child(emu, url, work, "salescoach_sync", "run", *args, **settings)
 
 
 def _events(stderr: str, name: str) -> list[dict[str, Any]]:
