@@ -431,7 +431,9 @@ def generate_org(
                 day_index = rng.randrange(activity_days + 14)
                 start_e = activity_start_epoch + day_index * day_s + rng.randrange(8, 17) * 3600
                 minutes = rng.choice((30, 45, 60, 90))
-                stamp = _ts(min(start_e, end_epoch) - 2 * day_s)
+                # Booked two days ahead; a future meeting (up to 14 days out) 16 days ahead, so
+                # stamps stay in the past and distinct, as Salesforce's would.
+                stamp = _ts(start_e - (2 if start_e <= end_epoch else 16) * day_s)
                 start_text = _ts(start_e)
                 yield (
                     make_id(event_prefix, number), rid, rng.choice(whats), "", "Meeting",
