@@ -49,24 +49,13 @@ from salescoach_core.models import (
     SfUser,
 )
 from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
+from tests.bench.raw_limit import FIELDS, QUERY_ALL
 from tests.bench.report import write_report
 from tests.plugins.database import REPO_ROOT, create_database, drop_database
 
 # (label, reps, activities per rep-week): Task + Event rows come out near the label.
 ORGS = (("100k", 5, 375), ("1M", 50, 375))
 NAIVE_SAMPLE_ROWS = 30_000
-_FIELDS = {
-    "User": "Id Name Email IsActive ManagerId UserRoleId Title TimeZoneSidKey SystemModstamp",
-    "OpportunityStage": "Id ApiName MasterLabel SortOrder IsActive IsClosed IsWon DefaultProbability"
-    " SystemModstamp",
-    "Opportunity": "Id OwnerId Name AccountId Amount StageName IsClosed IsWon CloseDate CreatedDate"
-    " LastModifiedDate SystemModstamp IsDeleted Probability ForecastCategoryName Type LeadSource",
-    "OpportunityHistory": "Id OpportunityId StageName Amount CloseDate CreatedDate SystemModstamp IsDeleted",
-    "Task": "Id OwnerId WhatId WhoId Subject Status IsClosed ActivityDate TaskSubtype Type"
-    " CallDurationInSeconds CompletedDateTime CreatedDate SystemModstamp IsDeleted IsArchived",
-    "Event": "Id OwnerId WhatId WhoId Subject StartDateTime EndDateTime DurationInMinutes Type CreatedDate"
-    " SystemModstamp IsDeleted IsArchived",
-}
 _MODELS: dict[str, type[Any]] = {
     "User": SfUser,
     "OpportunityStage": SfOpportunityStage,
@@ -76,9 +65,8 @@ _MODELS: dict[str, type[Any]] = {
     "Event": SfEvent,
 }
 OBJECTS: dict[str, tuple[type[Any], list[str]]] = {
-    name: (_MODELS[name], fields.split()) for name, fields in _FIELDS.items()
+    name: (_MODELS[name], fields.split()) for name, fields in FIELDS.items()
 }
-QUERY_ALL = {"Opportunity", "OpportunityHistory", "Task", "Event"}
 
 
 @dataclass
