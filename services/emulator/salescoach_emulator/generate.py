@@ -213,9 +213,11 @@ def generate_org(
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         alias = (first[:1] + last[:4]).lower()
         mail = f"{first}.{last}.{len(users) + 1}@demo.salescoach.example".lower()
+        # Set up a minute apart: distinct stamps, as records written one by one have.
+        stamp = _ts(start_epoch - 400 * day_s + 60 * len(users))
         users.append(
             (uid, mail, first, last, f"{first} {last}", alias, mail, _b(active), manager, "",
-             title, "America/New_York", "false", created, "", created, "", created)
+             title, "America/New_York", "false", stamp, "", stamp, "", stamp)
         )  # fmt: skip
         return uid
 
@@ -228,11 +230,14 @@ def generate_org(
     skill = {rid: rng.uniform(0.25, 1.0) for rid in rep_ids}
     counts["User"] = _write(out_dir, "User", user_header, users)
 
-    stage_rows = [
-        (ids.new("OpportunityStage"), name, name, order, "true", _b(closed), _b(won), prob,
-         forecast, "false", created, "", created, "", created)
-        for name, order, closed, won, prob, forecast in STAGES
-    ]  # fmt: skip
+    def stage_row(
+        name: str, order: int, closed: bool, won: bool, prob: int, forecast: str
+    ) -> tuple[object, ...]:
+        stamp = _ts(start_epoch - 401 * day_s + 60 * order)  # one a minute, in sort order
+        return (ids.new("OpportunityStage"), name, name, order, "true", _b(closed), _b(won), prob,
+                forecast, "false", stamp, "", stamp, "", stamp)  # fmt: skip
+
+    stage_rows = [stage_row(*row) for row in STAGES]
     counts["OpportunityStage"] = _write(
         out_dir,
         "OpportunityStage",
