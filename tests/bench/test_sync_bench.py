@@ -14,6 +14,10 @@ Per org:
 - incremental: after 1% of the activity rows changed and 0.1% deleted (REST sObject
   collections), `python -m salescoach_sync run` in a subprocess.
 
+The raw limit and the full sync alternate, ROUNDS times each on the same org (the incremental
+follows the last full sync); the table compares the best of each (both `*_runs` columns list
+every run), since the machine's speed drifts within minutes.
+
 Not a timed test: it prints a table and writes bench-results/sync.json.
 """
 
@@ -56,6 +60,7 @@ from tests.plugins.database import REPO_ROOT, create_database, drop_database
 # (label, reps, activities per rep-week): Task + Event rows come out near the label.
 ORGS = (("100k", 5, 375), ("1M", 50, 375))
 NAIVE_SAMPLE_ROWS = 30_000
+ROUNDS = 2
 _MODELS: dict[str, type[Any]] = {
     "User": SfUser,
     "OpportunityStage": SfOpportunityStage,
@@ -245,20 +250,25 @@ def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine)
         synced_rows = sum(counts[o] for o in OBJECTS)
         activities = counts["Task"] + counts["Event"]
         with spawn_emulator(work / "org", state_dir=work / "emulator") as (emu, _):
-            with _fresh_database(server_engine) as (url, _engine):
-                full = _run_sync(emu, url, work, "--full")
-                full_objects = _object_results(full.stderr)
-                assert sum(r["rows_read"] for r in full_objects.values()) == synced_rows
-
-                changed, deleted = _change_activities(emu, counts)
-                incremental = _run_sync(emu, url, work)
-                inc_objects = _object_results(incremental.stderr)
-                assert sum(r["updated"] for r in inc_objects.values()) == changed
-                assert sum(r["deleted"] for r in inc_objects.values()) == deleted
-
-            with _fresh_database(server_engine) as (url, _engine):
-                raw, raw_seconds, raw_rows = _raw_limit(emu, url, work)
-                assert raw_rows >= synced_rows - deleted
+            # The machine's speed drifts by up to 1.4x within minutes: the raw limit and the full
+            # sync alternate, ROUNDS times each on the same org, and the best of each is compared.
+            raws: list[tuple[Measured, float]] = []
+            fulls: list[Measured] = []
+            for last_round in [False] * (ROUNDS - 1) + [True]:
+                with _fresh_database(server_engine) as (url, _engine):
+                    raw, raw_own, raw_rows = _raw_limit(emu, url, work)
+                    assert raw_rows == synced_rows
+                    raws.append((raw, raw_own))
+                with _fresh_database(server_engine) as (url, _engine):
+                    fulls.append(_run_sync(emu, url, work, "--full"))
+                    full_objects = _object_results(fulls[-1].stderr)
+                    assert sum(r["rows_read"] for r in full_objects.values()) == synced_rows
+                    if last_round:
+                        changed, deleted = _change_activities(emu, counts)
+                        incremental = _run_sync(emu, url, work)
+                        inc_objects = _object_results(incremental.stderr)
+                        assert sum(r["updated"] for r in inc_objects.values()) == changed
+                        assert sum(r["deleted"] for r in inc_objects.values()) == deleted
 
             with _fresh_database(server_engine) as (url, engine):
                 sampled = label != "100k"
@@ -266,7 +276,10 @@ def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine)
                 naive_rate = naive_rows / naive_seconds
                 naive_full_seconds = synced_rows / naive_rate if sampled else naive_seconds
 
-        full_sync_seconds = _pass_seconds(full.stderr)
+        full = min(fulls, key=lambda m: m.seconds)
+        full_sync_seconds = min(_pass_seconds(m.stderr) for m in fulls)
+        raw = min((r for r, _ in raws), key=lambda m: m.seconds)
+        raw_seconds = min(own for _, own in raws)
         inc_sync_seconds = _pass_seconds(incremental.stderr)
         rows_out.append(
             {
@@ -280,6 +293,8 @@ def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine)
                 "naive_s": naive_full_seconds,
                 "naive_sampled": f"{naive_rows:,} Task rows" if sampled else "no (all rows)",
                 "x_naive": naive_full_seconds / full.seconds,
+                "full_wall_runs": " / ".join(f"{m.seconds:.2f}" for m in fulls),
+                "raw_wall_runs": " / ".join(f"{r.seconds:.2f}" for r, _ in raws),
                 "raw_wall_s": raw.seconds,
                 "raw_own_s": raw_seconds,
                 # Both as processes, from exec to exit (each pays its interpreter and imports).
