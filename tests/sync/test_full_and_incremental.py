@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 import requests
 import structlog
+from sqlalchemy import text
 
 from salescoach_sync import engine as engine_module
 from salescoach_sync.client import ResultPage
 from salescoach_sync.errors import SyncError
 from salescoach_sync.load import _checked_header
 from salescoach_sync.report import SyncReport
+from salescoach_sync.service import run_once
 from tests.plugins.sync import (
     FIELDS,
     SyncEnv,
@@ -76,10 +78,10 @@ def test_second_pass_is_incremental_and_changes_nothing(sync_env: SyncEnv) -> No
     assert report.ok
     assert {r.mode for r in report.results} == {"incremental"}
     assert sum(r.inserted + r.updated + r.deleted for r in report.results) == 0
-    # A new process describes each object once; then one REST query per object (no COUNT()
-    # first: the tables are smaller than the REST threshold), plus getDeleted for the four
-    # objects with deletes. No Bulk job for an unchanged org.
-    assert sync_env.emulator.stats()["apiUsage"]["used"] - calls_full == 6 + 6 + 4
+    # A new engine (a new process) describes nothing: the first pass saved the describes. One
+    # REST query per object (no COUNT() first: the tables are smaller than the REST threshold),
+    # plus getDeleted for the four objects with deletes. No Bulk job for an unchanged org.
+    assert sync_env.emulator.stats()["apiUsage"]["used"] - calls_full == 6 + 4
 
 
 def test_incremental_follows_updates_nulls_custom_fields_creates_deletes_and_purges(
@@ -318,3 +320,64 @@ def test_objects_run_together_on_one_login_and_equal_the_org(
     assert env.emulator.stats()["handlers"]["oauth_token"] - tokens_before == 1
     assert report.seconds < sum(r.seconds for r in report.results)
     assert_matches_org(env)
+
+
+def _describes(env: SyncEnv) -> int:
+    return int(env.emulator.stats()["handlers"].get("describe", 0))
+
+
+def test_describes_are_kept_an_hour_across_passes_and_processes(sync_env: SyncEnv) -> None:
+    # Each env.run() builds a new SyncEngine, as a new `sync run` process does.
+    sync_env.run()
+    described = _describes(sync_env)
+    assert described == len(FIELDS)
+
+    report = sync_env.run()
+
+    assert report.ok, report.first_error
+    assert _describes(sync_env) == described  # from sync_state, no API call
+    assert report.results[0].api_calls >= 1  # the pass itself did call Salesforce
+
+    with sync_env.engine.begin() as conn:  # an hour and a minute later
+        conn.execute(text("UPDATE sync_state SET described_at = described_at - interval '61 minutes'"))
+    assert sync_env.run().ok
+    assert _describes(sync_env) == described + len(FIELDS)
+
+    assert sync_env.run(full=True).ok  # --full describes anew
+    assert _describes(sync_env) == described + 2 * len(FIELDS)
+
+
+def test_a_cached_describe_missing_a_needed_field_is_replaced_not_reported(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    # The describe saved before Amount was granted (say): it lacks the field the sync needs.
+    with sync_env.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE sync_state SET described_fields = (SELECT jsonb_agg(f) FROM"
+                " jsonb_array_elements(described_fields) AS f WHERE f->>'name' <> 'Amount')"
+                " WHERE object_name = 'Opportunity'"
+            )
+        )
+    described = _describes(sync_env)
+
+    report = sync_env.run()
+
+    assert report.ok, report.first_error
+    assert _describes(sync_env) == described + 1  # Opportunity only, described again
+    fields = sync_env.state("Opportunity")["described_fields"]  # type: ignore[index]
+    assert "Amount" in {f["name"] for f in fields}
+
+
+def test_an_access_error_drops_the_cached_describe(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    assert sync_env.state("Opportunity")["described_fields"]  # type: ignore[index]
+    wrong = sync_env.settings.model_copy(update={"sync_custom_fields": {"Opportunity": ["Nowhere__c"]}})
+
+    report = run_once(wrong, sync_env.engine, objects=["Opportunity"])
+
+    assert not report.ok
+    assert "Nowhere__c" in (report.results[0].error or "")
+    state = sync_env.state("Opportunity")
+    assert state is not None
+    assert state["described_fields"] is None
+    assert state["described_at"] is None

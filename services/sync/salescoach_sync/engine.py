@@ -34,6 +34,7 @@ from salescoach_sync.errors import (
     NotConfiguredError,
     QueryTimeoutError,
     QuotaStop,
+    SalesforceAccessError,
     SalesforceAuthError,
     SalesforceRequestError,
     SalesforceUnavailableError,
@@ -107,6 +108,8 @@ class _Run:
     deleted: int = 0
     rows_read: int = 0
     reconciled: bool = False
+    # A describe made by this run, saved with its outcome: (fields, when).
+    described: tuple[list[dict[str, Any]], datetime] | None = None
 
 
 @contextmanager
@@ -247,7 +250,7 @@ class SyncEngine:
                     with _driver_connection(self._engine) as status_conn:
                         mark_running(status_conn, spec.name, mode=mode, started_at=run.started_at)
                     self.progress.started(spec.name, mode)
-                    resolved = self._resolve(spec)
+                    resolved = self._resolve(spec, state, run, fresh=full)
                     loader = Loader(conn, resolved)
                     loader.create_stage()
                     if mode == "full":
@@ -275,6 +278,7 @@ class SyncEngine:
                         high_water_mark=hwm,
                         full_synced_at=run.started_at if mode == "full" else None,
                         reconciled_at=run.started_at if run.reconciled else None,
+                        described=run.described,
                     )
             except Exception as exc:
                 result = self._failed(conn, spec, run, exc, started, calls_before)
@@ -537,22 +541,47 @@ class SyncEngine:
         run.updated += counts.updated
         run.deleted += counts.soft_deleted
 
-    def _resolve(self, spec: ObjectSpec) -> ResolvedObject:
+    def _resolve(
+        self, spec: ObjectSpec, state: ObjectState | None, run: _Run, *, fresh: bool
+    ) -> ResolvedObject:
+        """The object's field list, from a describe at most DESCRIBE_TTL_SECONDS old: this
+        process's, else the one saved in sync_state (by any process), else a new one. `fresh`
+        (`sync run --full`) always describes anew, and so does a cached describe that lacks a
+        field the settings need (granted or configured since)."""
         cached = self._resolved.get(spec.name)
-        if cached is not None and time.monotonic() - cached[1] < DESCRIBE_TTL_SECONDS:
+        if not fresh and cached is not None and time.monotonic() - cached[1] < DESCRIBE_TTL_SECONDS:
             return cached[0]
+        saved = state.described_fields if state is not None else None
+        saved_at = state.described_at if state is not None else None
+        if not fresh and saved is not None and saved_at is not None:
+            age = (run.started_at - saved_at).total_seconds()
+            if 0 <= age < DESCRIBE_TTL_SECONDS:
+                try:
+                    resolved = resolve(spec, {"fields": saved}, self._settings)
+                except SalesforceAccessError:
+                    log.info("sync_describe_cache_stale", object=spec.name)
+                else:
+                    self._resolved[spec.name] = (resolved, time.monotonic() - age)
+                    return resolved
+        fields = self._describe(spec.name)
+        run.described = (fields, run.started_at)
+        resolved = resolve(spec, {"fields": fields}, self._settings)
+        self._resolved[spec.name] = (resolved, time.monotonic())
+        return resolved
+
+    def _describe(self, name: str) -> list[dict[str, Any]]:
+        """The object's fields as describe lists them: the name and type of each is all the
+        sync uses, and all it keeps."""
         try:
-            describe = self.client.describe(spec.name)
+            describe = self.client.describe(name)
         except SalesforceRequestError as exc:
             if exc.error_code == "NOT_FOUND":
                 raise SyncError(
-                    f"the object {spec.name} is not available to the integration user: give its "
+                    f"the object {name} is not available to the integration user: give its "
                     "profile or permission set read access (View All for full history)."
                 ) from exc
             raise
-        resolved = resolve(spec, describe, self._settings)
-        self._resolved[spec.name] = (resolved, time.monotonic())
-        return resolved
+        return [{"name": f["name"], "type": f.get("type")} for f in describe.get("fields", [])]
 
     def _try_lock(self, conn: psycopg.Connection[Any], spec: ObjectSpec) -> bool:
         key = f"salescoach.sync:{self.client.org_id}:{spec.name}"
@@ -606,11 +635,16 @@ class SyncEngine:
             error=message,
             error_code=code,
         )
+        # Access refused (INVALID_FIELD: a field lost since the cached describe; a required field
+        # absent from it): the next run describes anew rather than trusting the cache.
+        forget_describe = isinstance(exc, SalesforceAccessError)
+        if forget_describe:
+            self._resolved.pop(spec.name, None)
         if run is not None:
             try:
                 with conn.transaction():
                     relax_durability(conn)
-                    save_outcome(conn, spec.name, self._outcome(result, run))
+                    save_outcome(conn, spec.name, self._outcome(result, run), forget_describe=forget_describe)
             except psycopg.Error:
                 log.exception("sync_state_not_saved", object=spec.name)
         return result

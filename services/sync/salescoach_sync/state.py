@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class ObjectState:
     rows_deleted: int
     api_calls: int
     last_error: str | None
+    described_fields: list[dict[str, Any]] | None
+    described_at: datetime | None
 
 
 _COLUMNS = ", ".join(f.name for f in fields(ObjectState))
@@ -91,15 +94,20 @@ def save_outcome(
     high_water_mark: datetime | None = None,
     full_synced_at: datetime | None = None,
     reconciled_at: datetime | None = None,
+    described: tuple[list[dict[str, Any]], datetime] | None = None,
+    forget_describe: bool = False,
 ) -> None:
     """Upsert the row; checkpoint columns only move when a value is given (None keeps them).
-    `last_success_at` (the API's data_as_of) moves only when the outcome is ok."""
+    `last_success_at` (the API's data_as_of) moves only when the outcome is ok. `described`
+    (fields, when) replaces the cached describe; `forget_describe` drops it."""
+    fields, described_at = described if described is not None else (None, None)
     conn.execute(
         "INSERT INTO sync_state (object_name, high_water_mark, last_full_sync_at, last_reconciled_at,"
         " last_mode, last_status, last_started_at, last_finished_at, last_success_at, rows_inserted,"
-        " rows_updated, rows_deleted, api_calls, last_error)"
+        " rows_updated, rows_deleted, api_calls, last_error, described_fields, described_at)"
         " VALUES (%(name)s, %(hwm)s, %(full)s, %(reconciled)s, %(mode)s, %(status)s, %(started)s,"
-        " %(finished)s, %(success)s, %(inserted)s, %(updated)s, %(deleted)s, %(calls)s, %(error)s)"
+        " %(finished)s, %(success)s, %(inserted)s, %(updated)s, %(deleted)s, %(calls)s, %(error)s,"
+        " %(fields)s, %(described_at)s)"
         " ON CONFLICT (object_name) DO UPDATE SET"
         " high_water_mark = COALESCE(EXCLUDED.high_water_mark, sync_state.high_water_mark),"
         " last_full_sync_at = COALESCE(EXCLUDED.last_full_sync_at, sync_state.last_full_sync_at),"
@@ -109,7 +117,11 @@ def save_outcome(
         " last_success_at = COALESCE(EXCLUDED.last_success_at, sync_state.last_success_at),"
         " rows_inserted = EXCLUDED.rows_inserted, rows_updated = EXCLUDED.rows_updated,"
         " rows_deleted = EXCLUDED.rows_deleted, api_calls = EXCLUDED.api_calls,"
-        " last_error = EXCLUDED.last_error",
+        " last_error = EXCLUDED.last_error,"
+        " described_fields = CASE WHEN %(forget)s THEN NULL"
+        " ELSE COALESCE(EXCLUDED.described_fields, sync_state.described_fields) END,"
+        " described_at = CASE WHEN %(forget)s THEN NULL"
+        " ELSE COALESCE(EXCLUDED.described_at, sync_state.described_at) END",
         {
             "name": object_name,
             "hwm": high_water_mark,
@@ -125,5 +137,8 @@ def save_outcome(
             "deleted": outcome.deleted,
             "calls": outcome.api_calls,
             "error": outcome.error,
+            "fields": Jsonb(fields) if fields is not None else None,
+            "described_at": described_at,
+            "forget": forget_describe,
         },
     )

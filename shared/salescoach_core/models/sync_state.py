@@ -1,11 +1,16 @@
 """Per-object sync state: the high-water mark and the figures of the last run.
 
 `last_success_at` is when the last run that completed without error finished: the API's
-`data_as_of` is read from it.
+`data_as_of` is read from it. `described_fields` caches the object's describe (field names and
+types, what the sync resolves its field list from) as of `described_at`, so that a one-shot
+`sync run` does not describe every object again.
 """
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Column
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from salescoach_core.models.base import timestamp
@@ -28,3 +33,7 @@ class SyncState(SQLModel, table=True):
     rows_deleted: int = 0
     api_calls: int = 0
     last_error: str | None = None
+    described_fields: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSONB, nullable=True)
+    )
+    described_at: datetime | None = timestamp()
