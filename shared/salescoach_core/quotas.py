@@ -156,15 +156,24 @@ def parse_csv(content: bytes) -> list[dict[str, Any]]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidQuotaRowsError("The CSV is not UTF-8 text.") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    if tuple(header) != CSV_COLUMNS:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip() for name in (reader.fieldnames or [])]
+        if tuple(header) != CSV_COLUMNS:
+            raise InvalidQuotaRowsError(
+                f"The CSV header must be exactly {','.join(CSV_COLUMNS)}; "
+                f"got {','.join(header) or 'nothing'}."
+            )
+        rows = [
+            dict(zip(CSV_COLUMNS, (row.get(k) for k in reader.fieldnames or []), strict=False))
+            for row in reader
+        ]
+    except csv.Error as exc:
+        # What the csv module refuses (a field over its size limit, say): not a CSV we can read.
         raise InvalidQuotaRowsError(
-            f"The CSV header must be exactly {','.join(CSV_COLUMNS)}; got {','.join(header) or 'nothing'}."
-        )
-    rows = [
-        dict(zip(CSV_COLUMNS, (row.get(k) for k in reader.fieldnames or []), strict=False)) for row in reader
-    ]
+            f"The CSV cannot be read at line {reader.line_num}: {exc}. Send one quota per line "
+            "as rep_id,month,amount."
+        ) from exc
     if not rows:
         raise InvalidQuotaRowsError("The CSV has a header but no rows.")
     return rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 
 from salescoach_core.models import SfUser
@@ -125,6 +126,21 @@ def test_csv_upload_loads_quotas_and_reports_rows(client: TestClient, factory: F
     wrong_header = client.post("/v1/quotas/import", files={"file": ("q.csv", "rep,month\n", "text/csv")})
     assert wrong_header.status_code == 422
     assert "rep_id,month,amount" in wrong_header.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"\r0", "header must be exactly"),  # a lone carriage return (found by schemathesis)
+        (b'rep_id,month,amount\n"' + b"x" * 200_000 + b'",2026-10,5\n', "cannot be read at line"),
+    ],
+)
+def test_csv_the_reader_cannot_parse_is_a_422_that_says_why(
+    client: TestClient, content: bytes, says: str
+) -> None:
+    response = client.post("/v1/quotas/import", files={"file": ("q.csv", content, "text/csv")})
+    assert response.status_code == 422
+    assert says in response.json()["detail"]
 
 
 def test_activity_requirements_replace_and_drive_process_to_requirement(
