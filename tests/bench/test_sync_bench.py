@@ -56,6 +56,7 @@ from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
 from tests.bench.raw_limit import FIELDS, QUERY_ALL
 from tests.bench.report import write_report
 from tests.plugins.database import REPO_ROOT, create_database, drop_database
+from tests.plugins.sync import log_events
 
 # (label, reps, activities per rep-week): Task + Event rows come out near the label.
 ORGS = (("100k", 5, 375), ("1M", 50, 375))
@@ -124,15 +125,7 @@ def _run_sync(emu: EmulatorHandle, url: str, work: Path, *args: str, **settings:
 
 
 def _events(stderr: str, name: str) -> list[dict[str, Any]]:
-    events = []
-    for line in stderr.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") == name:
-            events.append(event)
-    return events
+    return [event for event in log_events(stderr.splitlines()) if event["event"] == name]
 
 
 def _object_results(stderr: str) -> dict[str, dict[str, Any]]:

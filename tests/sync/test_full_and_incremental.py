@@ -36,6 +36,24 @@ def _result(report: SyncReport, object_name: str) -> Any:
     return next(r for r in report.results if r.object_name == object_name)
 
 
+def _break_each_page_once(monkeypatch: pytest.MonkeyPatch) -> set[str | None]:
+    """Cut every first attempt at a Bulk result page after its first bytes, as a dropped
+    connection would; returns the set of pages (URLs) broken so far."""
+    real_iter = ResultPage.iter_bytes
+    broken: set[str | None] = set()
+
+    def flaky(page: ResultPage, chunk_size: int = 1 << 20) -> Any:
+        key = page.response.url
+        for index, chunk in enumerate(real_iter(page, 200)):
+            yield chunk
+            if index == 1 and key not in broken:
+                broken.add(key)
+                raise requests.exceptions.ChunkedEncodingError("connection broken mid-page")
+
+    monkeypatch.setattr(ResultPage, "iter_bytes", flaky)
+    return broken
+
+
 def test_full_sync_equals_the_org_export_row_for_row(sync_env: SyncEnv) -> None:
     report = sync_env.run()
 
@@ -185,19 +203,7 @@ def test_a_result_page_that_breaks_mid_stream_is_loaded_once(
     sync_env_factory: SyncEnvFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = sync_env_factory(sync_bulk_page_records=100)
-    real_iter = ResultPage.iter_bytes
-    broken: set[str | None] = set()
-
-    def flaky(page: ResultPage, chunk_size: int = 1 << 20) -> Any:
-        # Cut every first attempt at a page after its first bytes, as a dropped connection would.
-        key = page.response.url
-        for index, chunk in enumerate(real_iter(page, 200)):
-            yield chunk
-            if index == 1 and key not in broken:
-                broken.add(key)
-                raise requests.exceptions.ChunkedEncodingError("connection broken mid-page")
-
-    monkeypatch.setattr(ResultPage, "iter_bytes", flaky)
+    broken = _break_each_page_once(monkeypatch)
 
     report = env.run(objects=["Task"])
 
@@ -266,18 +272,7 @@ def test_first_load_rebuilds_dropped_indexes_and_survives_broken_pages(
     env = sync_env_factory(sync_bulk_page_records=100)
     indexes_before = _index_definitions(env, "sf_task")
     assert len(indexes_before) >= 4
-    real_iter = ResultPage.iter_bytes
-    broken: set[str | None] = set()
-
-    def flaky(page: ResultPage, chunk_size: int = 1 << 20) -> Any:
-        key = page.response.url
-        for index, chunk in enumerate(real_iter(page, 200)):
-            yield chunk
-            if index == 1 and key not in broken:
-                broken.add(key)
-                raise requests.exceptions.ChunkedEncodingError("connection broken mid-page")
-
-    monkeypatch.setattr(ResultPage, "iter_bytes", flaky)
+    broken = _break_each_page_once(monkeypatch)
 
     report = env.run(objects=["Task", "Event"])
 

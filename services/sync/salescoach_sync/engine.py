@@ -167,8 +167,10 @@ class SyncEngine:
         specs = object_specs(objects)
         self._main_client.forget_login_failure()
         results = self._run_objects(specs, full=full)
-        report = SyncReport([results[spec.name] for spec in specs if spec.name in results])
-        report.seconds = time.perf_counter() - started
+        report = SyncReport(
+            [results[spec.name] for spec in specs if spec.name in results],
+            seconds=time.perf_counter() - started,
+        )
         run_refresh_hooks(self._engine, report)
         record_sync_completed(self._engine, report)
         first = report.first_error
