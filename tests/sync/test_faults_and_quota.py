@@ -111,9 +111,13 @@ def test_request_limit_exceeded_is_reported_as_a_stop_never_a_success(
 
     assert report.stopped_by_quota
     assert not report.ok
-    assert "REQUEST_LIMIT_EXCEEDED" in (report.results[0].error or "")
-    # The objects that started together all stop; none starts after.
+    # The objects that started together all stop; none starts after. The first call refused
+    # names Salesforce's code; an object whose thread had not yet called when that answer came
+    # in is stopped by the guard, which has by then read the org's usage from it.
     assert {r.status for r in report.results} == {"stopped"}
+    errors = [r.error or "" for r in report.results]
+    assert any("REQUEST_LIMIT_EXCEEDED" in error for error in errors), errors
+    assert all("REQUEST_LIMIT_EXCEEDED" in error or "quota guard" in error for error in errors), errors
     assert len(report.results) <= env.settings.sync_concurrency
 
 
