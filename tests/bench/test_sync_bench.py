@@ -12,7 +12,10 @@ Per org:
   object's Bulk 2.0 CSV fetched with the same client and COPY-ed into an unindexed all-text
   table, no staging, no merge; its wall time and its own time (first call to last commit);
 - incremental: after 1% of the activity rows changed and 0.1% deleted (REST sObject
-  collections), `python -m salescoach_sync run` in a subprocess.
+  collections), `python -m salescoach_sync run` in a subprocess;
+- worker: the same change synced by a long-lived SyncEngine in this process, on its own
+  database, as `sync worker` runs: its first pass (full) before the change, its next pass
+  (incremental) after it, each timed with the refresh hooks that follow it.
 
 The raw limit and the full sync alternate, ROUNDS times each on the same org (the incremental
 follows the last full sync); the table compares the best of each (both `*_runs` columns list
@@ -52,7 +55,11 @@ from salescoach_core.models import (
     SfTask,
     SfUser,
 )
+from salescoach_core.settings import Settings
 from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
+from salescoach_sync.coaching_hooks import install_coaching_hooks
+from salescoach_sync.engine import SyncEngine
+from salescoach_sync.report import SyncReport
 from tests.bench.raw_limit import FIELDS, QUERY_ALL
 from tests.bench.report import write_report
 from tests.plugins.database import REPO_ROOT, create_database, drop_database
@@ -118,6 +125,34 @@ def _run_child(
     process.returncode = os.waitstatus_to_exitcode(status)
     assert process.returncode == 0, stderr[-3000:]
     return Measured(seconds, usage.ru_maxrss / 1024, out_path.read_text(), stderr)
+
+
+class _Worker:
+    """Passes of one long-lived SyncEngine in this process, as `sync worker` (run_worker) makes
+    them: describes, login and pooled connections carry over from pass to pass."""
+
+    def __init__(self, emu: EmulatorHandle, url: str, engine: Engine, work: Path) -> None:
+        settings = Settings(
+            database_url=url,
+            state_dir=work / "state",
+            sf_login_url=emu.login_url,
+            sf_client_id=emu.client_id,
+            sf_client_secret=emu.client_secret,
+            sf_ca_bundle=Path(emu.ca_bundle),
+        )
+        install_coaching_hooks(settings)
+        self._sync = SyncEngine(settings, engine)
+
+    def run_pass(self) -> tuple[float, SyncReport]:
+        """One pass, timed as the worker spends it (the refresh hooks after it included)."""
+        started = time.perf_counter()
+        report = self._sync.run()
+        seconds = time.perf_counter() - started
+        assert report.ok, report.first_error
+        return seconds, report
+
+    def close(self) -> None:
+        self._sync.close()
 
 
 def _run_sync(emu: EmulatorHandle, url: str, work: Path, *args: str, **settings: str) -> Measured:
@@ -257,11 +292,20 @@ def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine)
                     full_objects = _object_results(fulls[-1].stderr)
                     assert sum(r["rows_read"] for r in full_objects.values()) == synced_rows
                     if last_round:
-                        changed, deleted = _change_activities(emu, counts)
-                        incremental = _run_sync(emu, url, work)
-                        inc_objects = _object_results(incremental.stderr)
-                        assert sum(r["updated"] for r in inc_objects.values()) == changed
-                        assert sum(r["deleted"] for r in inc_objects.values()) == deleted
+                        # A worker on its own database: its first pass (full) before the
+                        # change, its next (incremental) after it, as `sync worker` runs them.
+                        with _fresh_database(server_engine) as (worker_url, worker_engine):
+                            worker = _Worker(emu, worker_url, worker_engine, work)
+                            worker_full_s, _ = worker.run_pass()
+                            changed, deleted = _change_activities(emu, counts)
+                            incremental = _run_sync(emu, url, work)
+                            worker_incr_s, worker_report = worker.run_pass()
+                            worker.close()
+                        inc_objects = list(_object_results(incremental.stderr).values())
+                        assert sum(r["updated"] for r in inc_objects) == changed
+                        assert sum(r["deleted"] for r in inc_objects) == deleted
+                        assert sum(r.updated for r in worker_report.results) == changed
+                        assert sum(r.deleted for r in worker_report.results) == deleted
 
             with _fresh_database(server_engine) as (url, engine):
                 sampled = label != "100k"
@@ -303,6 +347,11 @@ def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine)
                 # no interpreter start, imports or login), reported beside the wall-time one.
                 "incr_sync_pct_of_full_sync": 100 * inc_sync_seconds / full_sync_seconds,
                 "incr_peak_rss_mb": incremental.peak_rss_mb,
+                "worker_full_pass_s": worker_full_s,
+                "worker_incr_pass_s": worker_incr_s,
+                # A running worker's incremental pass against its own first (full) pass: the
+                # steady state of `sync worker`, with no start-up, login or describe in either.
+                "worker_incr_pct_of_full": 100 * worker_incr_s / worker_full_s,
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,6 +76,19 @@ def test_unknown_ca_fails_at_once_naming_the_setting(sync_env: SyncEnv) -> None:
 
     with pytest.raises(SalesforceUnavailableError, match="SALESCOACH_SF_CA_BUNDLE"):
         client.connect()
+    assert sync_env.emulator.stats()["handlers"].get("oauth_token", 0) == 0
+
+
+def test_an_unreadable_ca_bundle_is_a_configuration_error_naming_the_file(
+    sync_env: SyncEnv, tmp_path: Path
+) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate")
+    for bundle in (tmp_path / "missing.pem", not_pem):
+        client = SalesforceClient(sync_env.settings.model_copy(update={"sf_ca_bundle": bundle}))
+
+        with pytest.raises(NotConfiguredError, match=f"SALESCOACH_SF_CA_BUNDLE={bundle}"):
+            client.connect()
     assert sync_env.emulator.stats()["handlers"].get("oauth_token", 0) == 0
 
 

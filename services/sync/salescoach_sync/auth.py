@@ -6,6 +6,7 @@ login builds `*.salesforce.com` URLs and so cannot use a My Domain or the local 
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -104,11 +105,24 @@ def _token_request(settings: Settings, grant: str) -> dict[str, str]:
     }
 
 
+def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
+    """The system's CAs, or only those of SALESCOACH_SF_CA_BUNDLE when it is set."""
+    if not settings.sf_ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(settings.sf_ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise NotConfiguredError(
+            f"SALESCOACH_SF_CA_BUNDLE={settings.sf_ca_bundle} cannot be read as PEM certificates ({exc}); "
+            "point it at the CA file that signed the login URL's certificate, or unset it."
+        ) from exc
+
+
 def obtain_token(settings: Settings) -> AccessToken:
     """Log in once. Bad credentials raise SalesforceAuthError at once; outages TransientError."""
     grant = choose_grant(settings)
     url = settings.sf_login_url.rstrip("/") + "/services/oauth2/token"
-    verify: str | bool = str(settings.sf_ca_bundle) if settings.sf_ca_bundle else True
+    verify = _tls_verification(settings)
     try:
         response = httpx.post(
             url, data=_token_request(settings, grant), verify=verify, timeout=settings.sf_timeout_seconds
