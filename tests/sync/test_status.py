@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -61,3 +62,20 @@ def test_cli_status_reports_every_object_after_a_run(sync_env: SyncEnv) -> None:
     assert set(rows) == set(FIELDS)
     assert all(row["last_status"] == "ok" and row["last_mode"] == "full" for row in rows.values())
     assert rows["Task"]["rows_inserted"] == sync_env.table_count("sf_task")
+
+
+def test_cli_status_table_keeps_whole_values_when_written_to_a_pipe(
+    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync_env.run()
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+    process = sync_env.spawn("status")  # stdout is a pipe, not a terminal
+    stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 0, stderr
+    rows = {line.split("│")[1].strip(): line for line in stdout.splitlines() if line.startswith("│")}
+    assert set(rows) == set(FIELDS)  # every object named in full, one line each
+    task = [cell.strip() for cell in rows["Task"].split("│")[1:-1]]
+    assert task[1:3] == ["full", "ok"]
+    assert task[5] == f"{sync_env.table_count('sf_task'):,}"  # inserted

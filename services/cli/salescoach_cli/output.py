@@ -3,10 +3,11 @@
 from typing import NoReturn
 
 import typer
-from rich.console import Console
 
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+from salescoach_core.terminal import make_console
+
+console = make_console()
+error_console = make_console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

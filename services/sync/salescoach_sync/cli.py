@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
 from salescoach_core.database import Database, DatabaseUnavailableError
 from salescoach_core.settings import get_settings
+from salescoach_core.terminal import make_console
 from salescoach_sync.extract import StopToken
 from salescoach_sync.objects import OBJECT_NAMES
 from salescoach_sync.progress import default_progress
@@ -32,8 +32,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+console = make_console()
+error_console = make_console(stderr=True)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from salescoach_core.database import Database, DatabaseUnavailableError
 from salescoach_core.settings import get_settings
+from salescoach_core.terminal import make_console
 from salescoach_sync.coaching_hooks import after_sync_pass
 from salescoach_sync.writeback import run_writeback
 
@@ -21,8 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+console = make_console()
+error_console = make_console(stderr=True)
 
 
 @app.command("run")
