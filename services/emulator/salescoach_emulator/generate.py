@@ -402,8 +402,12 @@ def generate_org(
                 roll = rand()
                 subtype = "Call" if roll < 0.5 else ("Email" if roll < 0.85 else "Task")
                 done = not future and rand() < 0.92
-                # Tasks dated on the end day are completed before it starts, like everything else.
-                completed_e = min(base + rand() * 9 * 3600, end_epoch - 60)
+                # Tasks dated on the end day are completed before it starts, like everything else,
+                # at distinct moments of the twelve hours before (not all at one stamp, which
+                # would be the newest and an incremental sync's window would re-read every time).
+                completed_e = base + rand() * 9 * 3600
+                if completed_e >= end_epoch - 60:
+                    completed_e = end_epoch - 60 - rand() * 12 * 3600
                 created_e = min(base, end_epoch) - (1 + rand() * 3 * 3600) * 60
                 deleted = rand() < 0.002
                 modstamp = (
