@@ -350,7 +350,8 @@ def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine)
                 "worker_full_pass_s": worker_full_s,
                 "worker_incr_pass_s": worker_incr_s,
                 # A running worker's incremental pass against its own first (full) pass: the
-                # steady state of `sync worker`, with no start-up, login or describe in either.
+                # steady state of `sync worker`. Neither pays interpreter start or imports; the
+                # full pass pays the login and six describes, as a worker's first pass does.
                 "worker_incr_pct_of_full": 100 * worker_incr_s / worker_full_s,
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
