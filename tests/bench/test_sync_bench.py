@@ -55,7 +55,6 @@ from salescoach_core.models import (
     SfTask,
     SfUser,
 )
-from salescoach_core.settings import Settings
 from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
 from salescoach_sync.coaching_hooks import install_coaching_hooks
 from salescoach_sync.engine import SyncEngine
@@ -63,7 +62,7 @@ from salescoach_sync.report import SyncReport
 from tests.bench.raw_limit import FIELDS, QUERY_ALL
 from tests.bench.report import write_report
 from tests.plugins.database import REPO_ROOT, create_database, drop_database
-from tests.plugins.sync import log_events
+from tests.plugins.sync import emulator_settings, log_events
 
 # (label, reps, activities per rep-week): Task + Event rows come out near the label.
 ORGS = (("100k", 5, 375), ("1M", 50, 375))
@@ -132,14 +131,7 @@ class _Worker:
     them: describes, login and pooled connections carry over from pass to pass."""
 
     def __init__(self, emu: EmulatorHandle, url: str, engine: Engine, work: Path) -> None:
-        settings = Settings(
-            database_url=url,
-            state_dir=work / "state",
-            sf_login_url=emu.login_url,
-            sf_client_id=emu.client_id,
-            sf_client_secret=emu.client_secret,
-            sf_ca_bundle=Path(emu.ca_bundle),
-        )
+        settings = emulator_settings(emu, url, work)
         install_coaching_hooks(settings)
         self._sync = SyncEngine(settings, engine)
 

@@ -296,6 +296,19 @@ class SyncEnv:
 SyncEnvFactory = Callable[..., SyncEnv]
 
 
+def emulator_settings(emu: EmulatorHandle, url: str, work: Path, **options: Any) -> Settings:
+    """Settings of a sync against `emu` into the database at `url` (overrides as keywords)."""
+    return Settings(
+        database_url=url,  # type: ignore[arg-type]
+        state_dir=work / "state",
+        sf_login_url=emu.login_url,
+        sf_client_id=emu.client_id,
+        sf_client_secret=emu.client_secret,  # type: ignore[arg-type]
+        sf_ca_bundle=Path(emu.ca_bundle),
+        **options,
+    )
+
+
 @pytest.fixture
 def sync_env_factory(
     sync_org: Path, server_engine: Engine, tmp_path_factory: pytest.TempPathFactory
@@ -316,16 +329,7 @@ def sync_env_factory(
             engine = create_engine(url)
             stack.callback(engine.dispose)
             upgrade(engine)
-            settings = Settings(
-                database_url=url,  # type: ignore[arg-type]
-                state_dir=work / "state",
-                sf_login_url=emu.login_url,
-                sf_client_id=emu.client_id,
-                sf_client_secret=emu.client_secret,  # type: ignore[arg-type]
-                sf_ca_bundle=Path(emu.ca_bundle),
-                sync_custom_fields=CUSTOM_FIELDS,
-                **options,
-            )
+            settings = emulator_settings(emu, url, work, sync_custom_fields=CUSTOM_FIELDS, **options)
             return SyncEnv(emu, settings, engine, url, org, work)
 
         yield build
