@@ -3,7 +3,7 @@ skipping an event whose transaction commits after a later one."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
@@ -81,5 +81,9 @@ def test_coaching_writes_appear_in_the_feed(client: TestClient, org: Org, role_k
 
 def test_pruning_drops_events_past_the_retention(committed_engine: Engine) -> None:
     _emit(committed_engine, 0)
+    emitted_by = datetime.now(UTC)
     with session_scope(committed_engine) as session:
-        assert events.prune_events(session, now=datetime(2027, 1, 1, tzinfo=UTC), retention_days=30) == 1
+        # Relative to the real clock: a fixed date stops being 30 days after "now" as time passes.
+        kept = events.prune_events(session, now=emitted_by + timedelta(days=29), retention_days=30)
+        dropped = events.prune_events(session, now=emitted_by + timedelta(days=31), retention_days=30)
+    assert (kept, dropped) == (0, 1)
