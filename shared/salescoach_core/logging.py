@@ -2,12 +2,16 @@
 
 The standard library's loggers (uvicorn, alembic, sqlalchemy) go through the same renderer,
 and the request id bound by the API is on every line logged while serving that request.
+Tracebacks carry no local variables, and one processor redacts credentials from every line
+just before it is written (docs/security.md).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -18,6 +22,68 @@ _SHARED_PROCESSORS: list[Any] = [
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
+
+
+REDACTED = "[REDACTED]"
+
+# Field names whose values are credentials whatever they look like (matched as substrings,
+# case-insensitively: `client_secret`, `X-Api-Key`, `refresh_token`, `set-cookie`, ...).
+_SECRET_NAMES = re.compile(
+    r"authorization|cookie|password|passwd|secret|token|api[_-]?key|private[_-]?key|credential|session[_-]?id",
+    re.IGNORECASE,
+)
+# Credentials inside free text: exception messages, reprs of headers, URLs, tracebacks.
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # The visible prefix names the key and stays; the secret part goes.
+    (re.compile(r"(sc_live_[0-9a-f]{8})_[A-Za-z0-9_\-]+"), r"\1_" + REDACTED),
+    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]+", re.IGNORECASE), r"\1 " + REDACTED),
+    # user:password@ in any URL, a DSN included.
+    (re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*):[^\s@/]*@"), r"\1:" + REDACTED + "@"),
+    # key=value and "key": "value" pairs: libpq conninfo, query strings, dict and header reprs.
+    (
+        re.compile(
+            r"""((?:password|passwd|secret|token|api[_-]?key|authorization|cookie)[A-Za-z_\-]*"""
+            r"""['"]?\s*[:=]\s*(?:b?['"])?)[^'"\s,;&}]+""",
+            re.IGNORECASE,
+        ),
+        r"\1" + REDACTED,
+    ),
+    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]+"), "whsec_" + REDACTED),
+    # Salesforce access tokens: the org id, '!', then the session.
+    (re.compile(r"\b(00D[A-Za-z0-9]{12,15})![A-Za-z0-9._\-]+"), r"\1!" + REDACTED),
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
+        REDACTED,
+    ),
+]
+
+
+def redact(value: Any) -> Any:
+    """`value` with every credential it holds replaced by [REDACTED], at any depth."""
+    if isinstance(value, str):
+        for pattern, replacement in _SECRET_PATTERNS:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED
+            if _names_a_secret(key) and isinstance(item, str | bytes | Mapping)
+            else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
+
+
+def _names_a_secret(key: object) -> bool:
+    return isinstance(key, str) and _SECRET_NAMES.search(key) is not None
+
+
+def redact_secrets(_logger: Any, _method: str, event_dict: Any) -> Any:
+    """The one structlog processor that keeps credentials out of logs; it runs last before
+    rendering, after exceptions were turned into text, so tracebacks are covered too."""
+    return redact(event_dict)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -56,7 +122,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         foreign_pre_chain=_SHARED_PROCESSORS,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.dict_tracebacks if fmt == "json" else structlog.processors.format_exc_info,
+            # Locals would print every frame's variables: request headers, DSNs, keys.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+            if fmt == "json"
+            else structlog.processors.format_exc_info,
+            redact_secrets,
             renderer,
         ],
     )

@@ -46,6 +46,30 @@ class Settings(BaseSettings):
         default="salescoach", description="Database created on the embedded server."
     )
 
+    database_connect_timeout_seconds: int = Field(
+        default=5,
+        ge=2,
+        le=60,
+        description="How long a new database connection may take (libpq's connect_timeout; at least 2).",
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for a free pooled connection before answering 503.",
+    )
+    database_statement_timeout_ms: int = Field(
+        default=30_000,
+        ge=100,
+        description="Longest statement an API request may run; past it the request answers 503. "
+        "The sync worker and the CLI are not bounded by it.",
+    )
+    database_lock_timeout_ms: int = Field(
+        default=5_000,
+        ge=10,
+        description="Longest an API request waits for a row or table lock before answering 503.",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = Field(
         default="json", description="json for machines, console for people at a terminal."

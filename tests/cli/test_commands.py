@@ -97,3 +97,16 @@ def test_api_serve_on_embedded_postgres_stops_the_server_on_sigterm(tmp_path: Pa
     while (state_dir / "pgdata" / "postmaster.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not (state_dir / "pgdata" / "postmaster.pid").exists(), "embedded PostgreSQL left running"
+
+
+def test_commands_say_in_one_line_that_the_database_is_unreachable(tmp_path: Path) -> None:
+    dsn = f"postgresql://app:pw-not-to-print@127.0.0.1:{free_port()}/salescoach"
+    for command in (["apikey", "list"], ["sync", "status"], ["db", "current"], ["webhooks", "deliver"]):
+        result = salescoach(*command, env={"DATABASE_URL": dsn}, cwd=tmp_path)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr, command
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, (command, result.stderr)
+        assert "database is unreachable" in lines[0]
+        assert "DATABASE_URL" in lines[0]
+        assert "pw-not-to-print" not in result.stderr + result.stdout

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
+
+from salescoach_api.app import create_app
+from salescoach_core.database import Database
+from salescoach_core.database.embedded import start_embedded_server
+from salescoach_core.database.migrations import upgrade
+from salescoach_core.settings import Settings
 
 HOLDER = """
 import sys
@@ -114,3 +127,39 @@ def test_a_killed_holder_does_not_keep_the_server_alive_forever(state_dir: Path)
     while (state_dir / "pgdata" / "postmaster.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not (state_dir / "pgdata" / "postmaster.pid").exists()
+
+
+@pytest.fixture
+def open_state_dir() -> Iterator[Path]:
+    """A state directory outside pytest's private tmp tree, whose permissions another pytest
+    run on the machine may reset while the server's user still needs to reach it."""
+    path = Path(tempfile.mkdtemp(prefix="salescoach-revive-"))
+    yield path / "st"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_api_starts_a_killed_embedded_server_again_and_turns_ready(open_state_dir: Path) -> None:
+    state_dir = open_state_dir
+    settings = Settings(database_url=None, state_dir=state_dir)
+    upgrade(Database(settings).engine())
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert client.get("/readyz").status_code == 200
+        url = start_embedded_server(state_dir, "salescoach")
+        first_run = _server_started_at(url)
+
+        postmaster = int((state_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(postmaster) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not psutil.pid_exists(postmaster)
+
+        statuses = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            statuses.append(client.get("/readyz").status_code)
+            if statuses[-1] == 200:
+                break
+            time.sleep(0.2)
+    assert statuses[-1] == 200, statuses
+    assert _server_started_at(url) != first_run

@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    database = database or Database(settings)
+    database = database or Database(settings, for_requests=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

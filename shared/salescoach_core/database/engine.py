@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -45,11 +46,19 @@ class Database:
     """The process's database: resolved (and, when embedded, started) on first use.
 
     A failure is not cached, so a process that started before its database did recovers
-    on the next call (readiness turns green without a restart).
+    on the next call (readiness turns green without a restart). An embedded server that died
+    is started again before the next new connection.
+
+    Every connection waits at most `database_connect_timeout_seconds` to open and every
+    checkout at most `database_pool_timeout_seconds`. With `for_requests` (the API), each
+    statement is also bounded by `database_statement_timeout_ms` and each lock wait by
+    `database_lock_timeout_ms`, so a request fails fast instead of hanging with the database;
+    the sync worker's long merges are not bounded that way.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, for_requests: bool = False) -> None:
         self._settings = settings
+        self._for_requests = for_requests
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 
@@ -63,10 +72,35 @@ class Database:
     def engine(self) -> Engine:
         with self._lock:
             if self._engine is None:
-                self._engine = create_engine(
-                    database_url(self._settings), pool_pre_ping=True, pool_size=10, max_overflow=10
-                )
+                self._engine = self._create_engine()
             return self._engine
+
+    def _create_engine(self) -> Engine:
+        settings = self._settings
+        connect_args: dict[str, Any] = {"connect_timeout": settings.database_connect_timeout_seconds}
+        if self._for_requests:
+            connect_args["options"] = (
+                f"-c statement_timeout={settings.database_statement_timeout_ms} "
+                f"-c lock_timeout={settings.database_lock_timeout_ms}"
+            )
+        engine = create_engine(
+            database_url(settings),
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=settings.database_pool_timeout_seconds,
+            connect_args=connect_args,
+        )
+        if settings.database_url is None:
+            from salescoach_core.database.embedded import revive_embedded_server
+
+            state_dir = settings.state_dir
+
+            @event.listens_for(engine, "do_connect")
+            def _revive(*_: Any) -> None:
+                revive_embedded_server(state_dir)
+
+        return engine
 
     def dispose(self) -> None:
         with self._lock:
