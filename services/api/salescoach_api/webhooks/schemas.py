@@ -14,7 +14,11 @@ from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
 
 class WebhookCreate(BaseModel):
     url: str = Field(
-        description="Absolute http(s) URL that receives the POSTs.",
+        description="Absolute http:// or https:// URL that receives the POSTs: at most 2048 "
+        "characters of RFC 3986 (ASCII, no spaces or control characters), a host name of at most "
+        "253 characters or an IP address. Refused with `webhook_url_not_allowed` when the host is "
+        "or resolves to a loopback, private, link-local or other non-public address "
+        "(docs/integrations.md).",
         examples=["https://bi.example.com/hooks/salescoach"],
     )
     event_types: list[EventType] = Field(
