@@ -316,6 +316,11 @@ class Settings(BaseSettings):
     webhook_interval_seconds: float = Field(
         default=5.0, gt=0, description="Pause between passes of `salescoach webhooks deliver --loop`."
     )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Let webhooks go to loopback, private and other non-public addresses (receivers "
+        "on an internal network); link-local, multicast and reserved addresses stay refused.",
+    )
     idempotency_retention_hours: float = Field(
         default=24.0,
         gt=0,

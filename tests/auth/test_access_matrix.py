@@ -131,6 +131,7 @@ def _webhook(scene: Scene) -> WebhookEndpoint:
         event_types=[],
         secret=None,
         description=None,
+        allow_private_targets=False,
         now=MATRIX_NOW,
     )
     _WEBHOOKS[id(scene.session)] = endpoint

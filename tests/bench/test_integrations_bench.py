@@ -14,8 +14,15 @@ from sqlalchemy import Connection, Engine, text
 from salescoach_core.database import session_scope
 from salescoach_core.integrations import events, exports, webhooks
 from salescoach_core.integrations.delivery import DeliveryConfig, deliver_due
+from salescoach_core.settings import Settings
 from tests.bench.report import write_report
-from tests.integrations.conftest import Receiver, committed_engine, committed_url, receiver  # noqa: F401
+from tests.integrations.conftest import (  # noqa: F401
+    Receiver,
+    committed_engine,
+    committed_url,
+    on_premise,
+    receiver,
+)
 
 pytestmark = pytest.mark.bench
 EVENTS = 5_000
@@ -51,15 +58,26 @@ def _seed_action_items(engine: Engine) -> None:
         )
 
 
-def test_integrations_throughput(committed_engine: Engine, receiver: Receiver) -> None:  # noqa: F811
+def test_integrations_throughput(
+    committed_engine: Engine,  # noqa: F811
+    receiver: Receiver,  # noqa: F811
+    on_premise: Settings,  # noqa: F811
+) -> None:
     with session_scope(committed_engine) as session:
         webhooks.create_endpoint(
-            session, url=receiver.url, event_types=[], secret=None, description=None, now=NOW
+            session,
+            url=receiver.url,
+            event_types=[],
+            secret=None,
+            description=None,
+            allow_private_targets=on_premise.webhook_allow_private_targets,
+            now=NOW,
         )
         for n in range(EVENTS):
             events.emit(session, "goal.created", {"n": n}, now=NOW)
     started = time.perf_counter()
-    totals = deliver_due(committed_engine, DeliveryConfig(batch_size=200, concurrency=16))
+    config = on_premise.model_copy(update={"webhook_batch_size": 200, "webhook_concurrency": 16})
+    totals = deliver_due(committed_engine, DeliveryConfig.from_settings(config))
     delivery_seconds = time.perf_counter() - started
     assert totals.succeeded == EVENTS
 

@@ -17,8 +17,8 @@ from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
 
 
-@pytest.fixture
-def app(settings: Settings, database: Database, db_session: Session) -> FastAPI:
+def app_in_test_transaction(settings: Settings, database: Database, db_session: Session) -> FastAPI:
+    """The application with these settings, its request sessions joined to the test's transaction."""
     application = create_app(settings, database)
 
     def session_in_test_transaction() -> Iterator[Session]:
@@ -27,6 +27,11 @@ def app(settings: Settings, database: Database, db_session: Session) -> FastAPI:
 
     application.dependency_overrides[get_session] = session_in_test_transaction
     return application
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, db_session: Session) -> FastAPI:
+    return app_in_test_transaction(settings, database, db_session)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from salescoach_core.database import Database
-from salescoach_core.integrations.delivery import DeliveryConfig, deliver_due, prune
+from salescoach_core.integrations.delivery import run_pass
 from salescoach_core.settings import get_settings
 
 app = typer.Typer(
@@ -22,13 +22,11 @@ def deliver(
         bool, typer.Option("--loop", help="Keep delivering every SALESCOACH_WEBHOOK_INTERVAL_SECONDS.")
     ] = False,
 ) -> None:
-    """Send every due delivery (and prune past the retention); with --loop, until interrupted."""
+    """Prune past the retention, then send every due delivery; with --loop, until interrupted."""
     settings = get_settings()
     engine = Database(settings).engine()
-    config = DeliveryConfig.from_settings(settings)
     while True:
-        totals = deliver_due(engine, config)
-        prune(engine, settings)
+        totals = run_pass(engine, settings)
         typer.echo(f"delivered {totals.succeeded}, retrying {totals.retrying}, failed {totals.failed}")
         if not loop:
             return

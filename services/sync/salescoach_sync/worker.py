@@ -9,7 +9,7 @@ from types import FrameType
 import structlog
 from sqlalchemy import Engine
 
-from salescoach_core.integrations.delivery import DeliveryConfig, deliver_due, prune
+from salescoach_core.integrations.delivery import run_pass
 from salescoach_core.settings import Settings
 from salescoach_sync.coaching_hooks import after_sync_pass, install_coaching_hooks
 from salescoach_sync.engine import SyncEngine
@@ -29,11 +29,10 @@ def install_signal_handlers(stop: StopToken) -> None:
 
 
 def _deliver_webhooks(settings: Settings, engine: Engine) -> None:
-    # Events of this pass (and of API writes since the last one) go out now; a receiver that is
-    # down must not stop the sync loop.
+    # Events of this pass (and of API writes since the last one) go out now; the database being
+    # away must not stop the sync loop (a receiver's failure is recorded on its delivery).
     try:
-        deliver_due(engine, DeliveryConfig.from_settings(settings))
-        prune(engine, settings)
+        run_pass(engine, settings)
     except Exception:
         log.exception("webhook_delivery_pass_crashed")
 

@@ -9,28 +9,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
-from salescoach_core.errors import NotFoundError, UnprocessableError
+from salescoach_core.integrations.errors import (
+    DeliveryNotFoundError,
+    InvalidWebhookError,
+    WebhookNotFoundError,
+)
 from salescoach_core.integrations.events import EVENT_TYPES
 from salescoach_core.integrations.signing import generate_secret, is_valid_secret
+from salescoach_core.integrations.targets import check_webhook_url
 from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
-
-
-class WebhookNotFoundError(NotFoundError):
-    code = "webhook_not_found"
-
-
-class DeliveryNotFoundError(NotFoundError):
-    code = "webhook_delivery_not_found"
-
-
-class InvalidWebhookError(UnprocessableError):
-    code = "invalid_webhook"
-    title = "Invalid webhook"
 
 
 def create_endpoint(
@@ -40,11 +31,11 @@ def create_endpoint(
     event_types: Sequence[str],
     secret: str | None,
     description: str | None,
+    allow_private_targets: bool,
     now: datetime,
 ) -> WebhookEndpoint:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidWebhookError(f"`url` must be an absolute http(s) URL, got {url!r}.")
+    """Subscribe `url`, which must follow the URL rules and the address policy of
+    salescoach_core.integrations.targets (checked again before every delivery)."""
     unknown = sorted(set(event_types) - set(EVENT_TYPES))
     if unknown:
         raise InvalidWebhookError(
@@ -52,6 +43,7 @@ def create_endpoint(
         )
     if secret is not None and not is_valid_secret(secret):
         raise InvalidWebhookError("`secret` must be `whsec_` + base64 of 24 to 64 random bytes; or omit it.")
+    check_webhook_url(url, allow_private=allow_private_targets)
     endpoint = WebhookEndpoint(
         url=url,
         description=description,

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Response, status
 
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import NowDep, SessionDep
+from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
 from salescoach_api.goals.dependencies import parse_time_id_cursor, time_id_cursor
 from salescoach_api.types import Page, page_of
 from salescoach_api.webhooks.schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
@@ -35,7 +35,9 @@ Endpoint = Annotated[WebhookEndpoint, Depends(endpoint_of)]
     status_code=status.HTTP_201_CREATED,
     dependencies=[requires(Access.ADMIN)],
 )
-def create_webhook(session: SessionDep, now: NowDep, body: WebhookCreate) -> WebhookCreated:
+def create_webhook(
+    session: SessionDep, settings: SettingsDep, now: NowDep, body: WebhookCreate
+) -> WebhookCreated:
     """Subscribe a URL to event types. The answer holds the signing secret, once."""
     endpoint = webhooks.create_endpoint(
         session,
@@ -43,6 +45,7 @@ def create_webhook(session: SessionDep, now: NowDep, body: WebhookCreate) -> Web
         event_types=body.event_types,
         secret=body.secret,
         description=body.description,
+        allow_private_targets=settings.webhook_allow_private_targets,
         now=now,
     )
     return WebhookCreated.of(endpoint)

@@ -9,12 +9,17 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from salescoach_core.integrations.events import EventType
+from salescoach_core.integrations.targets import MAX_HOST_LENGTH, MAX_URL_LENGTH
 from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
 
 
 class WebhookCreate(BaseModel):
     url: str = Field(
-        description="Absolute http(s) URL that receives the POSTs.",
+        description=f"Absolute http:// or https:// URL that receives the POSTs: at most {MAX_URL_LENGTH} "
+        f"characters of RFC 3986 (ASCII, no spaces or control characters), a host name of at most "
+        f"{MAX_HOST_LENGTH} characters or an IP address. Refused with `webhook_url_not_allowed` when "
+        "the host is or resolves to a loopback, private, link-local or other non-public address "
+        "(docs/integrations.md).",
         examples=["https://bi.example.com/hooks/salescoach"],
     )
     event_types: list[EventType] = Field(
