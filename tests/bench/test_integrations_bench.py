@@ -15,7 +15,7 @@ from salescoach_core.database import session_scope
 from salescoach_core.integrations import events, exports, webhooks
 from salescoach_core.integrations.delivery import DeliveryConfig, deliver_due
 from tests.bench.report import write_report
-from tests.integrations.conftest import Receiver, committed_engine, committed_url, receiver  # noqa: F401
+from tests.integrations.conftest import Receiver, committed_engine, receiver  # noqa: F401
 
 pytestmark = pytest.mark.bench
 EVENTS = 5_000
