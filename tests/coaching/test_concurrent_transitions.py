@@ -142,7 +142,10 @@ def test_of_ten_parallel_abandons_of_a_goal_one_changes_its_status(
 
     assert statuses(responses) == [(200, None)] + [(409, "goal_status_transition_refused")] * (PARALLEL - 1)
     history = coach.get(f"/v1/goals/{goal_id}/history").json()["items"]
-    assert [(h["from_status"], h["to_status"]) for h in history] == [(None, "active"), ("active", "abandoned")]
+    assert [(h["from_status"], h["to_status"]) for h in history] == [
+        (None, "active"),
+        ("active", "abandoned"),
+    ]
     assert events_of(committed_url, "goal.status_changed", "goal_id", goal_id) == 1
 
 

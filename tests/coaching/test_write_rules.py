@@ -125,7 +125,9 @@ def test_a_rep_cannot_complete_a_coach_owned_item(
     refused = client.patch(f"/v1/action-items/{coach_item}", json={"status": "completed"}, headers=as_rep)
     allowed = client.patch(f"/v1/action-items/{rep_item}", json={"status": "completed"}, headers=as_rep)
     by_coach = client.patch(
-        f"/v1/action-items/{coach_item}", json={"status": "completed"}, headers=role_keys.headers(Role.MANAGER)
+        f"/v1/action-items/{coach_item}",
+        json={"status": "completed"},
+        headers=role_keys.headers(Role.MANAGER),
     )
 
     assert refused.status_code == 403

@@ -122,7 +122,9 @@ def test_a_post_repeated_as_soon_as_its_answer_arrives_is_replayed(
             first = http.post(path, json=body, headers=headers)
             again = http.post(path, json=body, headers=headers)
             replayed = again.headers.get("idempotent-replayed") == "true"
-            outcomes.append((first.status_code, again.status_code, replayed, again.json().get("id") == first.json()["id"]))
+            outcomes.append(
+                (first.status_code, again.status_code, replayed, again.json().get("id") == first.json()["id"])
+            )
         items = http.get(f"/v1/reps/{org.rep_a1.id}/action-items", params={"limit": 200}).json()["items"]
 
     assert [o for o in outcomes if o != (201, 201, True, True)] == []

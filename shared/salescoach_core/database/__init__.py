@@ -4,6 +4,7 @@ from salescoach_core.database.engine import (
     Database,
     DatabaseUnavailableError,
     database_url,
+    lock_row,
     session_scope,
     to_sqlalchemy_url,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "Database",
     "DatabaseUnavailableError",
     "database_url",
+    "lock_row",
     "session_scope",
     "to_sqlalchemy_url",
 ]
