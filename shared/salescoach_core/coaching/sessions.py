@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from salescoach_core.coaching.errors import (
     ActionItemAndFollowUpRequiredError,
     ActionItemNotFoundError,
     ActionItemWithDueDateRequiredError,
+    CompletedOnOutOfRangeError,
     FollowUpRequiredError,
     HoldRequirementsMissingError,
     InvalidActionItemError,
@@ -326,10 +327,20 @@ def get_action_item(session: Session, item_id: uuid.UUID) -> ActionItem:
 
 
 def update_action_item(
-    session: Session, *, item: ActionItem, changes: dict[str, Any], today: date, now: datetime
+    session: Session, *, item: ActionItem, changes: dict[str, Any], now: datetime, zone: tzinfo
 ) -> ActionItem:
-    """Edit an item; `status` completes (on `completed_on`, default today), cancels or reopens it."""
+    """Edit an item; `status` completes (on `completed_on`, default today in `zone`), cancels or
+    reopens it. `completed_on` lies between the day the item was created and today."""
     lock_row(session, item)
+    today = now.astimezone(zone).date()
+    completed_on = changes.get("completed_on")
+    if completed_on is not None:
+        created_on = item.created_at.astimezone(zone).date()
+        if not created_on <= completed_on <= today:
+            raise CompletedOnOutOfRangeError(
+                f"`completed_on` must lie between the day the item was created ({created_on}) and "
+                f"today ({today}), in the org's time zone; got {completed_on}."
+            )
     if "description" in changes:
         if not changes["description"] or not str(changes["description"]).strip():
             raise InvalidActionItemError("`description` cannot be empty.")
