@@ -16,8 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from salescoach_api.auth.service import create_api_key, revoke_api_key
-from salescoach_api.idempotency import IdempotencyStore
-from salescoach_core.integrations.idempotency import prune_idempotency_records
+from salescoach_core.integrations.idempotency import IdempotencyStore, prune_idempotency_records
 from salescoach_core.models.integrations import IdempotencyRecord
 from salescoach_core.roles import Role
 from tests.plugins.auth import Org, RoleKeys, bearer

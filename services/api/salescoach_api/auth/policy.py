@@ -14,7 +14,8 @@ access"):
 
 Order of checks: credentials (401), then role (403: the same answer for any id, so it leaks
 nothing), then rep scope (404, exactly what a missing rep gives), then, for coaching writes,
-whether the caller may coach that rep (403 `cannot_coach_self` on a manager's own records).
+whether the caller may coach that rep (403 `cannot_coach_self` on a manager's own records), and
+only then an `Idempotency-Key` replay (salescoach_api.idempotency.admit).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from starlette.routing import BaseRoute
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.errors import AccessUndeclaredError, ForbiddenError
+from salescoach_api.idempotency import admit
 from salescoach_core.access import RepScope
 from salescoach_core.errors import DomainError
 from salescoach_core.roles import Role
@@ -100,6 +102,8 @@ class AccessCheck:
                 user_id = request.path_params.get(name)
                 if isinstance(user_id, str):
                     require_rep_access(self.access, scope, user_id)
+        # Last: a replay of an earlier answer is authorized like the request itself.
+        admit(request, principal)
 
     def __repr__(self) -> str:
         return f"requires(Access.{self.access.name})"
