@@ -1,7 +1,9 @@
-"""Who a caller is (`Principal`) and which reps' records they may see (`RepScope`).
+"""Who a caller is (`Principal`), which reps' records they may see and whose they may coach
+(`RepScope`).
 
-Every query that touches rep-owned rows filters through a `RepScope`, so the rule "a rep sees
-themselves, a manager their org, admins and integrations everyone" lives here and nowhere else.
+Every query that touches rep-owned rows filters through a `RepScope`, so the rules "a rep sees
+themselves, a manager their org, admins and integrations everyone" and "a manager coaches the
+people below them, never themselves" live here and nowhere else.
 A manager's org is the transitive closure of User.ManagerId under them, from the synced
 `sf_user` rows, computed in SQL by a recursive CTE.
 """
@@ -15,7 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, exists, false, literal, or_, select, true
 from sqlmodel import Session, col
 
-from salescoach_core.errors import NotFoundError
+from salescoach_core.errors import CannotCoachSelfError, DomainError, NotFoundError
 from salescoach_core.models import SfUser
 from salescoach_core.roles import Role
 from salescoach_core.sfids import to18
@@ -86,10 +88,36 @@ class RepScope:
             return rep_id in self._org
         return False
 
-    def require_rep(self, rep_id: str) -> None:
-        """Raise the same 404 a missing rep gives, so ids outside the scope leak nothing."""
+    def can_coach_rep(self, rep_id: str) -> bool:
+        """Whether the caller may change `rep_id`'s coaching records as their coach: an admin
+        anyone's, a manager those of the people below them. Not their own: a manager's goals,
+        sessions and items are set by someone above them, and reading them is not writing them."""
+        if self.principal.role is Role.ADMIN:
+            return True
+        if self.principal.role is not Role.MANAGER:
+            return False
+        try:
+            rep_id = to18(rep_id)
+        except ValueError:
+            return False
+        # Compared explicitly: a ManagerId cycle in the synced data puts a manager in their own org.
+        return rep_id != self.principal.sf_user_id and rep_id in self._org
+
+    def require_rep(self, rep_id: str, *, missing: DomainError | None = None) -> None:
+        """Raise the same 404 a missing rep (or `missing`, the row's own) gives, so ids outside
+        the scope leak nothing."""
         if not self.can_read_rep(rep_id):
-            raise NotFoundError(f"No rep {rep_id!r}.")
+            raise missing or NotFoundError(f"No rep {rep_id!r}.")
+
+    def require_coach(self, rep_id: str, *, missing: DomainError | None = None) -> None:
+        """`require_rep`, then 403 `cannot_coach_self` for a record the caller may read but not
+        coach (a manager's own)."""
+        self.require_rep(rep_id, missing=missing)
+        if not self.can_coach_rep(rep_id):
+            raise CannotCoachSelfError(
+                "These coaching records are about you; someone above you in the org (or an admin) "
+                "changes them."
+            )
 
     @cached_property
     def _org(self) -> frozenset[str]:

@@ -26,6 +26,21 @@ class NotFoundError(DomainError):
     title = "Not found"
 
 
+class ForbiddenError(DomainError):
+    """The caller is who they say, and may see the record, but not make this change."""
+
+    code = "forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class CannotCoachSelfError(ForbiddenError):
+    """A manager changing coaching records about themselves: someone above them coaches them."""
+
+    code = "cannot_coach_self"
+    title = "Cannot coach yourself"
+
+
 class ConflictError(DomainError):
     code = "conflict"
     status = 409

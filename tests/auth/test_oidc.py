@@ -68,6 +68,7 @@ class IdentityProvider:
             "nbf": now,
             "exp": now + 300,
             "email": "amy.rep@example.com",
+            "email_verified": True,
             "roles": ["rep"],
             **overrides,
         }
@@ -246,10 +247,17 @@ def test_a_rep_token_whose_email_matches_no_user_is_forbidden(
     assert response.status_code == 403
 
 
-def test_an_unverified_email_is_not_used_to_find_the_user(
-    oidc_client: TestClient, idp: IdentityProvider, org: Org
+@pytest.mark.parametrize(
+    "email_verified", [False, "true", "True", 1, [True], {"value": True}, None], ids=repr
+)
+def test_an_email_is_used_only_when_email_verified_is_the_boolean_true(
+    oidc_client: TestClient, idp: IdentityProvider, org: Org, email_verified: Any
 ) -> None:
-    assert me(oidc_client, idp.token(email_verified=False)).status_code == 403
+    # None leaves the claim out: an IdP that does not vouch for the address is not trusted either.
+    response = me(oidc_client, idp.token(email_verified=email_verified))
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
 
 
 def test_role_map_and_sf_user_id_claim_from_settings(

@@ -19,7 +19,6 @@ from tests.bench.report import write_report
 from tests.integrations.conftest import (  # noqa: F401
     Receiver,
     committed_engine,
-    committed_url,
     on_premise,
     receiver,
 )

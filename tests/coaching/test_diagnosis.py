@@ -11,13 +11,14 @@ October 2026 (finished at the test's clock, 2026-11-10), quota 10,000 for each r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
 from salescoach_core.models import SfUser
-from tests.coaching.conftest import Team, new_item, new_session, ok
+from tests.coaching.conftest import NOW, Team, new_item, new_session, ok
 from tests.plugins.factories import Factory
 
 FOLLOW_UP = {"follow_up_at": "2026-11-30T10:00:00Z"}
@@ -28,17 +29,28 @@ def won(factory: Factory, rep: SfUser, amount: int) -> None:
                         close=date(2026, 10, 15))  # fmt: skip
 
 
-def held_session(client: TestClient, rep: SfUser, when: str, items: list[tuple[str, str | None]]) -> str:
-    """A held developmental session with rep items: (due date, completed on or None)."""
+def held_session(
+    client: TestClient,
+    set_now: Callable[[datetime], None],
+    rep: SfUser,
+    when: str,
+    items: list[tuple[str, str | None]],
+) -> str:
+    """A held developmental session with rep items: (due date, completed on or None). The items
+    are agreed at the session and completed on their day (a completion date cannot precede the
+    item or follow today); the session is closed at the test's clock."""
+    set_now(datetime.fromisoformat(when))
     session = new_session(client, rep, scheduled_at=when)
     for due, completed in items:
         item = new_item(client, session["id"], due_date=due)
         if completed:
+            set_now(datetime.fromisoformat(f"{completed}T17:00:00+00:00"))
             ok(
                 client.patch(
                     f"/v1/action-items/{item['id']}", json={"status": "completed", "completed_on": completed}
                 )
             )
+    set_now(NOW)
     ok(client.post(f"/v1/sessions/{session['id']}/hold", json=FOLLOW_UP))
     return str(session["id"])
 
@@ -52,13 +64,21 @@ def quotas(client: TestClient, team: Team, factory: Factory) -> SfUser:
 
 
 def test_will_when_commitments_are_missed_and_consequence_after_three_sessions(
-    client: TestClient, team: Team, factory: Factory, quotas: SfUser
+    client: TestClient,
+    team: Team,
+    factory: Factory,
+    quotas: SfUser,
+    set_now: Callable[[datetime], None],
 ) -> None:
     won(factory, team.alice, 12000)
-    held_session(client, team.alice, "2026-09-01T10:00:00Z", [("2026-09-10", None)])
-    held_session(client, team.alice, "2026-09-20T10:00:00Z", [("2026-10-01", "2026-10-03")])  # late
+    held_session(client, set_now, team.alice, "2026-09-01T10:00:00Z", [("2026-09-10", None)])
+    held_session(client, set_now, team.alice, "2026-09-20T10:00:00Z", [("2026-10-01", "2026-10-03")])  # late
     held_session(
-        client, team.alice, "2026-10-05T10:00:00Z", [("2026-10-12", None), ("2026-10-20", "2026-10-19")]
+        client,
+        set_now,
+        team.alice,
+        "2026-10-05T10:00:00Z",
+        [("2026-10-12", None), ("2026-10-20", "2026-10-19")],
     )
 
     diagnosis = ok(client.get(f"/v1/reps/{team.alice.id}/diagnosis", params={"period": "2026-10"}))
@@ -79,11 +99,15 @@ def test_will_when_commitments_are_missed_and_consequence_after_three_sessions(
 
 
 def test_two_missed_sessions_are_not_enough_for_consequence(
-    client: TestClient, team: Team, factory: Factory, quotas: SfUser
+    client: TestClient,
+    team: Team,
+    factory: Factory,
+    quotas: SfUser,
+    set_now: Callable[[datetime], None],
 ) -> None:
     won(factory, team.alice, 12000)
-    held_session(client, team.alice, "2026-09-20T10:00:00Z", [("2026-10-01", None)])
-    held_session(client, team.alice, "2026-10-05T10:00:00Z", [("2026-10-12", None)])
+    held_session(client, set_now, team.alice, "2026-09-20T10:00:00Z", [("2026-10-01", None)])
+    held_session(client, set_now, team.alice, "2026-10-05T10:00:00Z", [("2026-10-12", None)])
     diagnosis = ok(client.get(f"/v1/reps/{team.alice.id}/diagnosis", params={"period": "2026-10"}))
     assert diagnosis["diagnosis"] == "will"
     assert diagnosis["missed_session_streak"] == 2
@@ -91,23 +115,35 @@ def test_two_missed_sessions_are_not_enough_for_consequence(
 
 
 def test_a_kept_session_breaks_the_streak(
-    client: TestClient, team: Team, factory: Factory, quotas: SfUser
+    client: TestClient,
+    team: Team,
+    factory: Factory,
+    quotas: SfUser,
+    set_now: Callable[[datetime], None],
 ) -> None:
-    held_session(client, team.alice, "2026-09-01T10:00:00Z", [("2026-09-10", None)])
-    held_session(client, team.alice, "2026-09-10T10:00:00Z", [("2026-09-15", None)])
-    held_session(client, team.alice, "2026-09-20T10:00:00Z", [("2026-10-01", "2026-09-30")])
-    held_session(client, team.alice, "2026-10-05T10:00:00Z", [("2026-10-12", None)])
+    held_session(client, set_now, team.alice, "2026-09-01T10:00:00Z", [("2026-09-10", None)])
+    held_session(client, set_now, team.alice, "2026-09-10T10:00:00Z", [("2026-09-15", None)])
+    held_session(client, set_now, team.alice, "2026-09-20T10:00:00Z", [("2026-10-01", "2026-09-30")])
+    held_session(client, set_now, team.alice, "2026-10-05T10:00:00Z", [("2026-10-12", None)])
     diagnosis = ok(client.get(f"/v1/reps/{team.alice.id}/diagnosis", params={"period": "2026-10"}))
     assert diagnosis["missed_session_streak"] == 1
     assert diagnosis["recommended_mode"] == "developmental"
 
 
 def test_skill_when_commitments_are_kept_but_results_short(
-    client: TestClient, team: Team, factory: Factory, quotas: SfUser
+    client: TestClient,
+    team: Team,
+    factory: Factory,
+    quotas: SfUser,
+    set_now: Callable[[datetime], None],
 ) -> None:
     won(factory, team.bob, 5000)
     held_session(
-        client, team.bob, "2026-10-01T10:00:00Z", [("2026-10-10", "2026-10-08"), ("2026-10-20", "2026-10-20")]
+        client,
+        set_now,
+        team.bob,
+        "2026-10-01T10:00:00Z",
+        [("2026-10-10", "2026-10-08"), ("2026-10-20", "2026-10-20")],
     )
     diagnosis = ok(client.get(f"/v1/reps/{team.bob.id}/diagnosis", params={"period": "2026-10"}))
     assert diagnosis["diagnosis"] == "skill"

@@ -1,5 +1,5 @@
-"""Integrations fixtures: a database of their own where rows are committed (the delivery worker
-and the feed read what other transactions committed), and a local webhook receiver."""
+"""Integrations fixtures: an engine on the module's committed database (the delivery worker and
+the feed read what other transactions committed), and a local webhook receiver."""
 
 from __future__ import annotations
 
@@ -16,22 +16,10 @@ import pytest
 import trustme
 from sqlalchemy import Engine, create_engine
 
-from salescoach_core.database.migrations import upgrade
 from salescoach_core.settings import Settings
-from tests.plugins.database import create_database, drop_database
 
 # The delivery worker compares with the real clock (retry windows), so events happen now.
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture(scope="module")
-def committed_url(server_engine: Engine) -> Iterator[str]:
-    url = create_database(server_engine, "salescoach_integrations")
-    engine = create_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    drop_database(server_engine, url)
 
 
 @pytest.fixture

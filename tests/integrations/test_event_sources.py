@@ -3,7 +3,7 @@ transaction), completions pulled from Salesforce, and each sync pass."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -49,7 +49,7 @@ def test_sessions_and_action_items_emit_their_events(db_session: Session, org: O
         config=config,
     )
     coaching_sessions.update_action_item(
-        db_session, item=item, changes={"status": "completed"}, today=NOW.date(), now=NOW
+        db_session, item=item, changes={"status": "completed"}, now=NOW, zone=UTC
     )
     canceled = coaching_sessions.create_session(
         db_session, rep=org.rep_a1, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW

@@ -1,12 +1,17 @@
-"""API fixtures: the real application, its request sessions joined to the test's transaction."""
+"""API fixtures: the real application, its request sessions joined to the test's transaction; and
+the application served for real over a committed database."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
@@ -48,3 +53,30 @@ def client(app: FastAPI, admin_key: str) -> Iterator[TestClient]:
         app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {admin_key}"}
     ) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def live_api(settings: Settings, committed_url: str) -> Iterator[str]:
+    """The real app served by uvicorn on 127.0.0.1 (a thread of this process) over the module's
+    committed database: for what only a real server shows, such as concurrent requests and the
+    moment a response reaches the client. Yields the base URL; rows are committed by the test."""
+    live_settings = settings.model_copy(
+        update={"database_url": SecretStr(committed_url), "rate_limit_per_minute": 0}
+    )
+    database = Database(live_settings)
+    config = uvicorn.Config(
+        create_app(live_settings, database), host="127.0.0.1", port=0, log_config=None, access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+    database.dispose()

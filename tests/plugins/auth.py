@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import create_engine
 from sqlmodel import Session
 
 from salescoach_api.auth.service import create_api_key
@@ -48,6 +49,10 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def org(factory: Factory) -> Org:
+    return build_org(factory)
+
+
+def build_org(factory: Factory) -> Org:
     vp = factory.user("Vera VP")
     manager_a = factory.user("Ann Manager", manager=vp)
     manager_b = factory.user("Bob Manager", manager=vp)
@@ -65,6 +70,10 @@ def org(factory: Factory) -> Org:
 
 @pytest.fixture
 def role_keys(db_session: Session, org: Org) -> RoleKeys:
+    return build_role_keys(db_session, org)
+
+
+def build_role_keys(session: Session, org: Org) -> RoleKeys:
     acting_for = {
         Role.ADMIN: None,
         Role.MANAGER: org.manager_a.id,
@@ -73,7 +82,22 @@ def role_keys(db_session: Session, org: Org) -> RoleKeys:
     }
     return RoleKeys(
         keys={
-            role: create_api_key(db_session, name=f"test {role.value}", role=role, sf_user_id=user).plaintext
+            role: create_api_key(session, name=f"test {role.value}", role=role, sf_user_id=user).plaintext
             for role, user in acting_for.items()
         }
     )
+
+
+@pytest.fixture
+def committed_org(committed_url: str) -> tuple[Org, RoleKeys]:
+    """The org and a key per role, committed to the module's committed database (for `live_api`);
+    fresh ids on every call, so tests of one module never share rows."""
+    engine = create_engine(committed_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            org = build_org(Factory(session))
+            keys = build_role_keys(session, org)
+            session.commit()
+    finally:
+        engine.dispose()
+    return org, keys

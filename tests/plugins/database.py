@@ -73,6 +73,18 @@ def database_url(server_engine: Engine) -> Iterator[str]:
     drop_database(server_engine, url)
 
 
+@pytest.fixture(scope="module")
+def committed_url(server_engine: Engine) -> Iterator[str]:
+    """A database of the test module's own where rows are committed for real: for what reads
+    other transactions' commits (workers, the feed, a live server, concurrent requests)."""
+    url = create_database(server_engine, "salescoach_committed")
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    drop_database(server_engine, url)
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = create_engine(database_url)

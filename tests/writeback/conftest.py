@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from salescoach_api.app import create_app
 from salescoach_api.auth.service import create_api_key
+from salescoach_api.dependencies import get_now
 from salescoach_core.database import Database, session_scope
 from salescoach_core.roles import Role
 from tests.plugins.sync import *  # noqa: F403
@@ -37,6 +38,14 @@ class CoachingEnv:
 
     def today(self) -> date:
         return datetime.now(UTC).date()
+
+    def set_clock(self, moment: datetime | None) -> None:
+        """The API's clock at `moment` from now on; None: the real clock again."""
+        overrides = self.api.app.dependency_overrides  # type: ignore[attr-defined]
+        if moment is None:
+            overrides.pop(get_now, None)
+        else:
+            overrides[get_now] = lambda: moment
 
     def rep_with_opportunity(self) -> tuple[str, str]:
         """A rep (has a manager, active) and one of their opportunities."""

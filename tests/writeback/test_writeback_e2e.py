@@ -5,7 +5,7 @@ as domain.md says. Then the same under injected faults, and a permanent error.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -35,16 +35,19 @@ def build_plan(env: CoachingEnv, rep_id: str, opportunity_id: str) -> dict[str, 
         201,
     )  # fmt: skip
     session = env.schedule(rep_id)
+    # The items were agreed five days ago: a completion date cannot precede its item.
+    env.set_clock(datetime.now(UTC) - timedelta(days=5))
     due_today = env.item(session["id"], description="Call the CFO about the renewal", due_date=today,
                          opportunity_id=opportunity_id)  # fmt: skip
     missed = env.item(session["id"], description="Update close dates", due_date=today - timedelta(days=1))
-    kept = []
-    for days in (2, 3, 4):
-        due = today - timedelta(days=days)
-        item = env.item(session["id"], description=f"Prospect list {days}", due_date=due)
+    kept = [
+        env.item(session["id"], description=f"Prospect list {days}", due_date=today - timedelta(days=days))
+        for days in (2, 3, 4)
+    ]
+    env.set_clock(None)
+    for item in kept:
         env.ok(env.api.patch(f"/v1/action-items/{item['id']}",
-                             json={"status": "completed", "completed_on": due.isoformat()}))  # fmt: skip
-        kept.append(item)
+                             json={"status": "completed", "completed_on": item["due_date"]}))  # fmt: skip
     coach = env.item(session["id"], owner="coach", description="Send call recordings", due_date=today)
     env.hold(session["id"])
     return {"goal": goal, "session": session, "due_today": due_today, "missed": missed, "kept": kept,

@@ -1,110 +1,139 @@
-"""`Idempotency-Key` on POST: the first response is stored per (caller, key) and replayed.
+"""`Idempotency-Key` on POST: the first answer is kept per (caller, key) and replayed.
 
-An ASGI middleware, because it needs the whole response: a retried POST with the same key and
-the same request answers what the first one answered (with `Idempotent-Replayed: true`) without
-running again; the same key with a different request answers 422 `idempotency_key_reused`; a
-retry while the first is still running answers 409 `idempotency_key_in_use` (for five minutes at
-most: a marker older than that was left by a process that died, and a retry takes it over). The caller is the
-SHA-256 of the credential, so keys of different callers never meet. Server errors are not stored
-(retrying them is the point), nor are 401, 403 and 429, which depend on the credential or the
-moment rather than the request. Records live `SALESCOACH_IDEMPOTENCY_RETENTION_HOURS`.
+Three parts, so that a replay is authorized like any request and is never sent before it is kept:
+
+- `IdempotencyMiddleware` reads the body (the request's hash covers it), and holds the answer of
+  a request that claimed a key until the record is stored, then sends it: a retry sent the
+  moment the answer arrives finds the record, never the in-flight marker.
+- `admit`, called by the route's access check once the caller is authenticated (401) and
+  authorized (403, 404) with a credential valid now, claims the key or answers from the record:
+  the replay (`Idempotent-Replayed: true`), 422 `idempotency_key_reused` for another request,
+  409 `idempotency_key_in_use` while the first still runs, 409 `response_not_replayable` when
+  the first answer carried a secret.
+- The store (salescoach_core.integrations.idempotency) owns the records, their redaction and
+  pruning.
+
+The caller is the credential's identity (API key prefix, OIDC subject), so a refreshed token
+still replays and keys of different callers never meet. A response field marked `SECRET` (a
+new API key, a webhook secret) is never kept.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import delete, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, col
+from pydantic import BaseModel, JsonValue
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salescoach_api.problems import problem_response
+from salescoach_core.access import Principal
 from salescoach_core.database import Database, session_scope
-from salescoach_core.integrations.idempotency import find
+from salescoach_core.integrations.idempotency import (
+    IN_FLIGHT,
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    IdempotencyStore,
+    ResponseNotReplayableError,
+)
 from salescoach_core.models.integrations import IdempotencyRecord
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
-IN_FLIGHT = 0
-# An in-flight marker this old belongs to a request whose process died; a retry may take it.
-IN_FLIGHT_STALE = timedelta(minutes=5)
-NOT_STORED = frozenset({401, 403, 429})
 REPLAYED_HEADERS = ("content-type", "location", "etag")
+SCOPE_KEY = "salescoach.idempotency"
 
-SessionFactory = Callable[[], AbstractContextManager[Session]]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What `begin` found: nothing (the request runs), or the record of an earlier one."""
-
-    record: IdempotencyRecord | None
+SECRET: dict[str, JsonValue] = {"x-secret": True}
+"""`json_schema_extra` of a response field that carries a secret shown once: such a field is
+never kept in an idempotency record, and an answer that had one is not replayed."""
 
 
-class IdempotencyStore:
-    """The records, through short transactions of their own."""
+@dataclass
+class Pending:
+    """An idempotent POST on its way: set by the middleware, claimed by `admit`."""
 
-    def __init__(self, sessions: SessionFactory) -> None:
-        self.sessions = sessions
+    key: str
+    request_hash: str
+    principal: str | None = None
+    """Set when this request claimed the key: its answer is to be kept."""
+    secret_fields: frozenset[str] = field(default_factory=frozenset)
 
-    def begin(self, *, principal: str, key: str, request_hash: str, method: str, path: str) -> Claim:
-        """Take the key with an in-flight marker, or return the record already there."""
-        now = datetime.now(UTC)
-        with self.sessions() as session:
-            taken = session.execute(
-                insert(IdempotencyRecord)
-                .values(
-                    principal=principal,
-                    key=key,
-                    method=method,
-                    path=path,
-                    request_hash=request_hash,
-                    status_code=IN_FLIGHT,
-                    headers={},
-                    body=b"",
-                    created_at=now,
-                )
-                .on_conflict_do_nothing()
-                .returning(col(IdempotencyRecord.key))
-            ).first()
-            if taken is not None:
-                return Claim(None)
-            record = find(session, principal=principal, key=key)
-            if record is None:
-                return Claim(None)
-            if record.status_code == IN_FLIGHT and record.created_at < now - IN_FLIGHT_STALE:
-                # The first attempt's process died before answering: let this one run.
-                record.request_hash = request_hash
-                record.created_at = now
-                session.add(record)
-                return Claim(None)
-            session.expunge(record)
-            return Claim(record)
 
-    def finish(self, *, principal: str, key: str, status: int, headers: dict[str, str], body: bytes) -> None:
-        with self.sessions() as session:
-            if status >= 500 or status in NOT_STORED:
-                session.execute(
-                    delete(IdempotencyRecord).where(
-                        col(IdempotencyRecord.principal) == principal, col(IdempotencyRecord.key) == key
-                    )
-                )
-                return
-            session.execute(
-                update(IdempotencyRecord)
-                .where(col(IdempotencyRecord.principal) == principal, col(IdempotencyRecord.key) == key)
-                .values(status_code=status, headers=headers, body=body)
-            )
+class Replay(Exception):
+    """Answer from the record instead of running the endpoint."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        super().__init__(record.key)
+        self.record = record
+
+
+def secret_fields(route: BaseRoute | None) -> frozenset[str]:
+    """The response fields of `route` marked `SECRET`."""
+    model = getattr(route, "response_model", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return frozenset()
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("x-secret") is True
+    )
+
+
+def admit(request: Request, principal: Principal) -> None:
+    """Claim the request's `Idempotency-Key` for `principal`, or raise what answers instead.
+
+    Called after authentication and authorization, so a replay needs a credential valid now."""
+    pending: Pending | None = request.scope.get(SCOPE_KEY)
+    if pending is None:
+        return
+    store: IdempotencyStore = request.app.state.idempotency_store
+    caller = _digest(f"{principal.kind}:{principal.subject}".encode())
+    route = request.scope.get("route")
+    claim = store.begin(
+        principal=caller,
+        key=pending.key,
+        request_hash=pending.request_hash,
+        method="POST",
+        path=request.url.path,
+    )
+    record = claim.record
+    if record is None:
+        pending.principal = caller
+        pending.secret_fields = secret_fields(route)
+        return
+    if record.request_hash != pending.request_hash:
+        raise IdempotencyKeyReusedError(
+            "This `Idempotency-Key` came with a different request; a new request needs a new key."
+        )
+    if record.status_code == IN_FLIGHT:
+        raise IdempotencyKeyInUseError(
+            "A request with this `Idempotency-Key` is still running; retry in a moment.",
+            headers={"Retry-After": "1"},
+        )
+    if 200 <= record.status_code < 300 and secret_fields(route):
+        raise ResponseNotReplayableError(
+            "The first request with this `Idempotency-Key` succeeded, and its answer carried a secret "
+            "that is shown once and never kept, so it cannot be sent again. `created` is that answer "
+            "without the secret: if you did not receive the secret, revoke or delete what was created "
+            "and create it again with a new key.",
+            created=_json_or_none(record.body),
+        )
+    raise Replay(record)
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def _digest(*parts: bytes) -> str:
@@ -132,67 +161,27 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        key = headers.get(HEADER)
-        credential = headers.get("authorization")
-        if key is None or credential is None:
+        key = Headers(scope=scope).get(HEADER)
+        if key is None:
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
         if not key or len(key) > MAX_KEY_LENGTH:
             await problem_response(
-                request,
+                Request(scope),
                 status=400,
                 code="invalid_idempotency_key",
                 detail=f"`Idempotency-Key` must be 1 to {MAX_KEY_LENGTH} characters (a UUID is ideal).",
             )(scope, receive, send)
             return
         body = await _read_body(receive)
-        principal = _digest(credential.encode())
-        request_hash = _digest(scope["path"].encode(), scope.get("query_string", b""), body)
-        store: IdempotencyStore = scope["app"].state.idempotency_store
-        claim = await run_in_threadpool(
-            store.begin,
-            principal=principal,
-            key=key,
-            request_hash=request_hash,
-            method="POST",
-            path=scope["path"],
+        pending = Pending(
+            key=key, request_hash=_digest(scope["path"].encode(), scope.get("query_string", b""), body)
         )
-        if claim.record is not None:
-            await self._answer_from(claim.record, request_hash, request)(scope, receive, send)
-            return
-        await self._run_and_store(scope, body, send, store, principal, key)
+        scope[SCOPE_KEY] = pending
+        await self._run(scope, body, send, pending)
 
-    @staticmethod
-    def _answer_from(record: IdempotencyRecord, request_hash: str, request: Request) -> ASGIApp:
-        if record.request_hash != request_hash:
-            return problem_response(
-                request,
-                status=422,
-                code="idempotency_key_reused",
-                detail="This `Idempotency-Key` came with a different request; a new request needs a new key.",
-            )
-        if record.status_code == IN_FLIGHT:
-            return problem_response(
-                request,
-                status=409,
-                code="idempotency_key_in_use",
-                detail="A request with this `Idempotency-Key` is still running; retry in a moment.",
-                headers={"Retry-After": "1"},
-            )
-
-        async def replay(scope: Scope, receive: Receive, send: Send) -> None:
-            raw = [(k.encode(), v.encode()) for k, v in record.headers.items()]
-            raw.append((b"idempotent-replayed", b"true"))
-            await send({"type": "http.response.start", "status": record.status_code, "headers": raw})
-            await send({"type": "http.response.body", "body": record.body})
-
-        return replay
-
-    async def _run_and_store(
-        self, scope: Scope, body: bytes, send: Send, store: IdempotencyStore, principal: str, key: str
-    ) -> None:
+    async def _run(self, scope: Scope, body: bytes, send: Send, pending: Pending) -> None:
+        store: IdempotencyStore = scope["app"].state.idempotency_store
         delivered = False
 
         async def receive_again() -> Message:
@@ -202,27 +191,71 @@ class IdempotencyMiddleware:
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        status = 500
-        kept: dict[str, str] = {}
+        start: Message | None = None
         chunks: list[bytes] = []
+        kept = False
 
-        async def capture(message: Message) -> None:
-            nonlocal status
+        async def keep_then_send(message: Message) -> None:
+            nonlocal start, kept
+            if pending.principal is None:  # not claimed: a replay, a refusal, a 401
+                await send(message)
+                return
             if message["type"] == "http.response.start":
-                status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.decode().lower() in REPLAYED_HEADERS:
-                        kept[name.decode().lower()] = value.decode()
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+                start = message
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            assert start is not None
+            whole = b"".join(chunks)
+            await run_in_threadpool(
+                store.finish,
+                principal=pending.principal,
+                key=pending.key,
+                status=start["status"],
+                headers=_replayed_headers(start),
+                body=whole,
+                secret_fields=pending.secret_fields,
+            )
+            kept = True
+            await send(start)
+            await send({"type": "http.response.body", "body": whole})
 
         try:
-            await self.app(scope, receive_again, capture)
+            await self.app(scope, receive_again, keep_then_send)
         finally:
-            await run_in_threadpool(
-                store.finish, principal=principal, key=key, status=status, headers=kept, body=b"".join(chunks)
-            )
+            if pending.principal is not None and not kept:
+                # No answer came through (an unhandled error): drop the marker so a retry runs.
+                await run_in_threadpool(
+                    store.finish,
+                    principal=pending.principal,
+                    key=pending.key,
+                    status=500,
+                    headers={},
+                    body=b"",
+                )
+
+
+def _replayed_headers(start: Message) -> dict[str, str]:
+    kept = {}
+    for name, value in start.get("headers", []):
+        lowered = name.decode().lower()
+        if lowered in REPLAYED_HEADERS:
+            kept[lowered] = value.decode()
+    return kept
+
+
+async def _replay(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Replay)
+    record = exc.record
+    return Response(
+        content=record.body,
+        status_code=record.status_code,
+        headers={**record.headers, "Idempotent-Replayed": "true"},
+    )
 
 
 def _document(schema: dict[str, Any]) -> None:
@@ -244,6 +277,7 @@ def _document(schema: dict[str, Any]) -> None:
 def install_idempotency(app: FastAPI, database: Database) -> None:
     app.state.idempotency_store = IdempotencyStore(lambda: session_scope(database.engine()))
     app.add_middleware(IdempotencyMiddleware)
+    app.add_exception_handler(Replay, _replay)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

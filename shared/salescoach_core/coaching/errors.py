@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from salescoach_core.errors import ConflictError, NotFoundError, UnprocessableError
+from salescoach_core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError
 
 
 class GoalNotFoundError(NotFoundError):
@@ -77,3 +77,17 @@ class NotAConsequenceSessionError(ConflictError):
 class InvalidActionItemError(UnprocessableError):
     code = "invalid_action_item"
     title = "Invalid action item"
+
+
+class CompletedOnOutOfRangeError(InvalidActionItemError):
+    """`completed_on` before the item existed or after today (in the org's zone): a back- or
+    forward-dated completion would move willingness_to_change."""
+
+    code = "completed_on_out_of_range"
+
+
+class CoachOwnedActionItemError(ForbiddenError):
+    """The rep changing the status of an item the coach owns (the coach's commitment)."""
+
+    code = "coach_owned_action_item"
+    title = "The coach's action item"

@@ -33,6 +33,7 @@ from salescoach_core.coaching.errors import (
     InvalidGoalError,
 )
 from salescoach_core.coaching.outbox import record_change
+from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import goal_data
 from salescoach_core.models import CoachingGoal, GoalStatusChange, SfUser
@@ -329,6 +330,7 @@ def update_goal(
     A coach may abandon any active goal and close a skill goal as achieved or missed; activity
     and outcome goals are closed from the data at period end, never by hand.
     """
+    lock_row(session, goal)
     if goal.status != "active":
         raise GoalTransitionError(f"Goal {goal.id} is {goal.status}; a closed goal cannot be changed.")
     mirrored_change = False

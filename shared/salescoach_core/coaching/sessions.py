@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from salescoach_core.coaching.errors import (
     ActionItemAndFollowUpRequiredError,
     ActionItemNotFoundError,
     ActionItemWithDueDateRequiredError,
+    CompletedOnOutOfRangeError,
     FollowUpRequiredError,
     HoldRequirementsMissingError,
     InvalidActionItemError,
@@ -33,6 +34,7 @@ from salescoach_core.coaching.errors import (
     SessionNotFoundError,
 )
 from salescoach_core.coaching.outbox import record_change
+from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import action_item_data, session_data
 from salescoach_core.models import ActionItem, CoachingSession, SfUser
@@ -134,7 +136,9 @@ def list_sessions(
     return session.exec(query.order_by(*order).limit(limit)).all()
 
 
-def _require_scheduled(row: CoachingSession) -> None:
+def _lock_scheduled(session: Session, row: CoachingSession) -> None:
+    """Lock the session row, then check it is still scheduled (a concurrent close may have won)."""
+    lock_row(session, row)
     if row.status != "scheduled":
         raise SessionClosedError(f"Session {row.id} is {row.status}; only a scheduled session can change.")
 
@@ -142,7 +146,7 @@ def _require_scheduled(row: CoachingSession) -> None:
 def update_session(
     session: Session, *, row: CoachingSession, fields: dict[str, Any], now: datetime
 ) -> CoachingSession:
-    _require_scheduled(row)
+    _lock_scheduled(session, row)
     _apply(row, fields)
     if row.mode == "consequence":
         _require_consequence_standard(row)
@@ -170,7 +174,7 @@ def hold_session(
     config: CoachingConfig,
 ) -> CoachingSession:
     """Close the session as held: checks what holding needs, freezes the scorecard snapshot."""
-    _require_scheduled(row)
+    _lock_scheduled(session, row)
     has_item = any(item.due_date is not None and item.status != "canceled" for item in items_of(session, row))
     # Checked before anything is applied, so a refused hold leaves the session untouched.
     follow_up = fields.get("follow_up_at", row.follow_up_at)
@@ -236,7 +240,7 @@ def _jsonable(value: Any) -> Any:
 def close_session(
     session: Session, *, row: CoachingSession, status: Literal["canceled", "no_show"], now: datetime
 ) -> CoachingSession:
-    _require_scheduled(row)
+    _lock_scheduled(session, row)
     row.status = status
     row.closed_at = now
     row.updated_at = now
@@ -250,6 +254,7 @@ def close_session(
 
 def acknowledge(session: Session, *, row: CoachingSession, actor: str, now: datetime) -> CoachingSession:
     """The rep acknowledges a consequence session's standard; repeating it changes nothing."""
+    lock_row(session, row)
     if row.mode != "consequence":
         raise NotAConsequenceSessionError(f"Session {row.id} is developmental; nothing to acknowledge.")
     if row.status in ("canceled", "no_show"):
@@ -286,6 +291,8 @@ def create_action_item(
     opportunity_id: str | None,
     now: datetime,
 ) -> ActionItem:
+    # Locked so that an item cannot join a session a concurrent request is closing.
+    lock_row(session, row)
     if row.status in ("canceled", "no_show"):
         raise SessionClosedError(f"Session {row.id} is {row.status}; it takes no action items.")
     if not description.strip():
@@ -320,9 +327,20 @@ def get_action_item(session: Session, item_id: uuid.UUID) -> ActionItem:
 
 
 def update_action_item(
-    session: Session, *, item: ActionItem, changes: dict[str, Any], today: date, now: datetime
+    session: Session, *, item: ActionItem, changes: dict[str, Any], now: datetime, zone: tzinfo
 ) -> ActionItem:
-    """Edit an item; `status` completes (on `completed_on`, default today), cancels or reopens it."""
+    """Edit an item; `status` completes (on `completed_on`, default today in `zone`), cancels or
+    reopens it. `completed_on` lies between the day the item was created and today."""
+    lock_row(session, item)
+    today = now.astimezone(zone).date()
+    completed_on = changes.get("completed_on")
+    if completed_on is not None:
+        created_on = item.created_at.astimezone(zone).date()
+        if not created_on <= completed_on <= today:
+            raise CompletedOnOutOfRangeError(
+                f"`completed_on` must lie between the day the item was created ({created_on}) and "
+                f"today ({today}), in the org's time zone; got {completed_on}."
+            )
     if "description" in changes:
         if not changes["description"] or not str(changes["description"]).strip():
             raise InvalidActionItemError("`description` cannot be empty.")

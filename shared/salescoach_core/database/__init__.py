@@ -4,6 +4,7 @@ from salescoach_core.database.engine import (
     Database,
     DatabaseUnavailableError,
     database_url,
+    lock_row,
     session_scope,
     to_sqlalchemy_url,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "classify_database_fault",
     "database_url",
+    "lock_row",
     "session_scope",
     "to_sqlalchemy_url",
 ]

@@ -1,17 +1,19 @@
-"""The SQLAlchemy engine for the configured PostgreSQL, and the unit-of-work helper."""
+"""The SQLAlchemy engine for the configured PostgreSQL, the unit-of-work helper and the row lock."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from salescoach_core.settings import Settings
+
+RowT = TypeVar("RowT", bound=SQLModel)
 
 
 class DatabaseUnavailableError(RuntimeError):
@@ -119,3 +121,15 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def lock_row(session: Session, row: RowT) -> RowT:
+    """`row` read again with `SELECT … FOR UPDATE`: the transaction holds the row until it ends,
+    and the attributes are the committed state seen under the lock, not the copy loaded earlier.
+
+    Every status change checks the state it changes *after* this call, so of two concurrent
+    transitions the second waits, sees the first one's result and is refused; checking the copy
+    loaded before the lock lets both pass (READ COMMITTED re-applies the second UPDATE).
+    """
+    session.refresh(row, with_for_update=True)
+    return row

@@ -162,15 +162,17 @@ def role_from_claims(claims: dict[str, Any], settings: Settings) -> Role | None:
 def sf_user_id_from_claims(session: Session, claims: dict[str, Any], settings: Settings) -> str | None:
     """The Salesforce User Id: from its own claim when configured, else by e-mail address.
 
-    An e-mail address is used only if the IdP does not say it is unverified, and only when it
-    names exactly one active synced user: an ambiguous address maps to no one.
+    An e-mail address is used only when the IdP vouches for it with `email_verified` the JSON
+    boolean true (not "true" or 1, which a misconfigured mapper or a user-editable attribute may
+    send), and only when it names exactly one active synced user: an ambiguous address maps to
+    no one.
     """
     if settings.oidc_sf_user_id_claim:
         value = claim(claims, settings.oidc_sf_user_id_claim)
         if isinstance(value, str) and is_valid_id(value):
             return to18(value)
     email = claim(claims, settings.oidc_email_claim)
-    if not isinstance(email, str) or claims.get("email_verified") is False:
+    if not isinstance(email, str) or claims.get("email_verified") is not True:
         return None
     matches = session.scalars(
         select(col(SfUser.id))

@@ -13,7 +13,9 @@ access"):
   each role against its kind.
 
 Order of checks: credentials (401), then role (403: the same answer for any id, so it leaks
-nothing), then rep scope (404, exactly what a missing rep gives).
+nothing), then rep scope (404, exactly what a missing rep gives), then, for coaching writes,
+whether the caller may coach that rep (403 `cannot_coach_self` on a manager's own records), and
+only then an `Idempotency-Key` replay (salescoach_api.idempotency.admit).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from starlette.routing import BaseRoute
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.errors import AccessUndeclaredError, ForbiddenError
+from salescoach_api.idempotency import admit
+from salescoach_core.access import RepScope
+from salescoach_core.errors import DomainError
 from salescoach_core.roles import Role
 
 log = structlog.get_logger(__name__)
@@ -60,10 +65,12 @@ class Access(StrEnum):
     """A list across reps: every role may call it; the handler filters with
     `scope.visible_rep_ids_clause(column)`."""
     REP_WRITE = "rep_write"
-    """Coaching writes (goals, sessions): admins, and managers within their org."""
+    """Coaching writes (goals, sessions): admins, and managers on the people below them (not on
+    their own records: 403 `cannot_coach_self`)."""
     REP_SELF_WRITE = "rep_self_write"
     """Writes a rep makes on their own records (acknowledge, complete an action item):
-    admins, managers within their org, the rep themselves."""
+    admins, managers within their org, the rep themselves (a manager on their own records acts
+    as the rep)."""
     FEED = "feed"
     """Event and export feeds for BI: admins and integrations."""
 
@@ -94,10 +101,31 @@ class AccessCheck:
             for name in USER_ID_PARAMS:
                 user_id = request.path_params.get(name)
                 if isinstance(user_id, str):
-                    scope.require_rep(user_id)
+                    require_rep_access(self.access, scope, user_id)
+        # Last: a replay of an earlier answer is authorized like the request itself.
+        admit(request, principal)
 
     def __repr__(self) -> str:
         return f"requires(Access.{self.access.name})"
+
+
+def require_rep_access(
+    access: Access, scope: RepScope, rep_id: str, *, missing: DomainError | None = None
+) -> None:
+    """The scope check of one rep's records for a route's access: 404 (`missing`, else a missing
+    rep's) outside the read scope; for a coaching write, 403 `cannot_coach_self` as well."""
+    if access is Access.REP_WRITE:
+        scope.require_coach(rep_id, missing=missing)
+    else:
+        scope.require_rep(rep_id, missing=missing)
+
+
+def require_row_access(request: Request, scope: RepScope, rep_id: str, *, missing: DomainError) -> None:
+    """`require_rep_access` for a row addressed by its own id (a goal, a session, an item), by
+    the access the matched route declares; `missing` is the row's own 404."""
+    access = access_of(request.scope["route"])
+    assert access is not None, "deny_undeclared_access refuses undeclared routes before this"
+    require_rep_access(access, scope, rep_id, missing=missing)
 
 
 def requires(access: Access) -> DependsParam:

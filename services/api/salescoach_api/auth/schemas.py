@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from salescoach_api.idempotency import SECRET
 from salescoach_api.types import SalesforceId
 from salescoach_core.access import Principal, PrincipalKind
 from salescoach_core.models import ApiKey
@@ -45,7 +46,9 @@ class ApiKeyPublic(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyPublic):
-    key: str = Field(description="The key itself. Shown this once: only its hash is stored.")
+    key: str = Field(
+        description="The key itself. Shown this once: only its hash is stored.", json_schema_extra=SECRET
+    )
 
 
 class PrincipalPublic(BaseModel):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, status
+from fastapi import Depends, Query, Request, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
-from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
 from salescoach_api.goals.dependencies import actor_of, parse_time_id_cursor, time_id_cursor
 from salescoach_api.goals.schemas import (
@@ -33,13 +33,14 @@ LimitQuery = Annotated[int, Query(ge=1, le=200)]
 CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
-def visible_goal(session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID) -> CoachingGoal:
-    """The goal, if the caller may see its rep. A dependency, so the scope is checked before the
-    body is validated: an out-of-scope id answers 404 whatever the body."""
+def visible_goal(
+    request: Request, session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID
+) -> CoachingGoal:
+    """The goal, if the caller may see its rep (and coach them, on a write). A dependency, so the
+    scope is checked before the body is validated: an out-of-scope id answers 404 whatever the
+    body, exactly what a missing goal answers."""
     goal = goals.get_goal(session, goal_id)
-    if not scope.can_read_rep(goal.rep_id):
-        # Exactly what a missing goal answers, so ids outside the caller's scope leak nothing.
-        raise GoalNotFoundError(f"No goal {goal_id}.")
+    require_row_access(request, scope, goal.rep_id, missing=GoalNotFoundError(f"No goal {goal_id}."))
     return goal
 
 

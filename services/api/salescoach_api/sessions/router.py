@@ -7,11 +7,10 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Query, status
+from fastapi import Depends, Query, Request, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
-from salescoach_api.auth.errors import ForbiddenError
-from salescoach_api.auth.policy import Access, requires, v1_router
+from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
 from salescoach_api.goals.dependencies import actor_of, parse_time_id_cursor, time_id_cursor
 from salescoach_api.goals.schemas import GoalPublic
@@ -33,11 +32,15 @@ from salescoach_core import reps
 from salescoach_core.coaching import sessions
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.diagnosis import diagnose
-from salescoach_core.coaching.errors import ActionItemNotFoundError, SessionNotFoundError
+from salescoach_core.coaching.errors import (
+    ActionItemNotFoundError,
+    CoachOwnedActionItemError,
+    SessionNotFoundError,
+)
 from salescoach_core.coaching.goals import active_overlapping
+from salescoach_core.errors import CannotCoachSelfError
 from salescoach_core.models import ActionItem, CoachingSession
 from salescoach_core.periods import Period, month_of
-from salescoach_core.roles import Role
 
 router = v1_router(prefix="/v1", tags=["sessions"])
 
@@ -46,19 +49,21 @@ CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the prev
 REP_ITEM_FIELDS = frozenset({"status", "completed_on"})
 
 
-def visible_session(session: SessionDep, scope: RepScopeDep, session_id: uuid.UUID) -> CoachingSession:
-    """The session, if the caller may see its rep; checked before the body is validated."""
+def visible_session(
+    request: Request, session: SessionDep, scope: RepScopeDep, session_id: uuid.UUID
+) -> CoachingSession:
+    """The session, if the caller may see its rep (and coach them, on a write); checked before
+    the body is validated. Out of scope answers exactly what a missing session answers."""
     row = sessions.get_session(session, session_id)
-    if not scope.can_read_rep(row.rep_id):
-        # Exactly what a missing session answers, so ids outside the scope leak nothing.
-        raise SessionNotFoundError(f"No session {session_id}.")
+    require_row_access(request, scope, row.rep_id, missing=SessionNotFoundError(f"No session {session_id}."))
     return row
 
 
-def visible_item(session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID) -> ActionItem:
+def visible_item(request: Request, session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID) -> ActionItem:
     item = sessions.get_action_item(session, item_id)
-    if not scope.can_read_rep(item.rep_id):
-        raise ActionItemNotFoundError(f"No action item {item_id}.")
+    require_row_access(
+        request, scope, item.rep_id, missing=ActionItemNotFoundError(f"No action item {item_id}.")
+    )
     return item
 
 
@@ -226,21 +231,33 @@ def get_action_item(item: VisibleItem) -> ActionItemPublic:
 )
 def update_action_item(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    scope: RepScopeDep,
     settings: SettingsDep,
     now: NowDep,
     item: VisibleItem,
     body: ActionItemUpdate,
 ) -> ActionItemPublic:
-    """Edit, complete, cancel or reopen an item. A rep may only change `status` and
-    `completed_on` of their own items; the coach changes the rest."""
+    """Edit, complete, cancel or reopen an item. On their own items the rep (a manager too, on
+    items about themselves) may change only `status` and `completed_on` (403
+    `cannot_coach_self`), and only of items they own (403 `coach_owned_action_item`); the coach
+    changes the rest. `completed_on` lies between the item's creation date and today, in the
+    org's zone (422 `completed_on_out_of_range`)."""
     changes = body.model_dump(exclude_unset=True)
-    if principal.role is Role.REP and not changes.keys() <= REP_ITEM_FIELDS:
-        raise ForbiddenError("A rep may complete, cancel or reopen an item; its content is the coach's.")
-    updated = sessions.update_action_item(
-        session, item=item, changes=changes, today=_today(settings, now), now=now
+    if not scope.can_coach_rep(item.rep_id):
+        if not changes.keys() <= REP_ITEM_FIELDS:
+            raise CannotCoachSelfError(
+                "On your own action items you may change only `status` and `completed_on`; "
+                "the content is your coach's."
+            )
+        if item.owner != "rep":
+            raise CoachOwnedActionItemError(
+                "This item is your coach's commitment, not yours: your coach completes, cancels or "
+                "reopens it."
+            )
+    zone = CoachingConfig.from_settings(settings).scorecard.zone
+    return ActionItemPublic.of(
+        sessions.update_action_item(session, item=item, changes=changes, now=now, zone=zone)
     )
-    return ActionItemPublic.of(updated)
 
 
 @router.get(

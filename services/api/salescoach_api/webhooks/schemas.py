@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from salescoach_api.idempotency import SECRET
 from salescoach_core.integrations.events import EventType
 from salescoach_core.integrations.targets import MAX_HOST_LENGTH, MAX_URL_LENGTH
 from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
@@ -51,7 +52,9 @@ class WebhookPublic(BaseModel):
 
 
 class WebhookCreated(WebhookPublic):
-    secret: str = Field(description="The signing secret. Shown only in this answer: store it now.")
+    secret: str = Field(
+        description="The signing secret. Shown only in this answer: store it now.", json_schema_extra=SECRET
+    )
 
     @classmethod
     def of(cls, endpoint: WebhookEndpoint) -> WebhookCreated:
