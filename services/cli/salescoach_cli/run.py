@@ -67,7 +67,9 @@ def run_all(settings: Settings) -> None:
         base = f"http://{settings.api_host}:{settings.api_port}"
         console.print(f"  curl -H 'Authorization: Bearer {admin_key}' {base}/v1/reps", soft_wrap=True)
         uvicorn.run(
-            create_app(settings, database),
+            # The API's own handle: its connections carry the request time bounds, which the
+            # migrations and the first sync above must not.
+            create_app(settings),
             host=settings.api_host,
             port=settings.api_port,
             log_config=None,
