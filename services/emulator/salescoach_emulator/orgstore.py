@@ -826,6 +826,24 @@ class OrgStore:
                     fields=[name],
                 )
 
+    def distinct_values(self, object_name: str, field_name: str) -> list[str]:
+        """The distinct non-null values of a field, sorted (a picklist's values in the data)."""
+        obj = self.require_object(object_name)
+        column = quote(obj.fields[field_name].name)
+        rows = self.conn().execute(
+            f"SELECT DISTINCT {column} FROM {quote(obj.name)} WHERE {column} IS NOT NULL"  # noqa: S608
+        )
+        return sorted(str(row[0]) for row in rows)
+
+    def stage_names(self) -> list[str]:
+        """The opportunity stages' API names in sort order (empty without OpportunityStage)."""
+        if "OpportunityStage" not in self.objects:
+            return []
+        rows = self.conn().execute(
+            'SELECT "ApiName" FROM "OpportunityStage" WHERE "IsDeleted" = 0 ORDER BY "SortOrder", "ApiName"'
+        )
+        return [str(row[0]) for row in rows if row[0] is not None]
+
     def _stage(self, stage_name: str) -> Record | None:
         if "OpportunityStage" not in self.objects:
             return None

@@ -42,7 +42,9 @@ from salescoach_emulator.auth import (
     token_signature,
     verify_jwt_assertion,
 )
+from salescoach_emulator.describe import Describer
 from salescoach_emulator.faults import Decision, FaultEngine, FaultSpecError
+from salescoach_emulator.limits import org_limits
 from salescoach_emulator.orgstore import OrgStore, RecordError, ResultSet
 from salescoach_emulator.schema import ObjectDef
 from salescoach_emulator.soql import SoqlError, format_datetime, parse_datetime_literal
@@ -155,6 +157,7 @@ class Emulator:
         self.api_used = 0
         self._usage_lock = threading.Lock()
         self.jobs: dict[str, QueryJob] = {}
+        self.describer = Describer(store)
         self._job_tasks: set[asyncio.Task[None]] = set()
         if faults:
             self.apply_faults(faults)
@@ -399,17 +402,13 @@ class Emulator:
         return json_response({n: f"{base}/{n}" for n in names})
 
     async def limits(self, request: Request) -> Response:
-        used, limit = self.api_used, self.config.daily_api_limit
-        jobs = len(self.jobs)
         return json_response(
-            {
-                "DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - used)},
-                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": max(0, 10000 - jobs)},
-                "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-                "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
-                "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
-                "DataStorageMB": {"Max": 1024, "Remaining": 1024},
-            }
+            org_limits(
+                api_used=self.api_used,
+                api_max=self.config.daily_api_limit,
+                bulk1_batches=0,
+                bulk2_jobs=len(self.jobs),
+            )
         )
 
     # ------------------------------------------------------------------ REST: query
@@ -460,77 +459,21 @@ class Emulator:
 
     # ------------------------------------------------------------------ REST: describe
 
-    def _object_summary(self, obj: ObjectDef, version: str) -> dict[str, Any]:
-        base = f"/services/data/v{version}/sobjects/{obj.name}"
-        return {
-            "name": obj.name,
-            "label": obj.name,
-            "labelPlural": obj.name + "s",
-            "keyPrefix": obj.key_prefix,
-            "custom": obj.name.endswith("__c"),
-            "queryable": True,
-            "retrieveable": True,
-            "searchable": True,
-            "replicateable": True,
-            "createable": obj.createable,
-            "updateable": obj.updateable,
-            "deletable": obj.deletable,
-            "undeletable": obj.deletable,
-            "urls": {
-                "sobject": base,
-                "describe": f"{base}/describe",
-                "rowTemplate": f"{base}/{{ID}}",
-            },
-        }
-
     async def describe_global(self, request: Request) -> Response:
         version = request.path_params["version"]
         return json_response(
             {
                 "encoding": "UTF-8",
                 "maxBatchSize": COLLECTION_LIMIT,
-                "sobjects": [self._object_summary(o, version) for o in self.store.objects.values()],
+                "sobjects": [self.describer.global_entry(o, version) for o in self.store.objects.values()],
             }
         )
 
     async def describe(self, request: Request) -> Response:
         obj = self._object(request.path_params["sobject"])
         version = request.path_params["version"]
-        fields = []
-        for f in obj.fields.values():
-            fields.append(
-                {
-                    "name": f.name,
-                    "label": f.label or f.name,
-                    "type": f.type,
-                    "soapType": f.soap_type,
-                    "length": f.length
-                    if f.type not in ("boolean", "date", "datetime", "int", "double", "currency", "percent")
-                    else 0,
-                    "precision": 18 if f.type in ("double", "currency", "percent") else 0,
-                    "scale": 2 if f.type in ("double", "currency", "percent") else 0,
-                    "digits": 9 if f.type == "int" else 0,
-                    "nillable": f.nillable and f.type != "boolean",
-                    "createable": f.createable,
-                    "updateable": f.updateable,
-                    "filterable": f.type != "textarea",
-                    "sortable": f.type != "textarea",
-                    "groupable": f.type not in ("textarea", "double", "currency", "percent", "datetime"),
-                    "externalId": f.external_id,
-                    "idLookup": f.name == "Id" or f.external_id,
-                    "unique": f.unique,
-                    "custom": f.custom,
-                    "calculated": False,
-                    "defaultedOnCreate": f.name in ("Id", "IsDeleted", "CreatedDate", "OwnerId")
-                    or not f.createable,
-                    "referenceTo": list(f.reference_to),
-                    "relationshipName": f.relationship_name,
-                    "polymorphicForeignKey": len(f.reference_to) > 1,
-                    "picklistValues": [],
-                }
-            )
-        body = self._object_summary(obj, version)
-        body.update(fields=fields, childRelationships=[], recordTypeInfos=[])
+        # Picklist values are read from the data on the first describe of an object.
+        body = await run_in_threadpool(self.describer.object_describe, obj, version)
         return json_response(body)
 
     # ------------------------------------------------------------------ REST: records
@@ -539,7 +482,9 @@ class Emulator:
         obj = self._object(request.path_params["sobject"])
         version = request.path_params["version"]
         if request.method == "GET":
-            return json_response({"objectDescribe": self._object_summary(obj, version), "recentItems": []})
+            return json_response(
+                {"objectDescribe": self.describer.global_entry(obj, version), "recentItems": []}
+            )
         data = await self._json_body(request)
         if not isinstance(data, dict):
             raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
