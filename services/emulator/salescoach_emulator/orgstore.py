@@ -558,19 +558,34 @@ class OrgStore:
             return QueryPage(records, result.total, None)
         return QueryPage(records, result.total, f"{ident}-{end}")
 
-    def materialize(self, cq: CompiledQuery, *, include_deleted: bool, prefix: str) -> ResultSet:
-        """Store the ordered row ids of a query, so pages are cheap and stable."""
+    def materialize(
+        self,
+        cq: CompiledQuery,
+        *,
+        include_deleted: bool,
+        prefix: str,
+        id_range: tuple[str | None, str | None] | None = None,
+    ) -> ResultSet:
+        """Store the ordered row ids of a query, so pages are cheap and stable.
+
+        ``id_range`` = [low, high) of ``Id`` (None = open), for a PK-chunked Bulk batch.
+        """
         self._expire_results()
         locator = prefix + secrets.token_hex(8)[:15]
         table = f"r_{locator}"
         where = self.scope_sql(cq, include_deleted)
+        params = list(cq.params)
+        for bound, op in zip(id_range or (), (">=", "<"), strict=False):
+            if bound is not None:
+                where += f' AND t."Id" {op} ?'
+                params.append(bound)
         limit = cq.limit if cq.limit is not None else -1
         connection = self.conn()
         connection.execute(f"CREATE TABLE rs.{table} (seq INTEGER PRIMARY KEY, rid INTEGER NOT NULL)")
         cursor = connection.execute(
             f"INSERT INTO rs.{table} (rid) SELECT t.rowid FROM {cq.from_sql}"  # noqa: S608
             f" WHERE {where} ORDER BY {cq.order_sql} LIMIT ? OFFSET ?",
-            [*cq.params, limit, cq.offset or 0],
+            [*params, limit, cq.offset or 0],
         )
         result = ResultSet(locator, table, cq, cursor.rowcount, time.monotonic())
         with self._results_lock:
@@ -607,10 +622,29 @@ class OrgStore:
         sql = self._page_sql(result, self._select_sql(result.query))
         return self.conn().execute(sql, (start, start + count)).fetchall()
 
+    def id_boundaries(self, object_name: str, chunk_size: int, start_row: str | None = None) -> list[str]:
+        """The Ids that start each chunk of ``chunk_size`` rows in Id order (deleted rows
+        included, as Salesforce's PK chunking counts them), from ``start_row`` on."""
+        obj = self.require_object(object_name)
+        sql = (
+            'SELECT "Id" FROM (SELECT "Id", row_number() OVER (ORDER BY "Id") AS n'  # noqa: S608
+            f' FROM {quote(obj.name)} WHERE "Id" >= ?) WHERE (n - 1) % ? = 0 ORDER BY "Id"'
+        )
+        return [str(row[0]) for row in self.conn().execute(sql, (start_row or "", chunk_size))]
+
     def stream_csv(
-        self, result: ResultSet, start: int, count: int, *, chunk_rows: int = 5000
+        self,
+        result: ResultSet,
+        start: int,
+        count: int,
+        *,
+        chunk_rows: int = 5000,
+        quote_all: bool = False,
     ) -> Iterator[bytes]:
-        """CSV bytes of rows (start, start+count] in chunks; memory stays flat."""
+        """CSV bytes of rows (start, start+count] in chunks; memory stays flat.
+
+        ``quote_all`` quotes every value, as Bulk API 1.0 writes its CSV.
+        """
         result.last_used = time.monotonic()
         exprs = []
         for col in result.query.columns:
@@ -622,7 +656,9 @@ class OrgStore:
         connection = self.new_connection()
         try:
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
+            writer = csv.writer(
+                buffer, lineterminator="\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
+            )
             writer.writerow([c.label for c in result.query.columns])
             cursor = connection.execute(sql, (start, start + count))
             while True:
@@ -638,6 +674,10 @@ class OrgStore:
                     break
         finally:
             connection.close()
+
+    def records(self, cq: CompiledQuery, rows: list[tuple[Any, ...]], api_version: str) -> list[Record]:
+        """REST JSON records (with ``attributes`` and nested parents) of rows read for ``cq``."""
+        return self._records(cq, rows, api_version)
 
     def _records(self, cq: CompiledQuery, rows: list[tuple[Any, ...]], api_version: str) -> list[Record]:
         ncols = len(cq.columns)

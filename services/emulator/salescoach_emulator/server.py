@@ -42,6 +42,7 @@ from salescoach_emulator.auth import (
     token_signature,
     verify_jwt_assertion,
 )
+from salescoach_emulator.bulk1 import Bulk1
 from salescoach_emulator.describe import Describer
 from salescoach_emulator.faults import Decision, FaultEngine, FaultSpecError
 from salescoach_emulator.limits import org_limits
@@ -158,6 +159,7 @@ class Emulator:
         self._usage_lock = threading.Lock()
         self.jobs: dict[str, QueryJob] = {}
         self.describer = Describer(store)
+        self.bulk1 = Bulk1(self)
         self._job_tasks: set[asyncio.Task[None]] = set()
         if faults:
             self.apply_faults(faults)
@@ -250,7 +252,7 @@ class Emulator:
             async def wrapped(request: Request) -> Response:
                 self.stats.handlers[name] += 1
                 try:
-                    self._check_version(request)
+                    self.check_version(request)
                     self._authenticate(request)
                     if count:
                         with self._usage_lock:
@@ -279,7 +281,7 @@ class Emulator:
         return json_response(error_body(exc.error_code, exc.message, fields), exc.status)
 
     @staticmethod
-    def _check_version(request: Request) -> None:
+    def check_version(request: Request) -> None:
         version = request.path_params.get("version")
         if version is None:
             return
@@ -290,12 +292,16 @@ class Emulator:
     def _authenticate(self, request: Request) -> None:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        if scheme.lower() not in ("bearer", "oauth") or not self.session_valid(request, token):
+            raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+
+    def session_valid(self, request: Request, token: str) -> bool:
+        """Whether ``token`` is a live session; the ``expire`` fault revokes it first."""
         decision: Decision | None = request.scope.get("emulator.fault")
         if decision is not None and decision.expire and token:
             self.stats.faults["expire"] += 1
             self.tokens.revoke(token)
-        if scheme.lower() not in ("bearer", "oauth") or not self.tokens.valid(token):
-            raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        return bool(token) and self.tokens.valid(token)
 
     def _lock_fault(self, request: Request) -> None:
         decision: Decision | None = request.scope.get("emulator.fault")
@@ -385,7 +391,7 @@ class Emulator:
             ("/__emulator/api-usage", self.admin_usage, ["POST"]),
             ("/__emulator/expire-tokens", self.admin_expire, ["POST"]),
         ]
-        return [Route(path, handler, methods=methods) for path, handler, methods in r]
+        return [Route(path, handler, methods=methods) for path, handler, methods in r] + self.bulk1.routes()
 
     # ------------------------------------------------------------------ REST: discovery
 
@@ -406,7 +412,7 @@ class Emulator:
             org_limits(
                 api_used=self.api_used,
                 api_max=self.config.daily_api_limit,
-                bulk1_batches=0,
+                bulk1_batches=self.bulk1.batches_created,
                 bulk2_jobs=len(self.jobs),
             )
         )
@@ -1071,6 +1077,7 @@ class Emulator:
                 "faults": dict(self.stats.faults),
                 "tokensIssued": self.tokens.issued,
                 "jobs": len(self.jobs),
+                "bulk1Jobs": len(self.bulk1.jobs),
             }
         )
 
