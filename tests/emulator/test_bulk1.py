@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceMalformedRequest
 
@@ -107,6 +109,19 @@ def test_parent_fields_nest_and_dates_are_epoch_millis(sf: Salesforce, emulator_
         assert record["Owner"]["Name"] == users[row["OwnerId"]]["Name"]
 
 
+def settled_batches(sf: Salesforce, job_id: str) -> list[dict[str, Any]]:
+    """The job's batches once none is queued or running, polled as a client would."""
+    deadline = time.monotonic() + 60
+    while True:
+        listing = sf.session.get(
+            f"{sf.bulk_url}job/{job_id}/batch", headers={"X-SFDC-Session": sf.session_id}
+        )
+        batches: list[dict[str, Any]] = listing.json()["batchInfo"]
+        if all(b["state"] not in ("Queued", "InProgress") for b in batches) or time.monotonic() > deadline:
+            return batches
+        time.sleep(0.2)
+
+
 def test_pk_chunking_runs_one_batch_per_id_range(sf: Salesforce, emulator_org: Path) -> None:
     expected = org_rows(emulator_org)
     chunk = 1000
@@ -117,8 +132,7 @@ def test_pk_chunking_runs_one_batch_per_id_range(sf: Salesforce, emulator_org: P
     original = task._add_batch(job_id=job["id"], data=SOQL, operation="queryAll")
     task._close_job(job["id"])
     assert task._get_batch(job_id=job["id"], batch_id=original["id"])["state"] == "NotProcessed"
-    listing = sf.session.get(f"{sf.bulk_url}job/{job['id']}/batch", headers={"X-SFDC-Session": sf.session_id})
-    batches = [b for b in listing.json()["batchInfo"] if b["id"] != original["id"]]
+    batches = [b for b in settled_batches(sf, job["id"]) if b["id"] != original["id"]]
     assert len(batches) == math.ceil(len(expected) / chunk)
     ordered_ids = sorted(expected)
     records = []
@@ -151,8 +165,7 @@ def test_query_timeout_fails_the_batch_and_pk_chunking_gets_through(
     task = handler.Task
     job = task._create_job(operation="queryAll", use_serial=False)
     task._add_batch(job_id=job["id"], data=SOQL, operation="queryAll")
-    listing = sf.session.get(f"{sf.bulk_url}job/{job['id']}/batch", headers={"X-SFDC-Session": sf.session_id})
-    states = sorted(b["state"] for b in listing.json()["batchInfo"])
+    states = sorted(b["state"] for b in settled_batches(sf, job["id"]))
     assert states == ["Completed"] * math.ceil(len(org_rows(emulator_org)) / 2000) + ["NotProcessed"]
 
 
@@ -173,6 +186,16 @@ def test_expired_session_is_invalid_session_id(emulator_factory: Any) -> None:
     )
     assert xml.status_code == 400
     assert ET.fromstring(xml.content).findtext("a:exceptionCode", namespaces=NS) == "InvalidSessionId"
+
+
+def polled_state(session: requests.Session, url: str, headers: dict[str, str]) -> str | None:
+    """A batch's XML state once it is neither queued nor running."""
+    deadline = time.monotonic() + 60
+    while True:
+        state = ET.fromstring(session.get(url, headers=headers).content).findtext("a:state", namespaces=NS)
+        if state not in ("Queued", "InProgress") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)
 
 
 JOB_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -207,6 +230,7 @@ def test_xml_job_with_csv_results(emulator: EmulatorHandle, emulator_org: Path) 
         headers=headers,
     )
     assert ET.fromstring(closed.content).findtext("a:state", namespaces=NS) == "Closed"
+    assert polled_state(session, f"{base}/job/{job_id}/batch/{batch_id}", headers) == "Completed"
     listing = ET.fromstring(session.get(f"{base}/job/{job_id}/batch", headers=headers).content)
     assert [b.findtext("a:state", namespaces=NS) for b in listing.findall("a:batchInfo", NS)] == ["Completed"]
     results = ET.fromstring(
@@ -249,6 +273,8 @@ def test_empty_result_and_abort(emulator: EmulatorHandle) -> None:
         headers={**headers, "Content-Type": "text/csv"},
     )
     batch_id = ET.fromstring(batch.content).findtext("a:id", namespaces=NS)
+    # clients poll the batch before reading results; the status call lets it finish
+    assert polled_state(session, f"{base}/job/{job['id']}/batch/{batch_id}", headers) == "Completed"
     results = ET.fromstring(
         session.get(f"{base}/job/{job['id']}/batch/{batch_id}/result", headers=headers).content
     )

@@ -1,5 +1,5 @@
-"""The emulator's HTTP side: an ASGI app speaking Salesforce's REST, Bulk 2.0, OAuth2 and SOAP
-login protocols, plus the ``/__emulator/`` admin endpoints for tests.
+"""The emulator's HTTP side: an ASGI app speaking Salesforce's REST, Bulk 2.0, Bulk 1.0 (bulk1.py),
+OAuth2 and SOAP login protocols, plus the ``/__emulator/`` admin endpoints for tests.
 
 Every store call runs in the thread pool so a long query never stalls the event loop (and
 injected delays stay accurate).
