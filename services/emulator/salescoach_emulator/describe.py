@@ -209,8 +209,8 @@ def _field_label(obj: ObjectDef, fdef: FieldDef) -> str:
 
 
 class Describer:
-    """Builds describe bodies; picklist values from the data are read once per field and kept,
-    since Salesforce's picklist values do not change when records are written."""
+    """Builds describe bodies. A picklist's values are Salesforce's standard ones plus those in the
+    org's CSV file; records written later do not add values, as in Salesforce."""
 
     def __init__(self, store: OrgStore) -> None:
         self.store = store
@@ -417,9 +417,9 @@ class Describer:
             return cached
         standard, default = PICKLIST_DEFAULTS.get(key, ((), None))
         if key == ("Opportunity", "StageName"):
-            values = self.store.stage_names() or self.store.distinct_values(obj.name, f.name)
+            values = self.store.stage_names() or self.store.csv_picklist_values(obj.name, f.name)
         else:
-            found = self.store.distinct_values(obj.name, f.name)
+            found = self.store.csv_picklist_values(obj.name, f.name)
             values = [*standard, *(v for v in found if v not in standard)]
         entries = [
             {"active": True, "defaultValue": v == default, "label": v, "validFor": None, "value": v}

@@ -50,7 +50,7 @@ from salescoach_emulator.soql import (
 log = structlog.get_logger(__name__)
 
 # Bump when the SQLite layout or import rules change, so old caches are ignored.
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 SAMPLE_ROWS = 2000
 RECYCLE_BIN_DAYS = 15
 UPDATED_WINDOW_DAYS = 30
@@ -358,6 +358,12 @@ class OrgStore:
                 "CREATE TABLE _recycle_bin (object TEXT NOT NULL, id TEXT NOT NULL,"
                 " deleted_at TEXT NOT NULL, PRIMARY KEY (object, id)) WITHOUT ROWID"
             )
+            # The picklist values found in the CSV files, for describe (a scan at first describe
+            # took 2.8 s for a million Tasks).
+            connection.execute(
+                "CREATE TABLE _picklists (object TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,"
+                " PRIMARY KEY (object, field, value)) WITHOUT ROWID"
+            )
             for name, obj in self.objects.items():
                 self._import_object(connection, name, obj)
             # Defaults second: derived fields read other objects (Opportunity needs stages).
@@ -379,16 +385,25 @@ class OrgStore:
         marks = ", ".join("?" for _ in header)
         insert = f"INSERT INTO {table} ({', '.join(quote(c) for c in header)}) VALUES ({marks})"  # noqa: S608
         path = self.org_dir / f"{name}.csv"
+        picklists = {i: set[str]() for i, c in enumerate(header) if obj.fields[c].type == "picklist"}
+
+        def converted(reader: Iterator[list[str]]) -> Iterator[list[object]]:
+            for row in reader:
+                for index, seen in picklists.items():
+                    seen.add(row[index])
+                yield [conv(v) for conv, v in zip(converters, row, strict=True)]
+
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             next(reader, None)
             try:
-                connection.executemany(
-                    insert,
-                    ([conv(v) for conv, v in zip(converters, row, strict=True)] for row in reader),
-                )
+                connection.executemany(insert, converted(reader))
             except ValueError as exc:
                 raise ValueError(f"{path.name} line {reader.line_num}: {exc}") from None
+        connection.executemany(
+            "INSERT INTO _picklists (object, field, value) VALUES (?, ?, ?)",
+            [(name, header[i], v) for i, seen in picklists.items() for v in sorted(seen) if v != ""],
+        )
         rows = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
         log.info(
             "emulator.object_imported",
@@ -866,14 +881,13 @@ class OrgStore:
                     fields=[name],
                 )
 
-    def distinct_values(self, object_name: str, field_name: str) -> list[str]:
-        """The distinct non-null values of a field, sorted (a picklist's values in the data)."""
-        obj = self.require_object(object_name)
-        column = quote(obj.fields[field_name].name)
+    def csv_picklist_values(self, object_name: str, field_name: str) -> list[str]:
+        """The values a picklist field has in the org's CSV file, sorted."""
         rows = self.conn().execute(
-            f"SELECT DISTINCT {column} FROM {quote(obj.name)} WHERE {column} IS NOT NULL"  # noqa: S608
+            "SELECT value FROM _picklists WHERE object = ? AND field = ? ORDER BY value",
+            (object_name, field_name),
         )
-        return sorted(str(row[0]) for row in rows)
+        return [str(row[0]) for row in rows]
 
     def stage_names(self) -> list[str]:
         """The opportunity stages' API names in sort order (empty without OpportunityStage)."""

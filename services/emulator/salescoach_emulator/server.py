@@ -478,7 +478,7 @@ class Emulator:
     async def describe(self, request: Request) -> Response:
         obj = self._object(request.path_params["sobject"])
         version = request.path_params["version"]
-        # Picklist values are read from the data on the first describe of an object.
+        # Stage names and the CSV files' picklist values come from SQLite.
         body = await run_in_threadpool(self.describer.object_describe, obj, version)
         return json_response(body)
 
