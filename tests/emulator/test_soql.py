@@ -150,6 +150,16 @@ CASES = [
     ("SELECT Id FROM Task WHERE CreatedDate > 2026-03-18T00:00:00+01:00", {"t1", "t2"}),
     ("SELECT Id FROM Task WHERE CreatedDate >= 2026-03-17T23:59:59.000Z", {"t1", "t2"}),
     ("SELECT Id FROM Task WHERE CreatedDate < 2026-03-01T00:00:00-00:00", {"t3"}),
+    # fractional seconds of any length (singer taps send six digits); t1 is 08:00:00Z
+    ("SELECT Id FROM Task WHERE CreatedDate >= 2026-03-17T23:59:59.000000Z", {"t1", "t2"}),
+    ("SELECT Id FROM Task WHERE CreatedDate > 2026-03-18T07:59:59.5Z", {"t1"}),
+    ("SELECT Id FROM Task WHERE CreatedDate < 2026-03-18T09:00:00.000000+01:00", {"t2", "t3", "t6"}),
+    ("SELECT Id FROM Task WHERE CreatedDate > 2026-03-18T02:59:59.123456-05:00", {"t1"}),
+    # N_x_AGO:n: the whole unit n units back (weeks from Sunday)
+    ("SELECT Id FROM Task WHERE CreatedDate = N_MONTHS_AGO:1", {"t3"}),
+    ("SELECT Id FROM Task WHERE CreatedDate = N_WEEKS_AGO:2", {"t6"}),
+    ("SELECT Id FROM Task WHERE CreatedDate = N_DAYS_AGO:1", {"t2"}),
+    ("SELECT Id FROM Task WHERE CreatedDate = N_QUARTERS_AGO:0", {"t1", "t2", "t3", "t6"}),
     # AND / OR / NOT / parentheses, parent fields in filters
     (
         "SELECT Id FROM Task WHERE (Subject = 'Call Ann' OR Subject = 'Meet_up') AND Owner.IsActive = true",
@@ -198,6 +208,12 @@ def test_query_all_adds_deleted_and_archived_rows(store: OrgStore) -> None:
     assert set(run(store, "SELECT Id FROM Task", all_rows=True)) == {"t1", "t2", "t3", "t4", "t5", "t6"}
     assert run(store, "SELECT Id FROM Task WHERE IsDeleted = true", all_rows=True) == ["t5"]
     assert run(store, "SELECT Id FROM Task WHERE IsArchived = true", all_rows=True) == ["t4"]
+
+
+def test_n_years_ago_reaches_last_years_archived_row(store: OrgStore) -> None:
+    # t4 (2025-01-10) is archived, so only queryAll sees it
+    assert run(store, "SELECT Id FROM Task WHERE CreatedDate = N_YEARS_AGO:1", all_rows=True) == ["t4"]
+    assert run(store, "SELECT Id FROM Task WHERE ActivityDate = N_YEARS_AGO:1", all_rows=True) == ["t4"]
 
 
 def test_count_counts_matching_rows(store: OrgStore) -> None:
@@ -253,6 +269,12 @@ ERRORS = [
     ("SELECT Id FROM Task WHERE OwnerId IN (SELECT Id FROM User)", "MALFORMED_QUERY"),
     ("SELECT max(CallDurationInSeconds) FROM Task", "MALFORMED_QUERY"),
     ("SELECT Id FROM Task LIMIT -1", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Task WHERE CreatedDate > 2026-03-17T23:00:00", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Task WHERE CreatedDate > 2026-03-17T23:00:00.Z", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Task WHERE CreatedDate > 2026-02-30T00:00:00Z", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Task WHERE CreatedDate > 2026-03-17T25:00:00Z", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Task WHERE CreatedDate = LAST_N_DAYS", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Task WHERE CreatedDate = N_YEARS_AGO:x", "MALFORMED_QUERY"),
     ("SELECT Id FROM Task ORDER BY", "MALFORMED_QUERY"),
     ("", "MALFORMED_QUERY"),
     ("DELETE FROM Task", "MALFORMED_QUERY"),

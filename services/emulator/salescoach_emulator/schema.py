@@ -226,6 +226,57 @@ _STANDARD: dict[str, tuple[FieldDef, ...]] = {
         _f("IsArchived", "boolean", **_RO),
     ),
 }
+# Salesforce's default values of the standard picklists (the first is the default where one
+# is marked); describe serves them together with the values found in the org's CSV files.
+_ACTIVITY_TYPES = ("Call", "Email", "Meeting", "Other")
+PICKLIST_DEFAULTS: dict[tuple[str, str], tuple[tuple[str, ...], str | None]] = {
+    ("Task", "Status"): (
+        ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
+        "Not Started",
+    ),
+    ("Task", "Priority"): (("High", "Normal", "Low"), "Normal"),
+    ("Task", "TaskSubtype"): (("Task", "Email", "ListEmail", "Cadence", "Call"), None),
+    ("Task", "Type"): (_ACTIVITY_TYPES, None),
+    ("Task", "CallType"): (("Internal", "Inbound", "Outbound"), None),
+    ("Event", "Type"): (_ACTIVITY_TYPES, None),
+    ("Opportunity", "Type"): (
+        (
+            "Existing Customer - Upgrade",
+            "Existing Customer - Replacement",
+            "Existing Customer - Downgrade",
+            "New Customer",
+        ),
+        None,
+    ),
+    ("Opportunity", "LeadSource"): (
+        ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"),
+        None,
+    ),
+    ("Opportunity", "ForecastCategoryName"): (("Omitted", "Pipeline", "Best Case", "Commit", "Closed"), None),
+    ("OpportunityStage", "ForecastCategoryName"): (
+        ("Omitted", "Pipeline", "Best Case", "Commit", "Closed"),
+        None,
+    ),
+    ("OpportunityHistory", "ForecastCategory"): (
+        ("Omitted", "Pipeline", "BestCase", "Forecast", "Closed"),
+        None,
+    ),
+    ("Account", "Type"): (
+        (
+            "Prospect",
+            "Customer - Direct",
+            "Customer - Channel",
+            "Channel Partner / Reseller",
+            "Installation Partner",
+            "Technology Partner",
+            "Other",
+        ),
+        None,
+    ),
+}
+# Picklists whose values the emulator enforces on write (an unknown stage is refused).
+RESTRICTED_PICKLISTS = frozenset({("Opportunity", "StageName")})
+
 # OpportunityHistory has no LastModified* fields in Salesforce; keeping them is harmless and
 # simpler than special-casing the system field list.
 _READ_ONLY_OBJECTS = frozenset({"OpportunityHistory", "OpportunityStage"})

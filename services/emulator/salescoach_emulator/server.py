@@ -1,5 +1,5 @@
-"""The emulator's HTTP side: an ASGI app speaking Salesforce's REST, Bulk 2.0, OAuth2 and SOAP
-login protocols, plus the ``/__emulator/`` admin endpoints for tests.
+"""The emulator's HTTP side: an ASGI app speaking Salesforce's REST, Bulk 2.0, Bulk 1.0 (bulk1.py),
+OAuth2 and SOAP login protocols, plus the ``/__emulator/`` admin endpoints for tests.
 
 Every store call runs in the thread pool so a long query never stalls the event loop (and
 injected delays stay accurate).
@@ -42,7 +42,10 @@ from salescoach_emulator.auth import (
     token_signature,
     verify_jwt_assertion,
 )
+from salescoach_emulator.bulk1 import Bulk1
+from salescoach_emulator.describe import Describer
 from salescoach_emulator.faults import Decision, FaultEngine, FaultSpecError
+from salescoach_emulator.limits import org_limits
 from salescoach_emulator.orgstore import OrgStore, RecordError, ResultSet
 from salescoach_emulator.schema import ObjectDef
 from salescoach_emulator.soql import SoqlError, format_datetime, parse_datetime_literal
@@ -155,6 +158,8 @@ class Emulator:
         self.api_used = 0
         self._usage_lock = threading.Lock()
         self.jobs: dict[str, QueryJob] = {}
+        self.describer = Describer(store)
+        self.bulk1 = Bulk1(self)
         self._job_tasks: set[asyncio.Task[None]] = set()
         if faults:
             self.apply_faults(faults)
@@ -247,7 +252,7 @@ class Emulator:
             async def wrapped(request: Request) -> Response:
                 self.stats.handlers[name] += 1
                 try:
-                    self._check_version(request)
+                    self.check_version(request)
                     self._authenticate(request)
                     if count:
                         with self._usage_lock:
@@ -276,7 +281,7 @@ class Emulator:
         return json_response(error_body(exc.error_code, exc.message, fields), exc.status)
 
     @staticmethod
-    def _check_version(request: Request) -> None:
+    def check_version(request: Request) -> None:
         version = request.path_params.get("version")
         if version is None:
             return
@@ -287,12 +292,16 @@ class Emulator:
     def _authenticate(self, request: Request) -> None:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        if scheme.lower() not in ("bearer", "oauth") or not self.session_valid(request, token):
+            raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+
+    def session_valid(self, request: Request, token: str) -> bool:
+        """Whether ``token`` is a live session; the ``expire`` fault revokes it first."""
         decision: Decision | None = request.scope.get("emulator.fault")
         if decision is not None and decision.expire and token:
             self.stats.faults["expire"] += 1
             self.tokens.revoke(token)
-        if scheme.lower() not in ("bearer", "oauth") or not self.tokens.valid(token):
-            raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        return bool(token) and self.tokens.valid(token)
 
     def _lock_fault(self, request: Request) -> None:
         decision: Decision | None = request.scope.get("emulator.fault")
@@ -382,7 +391,7 @@ class Emulator:
             ("/__emulator/api-usage", self.admin_usage, ["POST"]),
             ("/__emulator/expire-tokens", self.admin_expire, ["POST"]),
         ]
-        return [Route(path, handler, methods=methods) for path, handler, methods in r]
+        return [Route(path, handler, methods=methods) for path, handler, methods in r] + self.bulk1.routes()
 
     # ------------------------------------------------------------------ REST: discovery
 
@@ -399,17 +408,13 @@ class Emulator:
         return json_response({n: f"{base}/{n}" for n in names})
 
     async def limits(self, request: Request) -> Response:
-        used, limit = self.api_used, self.config.daily_api_limit
-        jobs = len(self.jobs)
         return json_response(
-            {
-                "DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - used)},
-                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": max(0, 10000 - jobs)},
-                "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-                "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
-                "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
-                "DataStorageMB": {"Max": 1024, "Remaining": 1024},
-            }
+            org_limits(
+                api_used=self.api_used,
+                api_max=self.config.daily_api_limit,
+                bulk1_batches=self.bulk1.batches_created,
+                bulk2_jobs=len(self.jobs),
+            )
         )
 
     # ------------------------------------------------------------------ REST: query
@@ -460,77 +465,21 @@ class Emulator:
 
     # ------------------------------------------------------------------ REST: describe
 
-    def _object_summary(self, obj: ObjectDef, version: str) -> dict[str, Any]:
-        base = f"/services/data/v{version}/sobjects/{obj.name}"
-        return {
-            "name": obj.name,
-            "label": obj.name,
-            "labelPlural": obj.name + "s",
-            "keyPrefix": obj.key_prefix,
-            "custom": obj.name.endswith("__c"),
-            "queryable": True,
-            "retrieveable": True,
-            "searchable": True,
-            "replicateable": True,
-            "createable": obj.createable,
-            "updateable": obj.updateable,
-            "deletable": obj.deletable,
-            "undeletable": obj.deletable,
-            "urls": {
-                "sobject": base,
-                "describe": f"{base}/describe",
-                "rowTemplate": f"{base}/{{ID}}",
-            },
-        }
-
     async def describe_global(self, request: Request) -> Response:
         version = request.path_params["version"]
         return json_response(
             {
                 "encoding": "UTF-8",
                 "maxBatchSize": COLLECTION_LIMIT,
-                "sobjects": [self._object_summary(o, version) for o in self.store.objects.values()],
+                "sobjects": [self.describer.global_entry(o, version) for o in self.store.objects.values()],
             }
         )
 
     async def describe(self, request: Request) -> Response:
         obj = self._object(request.path_params["sobject"])
         version = request.path_params["version"]
-        fields = []
-        for f in obj.fields.values():
-            fields.append(
-                {
-                    "name": f.name,
-                    "label": f.label or f.name,
-                    "type": f.type,
-                    "soapType": f.soap_type,
-                    "length": f.length
-                    if f.type not in ("boolean", "date", "datetime", "int", "double", "currency", "percent")
-                    else 0,
-                    "precision": 18 if f.type in ("double", "currency", "percent") else 0,
-                    "scale": 2 if f.type in ("double", "currency", "percent") else 0,
-                    "digits": 9 if f.type == "int" else 0,
-                    "nillable": f.nillable and f.type != "boolean",
-                    "createable": f.createable,
-                    "updateable": f.updateable,
-                    "filterable": f.type != "textarea",
-                    "sortable": f.type != "textarea",
-                    "groupable": f.type not in ("textarea", "double", "currency", "percent", "datetime"),
-                    "externalId": f.external_id,
-                    "idLookup": f.name == "Id" or f.external_id,
-                    "unique": f.unique,
-                    "custom": f.custom,
-                    "calculated": False,
-                    "defaultedOnCreate": f.name in ("Id", "IsDeleted", "CreatedDate", "OwnerId")
-                    or not f.createable,
-                    "referenceTo": list(f.reference_to),
-                    "relationshipName": f.relationship_name,
-                    "polymorphicForeignKey": len(f.reference_to) > 1,
-                    "picklistValues": [],
-                }
-            )
-        body = self._object_summary(obj, version)
-        body.update(fields=fields, childRelationships=[], recordTypeInfos=[])
+        # Stage names and the CSV files' picklist values come from SQLite.
+        body = await run_in_threadpool(self.describer.object_describe, obj, version)
         return json_response(body)
 
     # ------------------------------------------------------------------ REST: records
@@ -539,7 +488,9 @@ class Emulator:
         obj = self._object(request.path_params["sobject"])
         version = request.path_params["version"]
         if request.method == "GET":
-            return json_response({"objectDescribe": self._object_summary(obj, version), "recentItems": []})
+            return json_response(
+                {"objectDescribe": self.describer.global_entry(obj, version), "recentItems": []}
+            )
         data = await self._json_body(request)
         if not isinstance(data, dict):
             raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
@@ -1126,6 +1077,7 @@ class Emulator:
                 "faults": dict(self.stats.faults),
                 "tokensIssued": self.tokens.issued,
                 "jobs": len(self.jobs),
+                "bulk1Jobs": len(self.bulk1.jobs),
             }
         )
 

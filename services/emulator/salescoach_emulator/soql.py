@@ -33,7 +33,7 @@ class SoqlError(Exception):
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
   | (?P<date>\d{4}-\d{2}-\d{2})
   | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<string>')
@@ -198,6 +198,10 @@ _DATE_LITERALS = {
     "LAST_N_DAYS": True,
     "NEXT_N_DAYS": True,
     "N_DAYS_AGO": True,
+    "N_WEEKS_AGO": True,
+    "N_MONTHS_AGO": True,
+    "N_QUARTERS_AGO": True,
+    "N_YEARS_AGO": True,
     "LAST_N_WEEKS": True,
     "NEXT_N_WEEKS": True,
     "LAST_N_MONTHS": True,
@@ -492,6 +496,10 @@ def date_literal_range(name: str, n: int | None, today: date) -> tuple[date, dat
         "LAST_N_DAYS": lambda: (today - n * day, today + day),
         "NEXT_N_DAYS": lambda: (today + day, today + (n + 1) * day),
         "N_DAYS_AGO": lambda: (today - n * day, today - (n - 1) * day),
+        "N_WEEKS_AGO": lambda: (week - 7 * n * day, week - 7 * (n - 1) * day),
+        "N_MONTHS_AGO": lambda: (add_months(month, -n), add_months(month, 1 - n)),
+        "N_QUARTERS_AGO": lambda: (add_months(quarter, -3 * n), add_months(quarter, 3 - 3 * n)),
+        "N_YEARS_AGO": lambda: (date(today.year - n, 1, 1), date(today.year - n + 1, 1, 1)),
         "LAST_N_WEEKS": lambda: (week - 7 * n * day, week),
         "NEXT_N_WEEKS": lambda: (week + 7 * day, week + 7 * (n + 1) * day),
         "THIS_QUARTER": lambda: (quarter, add_months(quarter, 3)),
