@@ -1,4 +1,4 @@
-"""Periods (domain.md, "Periods"): a month, a quarter or a half-open date range, in the org's zone."""
+"""Periods (docs/domain.md, "Periods"): a month, a quarter or a half-open date range, in the org's zone."""
 
 from __future__ import annotations
 

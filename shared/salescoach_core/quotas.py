@@ -1,4 +1,4 @@
-"""Monthly quotas per rep (domain.md: quota): set one, list them, or load many all-or-nothing."""
+"""Monthly quotas per rep (docs/domain.md: quota): set one, list them, or load many all-or-nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reps, teams and orgs (domain.md): who is a rep, a manager's team and the org below them."""
+"""Reps, teams and orgs (docs/domain.md): who is a rep, a manager's team and the org below them."""
 
 from __future__ import annotations
 

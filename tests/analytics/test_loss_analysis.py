@@ -1,4 +1,4 @@
-"""Loss analysis against values computed by hand from domain.md, "Efficiencies"."""
+"""Loss analysis against values computed by hand from docs/domain.md, "Efficiencies"."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ the sync at both, and the org's ground truth read independently of the sync's co
 
 Ground truth comes from the org's CSV files (before any change) or from REST queryAll through
 a plain simple-salesforce client; the field lists and column names below are written out here
-from domain.md, not taken from salescoach_sync.objects, so a wrong spec fails the tests.
+from docs/domain.md, not taken from salescoach_sync.objects, so a wrong spec fails the tests.
 """
 
 from __future__ import annotations

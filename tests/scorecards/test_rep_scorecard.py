@@ -1,4 +1,4 @@
-"""Every scorecard metric against values computed by hand from domain.md's definitions."""
+"""Every scorecard metric against values computed by hand from docs/domain.md's definitions."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """End to end against the emulator over HTTPS: goal, session and action items through the API;
 write-back; exactly one Task per item with the right fields; the rep completes a Task in
 Salesforce; the next sync completes the item, and willingness_to_change and the diagnosis move
-as domain.md says. Then the same under injected faults, and a permanent error."""
+as docs/domain.md says. Then the same under injected faults, and a permanent error."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What is synced: per object, the API fields and the columns they fill (domain.md), checked
+"""What is synced: per object, the API fields and the columns they fill (docs/domain.md), checked
 against `describe` and completed from configuration (custom fields, field sources).
 
 A standard field marked required stops the object's sync with a message naming it when the

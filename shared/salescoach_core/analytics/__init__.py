@@ -1,2 +1,2 @@
 """Efficiencies behind the scorecard (loss analysis, stage conversion, pipeline health), what-if
-scenarios and metric trends (domain.md, "Efficiencies" and "What-if scenarios")."""
+scenarios and metric trends (docs/domain.md, "Efficiencies" and "What-if scenarios")."""

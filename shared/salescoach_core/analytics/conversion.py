@@ -1,4 +1,4 @@
-"""Stage conversion and the chokepoint (domain.md, "Efficiencies"), rep and team side by side.
+"""Stage conversion and the chokepoint (docs/domain.md, "Efficiencies"), rep and team side by side.
 
 From OpportunityHistory, each opportunity's stages form a sequence of visits (consecutive rows
 in the same stage are one visit: history also records amount and date changes). For an open

@@ -1,4 +1,4 @@
-"""Loss analysis (domain.md, "Efficiencies"): where a rep's lost opportunities were lost.
+"""Loss analysis (docs/domain.md, "Efficiencies"): where a rep's lost opportunities were lost.
 
 The loss stage of an opportunity is the last StageName of its OpportunityHistory, ordered by
 CreatedDate, that is not a closed stage. Without such a row it is the opportunity's own

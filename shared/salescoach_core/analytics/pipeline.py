@@ -1,4 +1,4 @@
-"""Pipeline health as of a date (domain.md, "Efficiencies"): open, stale, past due, coverage.
+"""Pipeline health as of a date (docs/domain.md, "Efficiencies"): open, stale, past due, coverage.
 
 The pipeline is the rep's opportunities that are open now (IsClosed false) and were created by
 the end of the as-of day D, with their current Amount and CloseDate: D is the day staleness and

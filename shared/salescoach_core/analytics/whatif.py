@@ -1,4 +1,4 @@
-"""What-if scenarios (domain.md, "What-if scenarios"): dollarize a change in the rep's funnel.
+"""What-if scenarios (docs/domain.md, "What-if scenarios"): dollarize a change in the rep's funnel.
 
 The baseline is the trailing `whatif_baseline_months` full months before the current month
 (in the org's zone), computed by the scorecard itself so both always agree. Projected monthly

@@ -1,1 +1,1 @@
-"""Coaching: goals, sessions, action items, the diagnosis, and the write-back outbox (domain.md)."""
+"""Coaching: goals, sessions, action items, the diagnosis, and the write-back outbox (docs/domain.md)."""

@@ -1,4 +1,4 @@
-"""Commitment follow-through (domain.md, willingness_to_change): session action items owned by
+"""Commitment follow-through (docs/domain.md, willingness_to_change): session action items owned by
 the rep, due in a trailing window, and how many were completed on or before their due date.
 
 An item counts as due once its due date has passed or it has been completed: an open item due

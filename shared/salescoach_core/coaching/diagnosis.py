@@ -1,4 +1,4 @@
-"""Skill or will (domain.md, "Recommended mode and diagnosis").
+"""Skill or will (docs/domain.md, "Recommended mode and diagnosis").
 
 - `will`: willingness_to_change (commitments kept / commitments due, trailing window) is below
   the threshold (default 0.8): the rep does not keep agreed commitments.

@@ -1,4 +1,4 @@
-"""Coaching goals (domain.md, "Coaching goals"): creation under the per-period limit, baseline and
+"""Coaching goals (docs/domain.md, "Coaching goals"): creation under the per-period limit, baseline and
 progress from the scorecard, status changes with their history, and the close at period end.
 
 Activity goals count calls, emails, meetings or opportunity starts, per week or per period;

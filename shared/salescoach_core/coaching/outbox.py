@@ -18,7 +18,7 @@ WritebackStatus = Literal["pending", "sent", "failed", "not_mirrored"]
 
 
 def is_mirrored(item: ActionItem | CoachingGoal) -> bool:
-    """Action items owned by the rep and activity goals become Salesforce Tasks (domain.md)."""
+    """Action items owned by the rep and activity goals become Salesforce Tasks (docs/domain.md)."""
     if isinstance(item, ActionItem):
         return item.owner == "rep"
     return item.kind == "activity"

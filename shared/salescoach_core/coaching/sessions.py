@@ -1,4 +1,4 @@
-"""Coaching sessions and their action items (domain.md, "Coaching sessions").
+"""Coaching sessions and their action items (docs/domain.md, "Coaching sessions").
 
 A session is scheduled, then closed once: held, canceled or no-show. Holding needs at least one
 action item with a due date and a scheduled follow-up; a developmental session freezes the

@@ -1,4 +1,4 @@
-"""Weekly activity requirements (domain.md: process_to_requirement), a default and per team."""
+"""Weekly activity requirements (docs/domain.md: process_to_requirement), a default and per team."""
 
 from datetime import datetime
 from decimal import Decimal

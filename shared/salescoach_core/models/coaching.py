@@ -1,5 +1,5 @@
-"""Coaching records (domain.md, "Coaching goals", "Coaching sessions", "Write-back"): goals and
-their status history, sessions, action items, and the outbox of Tasks to write to Salesforce.
+"""Coaching records (docs/domain.md, "Coaching goals", "Coaching sessions", "Write-back to Salesforce"):
+goals and their status history, sessions, action items, and the outbox of Tasks to write to Salesforce.
 
 Rows are ours, so each has a UUID surrogate key; reps and coaches are Salesforce User ids.
 Goals and action items that are mirrored to Salesforce carry their write-back state: the

@@ -1,4 +1,4 @@
-"""Monthly quotas per rep, set by RevOps (domain.md: quota)."""
+"""Monthly quotas per rep, set by RevOps (docs/domain.md: quota)."""
 
 from datetime import date, datetime
 from decimal import Decimal

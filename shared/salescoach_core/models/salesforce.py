@@ -1,4 +1,4 @@
-"""Tables mirroring the Salesforce objects the product syncs (domain.md, "Salesforce objects synced").
+"""Tables mirroring the Salesforce objects the product syncs (docs/domain.md, "Salesforce objects synced").
 
 Column names are the snake_case of the API names; the Salesforce Id is the primary key.
 `custom_fields` carries the custom fields configured for sync, by API name.

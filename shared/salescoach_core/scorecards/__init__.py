@@ -1,1 +1,1 @@
-"""Rep and team scorecards: every metric of domain.md, computed from the synced tables."""
+"""Rep and team scorecards: every metric of docs/domain.md, computed from the synced tables."""

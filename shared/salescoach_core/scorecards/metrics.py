@@ -1,4 +1,4 @@
-"""From per-rep aggregates to the scorecard metrics of domain.md. Pure functions, Decimal only."""
+"""From per-rep aggregates to the scorecard metrics of docs/domain.md. Pure functions, Decimal only."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ class RequirementComponent:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Every scorecard metric, named exactly as in domain.md."""
+    """Every scorecard metric, named exactly as in docs/domain.md."""
 
     opportunity_starts: int
     dollars_in_starts: Decimal

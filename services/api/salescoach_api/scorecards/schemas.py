@@ -1,4 +1,4 @@
-"""Scorecards on the wire: every metric of domain.md under exactly its name there."""
+"""Scorecards on the wire: every metric of docs/domain.md under exactly its name there."""
 
 from __future__ import annotations
 
