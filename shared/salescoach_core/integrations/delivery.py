@@ -33,7 +33,7 @@ import httpx
 import structlog
 from sqlalchemy import Engine, text
 
-from salescoach_core.database import session_scope
+from salescoach_core.database import classify_database_fault, session_scope
 from salescoach_core.integrations.errors import InvalidWebhookError, WebhookUrlNotAllowedError
 from salescoach_core.integrations.events import prune_events
 from salescoach_core.integrations.idempotency import prune_idempotency_records
@@ -347,6 +347,9 @@ def run_pass(engine: Engine, settings: Settings) -> DeliveryTotals:
     comes first and on its own, so no trouble in delivering can keep old rows forever."""
     try:
         prune(engine, settings)
-    except Exception:
+    except Exception as exc:
+        if classify_database_fault(exc) is not None:
+            # Delivering needs the same database: report the outage once, from the caller.
+            raise
         log.exception("integrations_prune_failed")
     return deliver_due(engine, DeliveryConfig.from_settings(settings))
