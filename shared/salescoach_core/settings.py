@@ -186,6 +186,25 @@ class Settings(BaseSettings):
         description="Objects synced at once in a pass, each with its own database connection and "
         "Salesforce session; 1 syncs them one after another in sync order.",
     )
+    sync_deleted_every_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="Ask getDeleted this often (over the span since its last call); 0: every pass. "
+        "queryAll brings soft deletes with the delta; getDeleted adds only purged records.",
+    )
+    sf_daily_call_budget: int | None = Field(
+        default=None,
+        gt=0,
+        description="Salesforce API calls the worker may spend per UTC day; it stretches the "
+        "interval between passes to stay inside. Unset: no budget (the quota guard still applies).",
+    )
+    sf_daily_call_budget_share: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="The daily budget as a share of the org's DailyApiRequests limit (read from "
+        "Sforce-Limit-Info or /limits); the smaller of this and SALESCOACH_SF_DAILY_CALL_BUDGET wins.",
+    )
     sync_bulk_page_records: int = Field(
         default=100_000,
         ge=1,

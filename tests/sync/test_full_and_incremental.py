@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -96,15 +97,41 @@ def test_second_pass_is_incremental_and_changes_nothing(sync_env: SyncEnv) -> No
     assert report.ok
     assert {r.mode for r in report.results} == {"incremental"}
     assert sum(r.inserted + r.updated + r.deleted for r in report.results) == 0
-    # A new engine (a new process) describes nothing: the first pass saved the describes. One
-    # REST query per object (no COUNT() first: the tables are smaller than the REST threshold),
-    # plus getDeleted for the four objects with deletes. No Bulk job for an unchanged org.
-    assert sync_env.emulator.stats()["apiUsage"]["used"] - calls_full == 6 + 4
+    # A new engine (a new process) describes nothing: the first pass saved the describes.
+    # Right after the full read each object reads its overlap window (a REST query each; no
+    # COUNT() first: the tables are smaller than the REST threshold), and getDeleted is not due
+    # (the full read covered deletes). No Bulk job for an unchanged org.
+    assert sync_env.emulator.stats()["apiUsage"]["used"] - calls_full <= 6 + 1
+
+
+def test_a_quiet_pass_costs_at_most_two_calls_by_the_emulators_count(
+    sync_env_factory: SyncEnvFactory,
+) -> None:
+    # Reads at least `overlap` old: the probes are trusted (none of our rows is newer than P).
+    env = sync_env_factory(sync_overlap_seconds=1, sync_deleted_every_minutes=0)
+    env.run()
+    time.sleep(1.1)
+    env.run()  # reads each window once more: the last read now began after the newest record
+    time.sleep(1.1)
+    before = env.emulator.stats()
+
+    report = env.run()  # deletes are due too (every pass): they ride in the same composite
+
+    after = env.emulator.stats()
+    assert report.ok, report.first_error
+    assert sum(r.inserted + r.updated + r.deleted for r in report.results) == 0
+    # Counted by the emulator (Sforce-Limit-Info's api-usage), not by our client.
+    assert after["apiUsage"]["used"] - before["apiUsage"]["used"] <= 2
+    assert after["handlers"].get("composite", 0) - before["handlers"].get("composite", 0) >= 1
+    # The four getDeleted spans ran as subrequests of the composite (handlers count those).
+    assert after["handlers"].get("deleted", 0) - before["handlers"].get("deleted", 0) == 4
 
 
 def test_incremental_follows_updates_nulls_custom_fields_creates_deletes_and_purges(
-    sync_env: SyncEnv,
+    sync_env_factory: SyncEnvFactory,
 ) -> None:
+    # getDeleted every pass: the purge below is noticed by the very next one.
+    sync_env = sync_env_factory(sync_deleted_every_minutes=0)
     sync_env.run()
     sf = sync_env.salesforce()
     opportunities = sf.query(
@@ -327,11 +354,12 @@ def test_describes_are_kept_an_hour_across_passes_and_processes(sync_env: SyncEn
     described = _describes(sync_env)
     assert described == len(FIELDS)
 
+    used = sync_env.emulator.stats()["apiUsage"]["used"]
     report = sync_env.run()
 
     assert report.ok, report.first_error
     assert _describes(sync_env) == described  # from sync_state, no API call
-    assert report.results[0].api_calls >= 1  # the pass itself did call Salesforce
+    assert sync_env.emulator.stats()["apiUsage"]["used"] > used  # the pass itself did call Salesforce
 
     with sync_env.engine.begin() as conn:  # an hour and a minute later
         conn.execute(text("UPDATE sync_state SET described_at = described_at - interval '61 minutes'"))

@@ -25,6 +25,7 @@ from salescoach_api.quotas.router import router as quotas_router
 from salescoach_api.reps.router import router as reps_router
 from salescoach_api.scorecards.router import router as scorecards_router
 from salescoach_api.sessions.router import router as sessions_router
+from salescoach_api.sync_status.metrics import SyncBudgetCollector
 from salescoach_api.sync_status.router import router as sync_status_router
 from salescoach_api.webhooks.router import router as webhooks_router
 from salescoach_core import __version__
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # Inside the observability middleware, so their answers carry request ids and access logs.
     install_idempotency(app, database)
     install_etags(app)
-    install_observability(app)
+    install_observability(app, SyncBudgetCollector(database))
     install_auth(app, settings)
     app.include_router(health_router)
     app.include_router(sync_status_router)

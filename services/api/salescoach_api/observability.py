@@ -16,6 +16,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,7 +60,7 @@ class AccessLogMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-def install_observability(app: FastAPI) -> None:
+def install_observability(app: FastAPI, *collectors: Collector) -> None:
     """Order matters: the correlation id must be set before the access log reads it."""
     # One registry per app: the process-wide default would keep the first app's collectors and
     # silently drop the counts of any later app in the same process (tests, embedding).
@@ -67,6 +68,8 @@ def install_observability(app: FastAPI) -> None:
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
+    for collector in collectors:
+        registry.register(collector)
     Instrumentator(
         excluded_handlers=["/metrics"],
         should_group_status_codes=False,

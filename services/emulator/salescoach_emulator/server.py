@@ -44,6 +44,7 @@ from salescoach_emulator.auth import (
 )
 from salescoach_emulator.bulk1 import Bulk1
 from salescoach_emulator.describe import Describer
+from salescoach_emulator.composite import SUBREQUEST_SCOPE_KEY, composite_handler
 from salescoach_emulator.faults import Decision, FaultEngine, FaultSpecError
 from salescoach_emulator.limits import org_limits
 from salescoach_emulator.orgstore import OrgStore, RecordError, ResultSet
@@ -254,7 +255,7 @@ class Emulator:
                 try:
                     self.check_version(request)
                     self._authenticate(request)
-                    if count:
+                    if count and not request.scope.get(SUBREQUEST_SCOPE_KEY):
                         with self._usage_lock:
                             if self.api_used >= self.config.daily_api_limit:
                                 raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
@@ -355,6 +356,7 @@ class Emulator:
                 self.api("external_id")(self.external_id),
                 ["GET", "PATCH"],
             ),
+            (f"{v}/composite", self.api("composite")(composite_handler(lambda: self.app)), ["POST"]),
             (
                 f"{v}/composite/sobjects",
                 self.api("collections")(self.collections),

@@ -7,7 +7,7 @@ Exit codes: 0 done, 1 failed (the message says what to do), 3 stopped by the API
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,8 +15,10 @@ from rich.table import Table
 from sqlmodel import Session
 
 from salescoach_core.database import Database, DatabaseUnavailableError
-from salescoach_core.settings import get_settings
+from salescoach_core.models import SyncApiUsage
+from salescoach_core.settings import Settings, get_settings
 from salescoach_core.terminal import make_console
+from salescoach_sync.budget import usage_on
 from salescoach_sync.extract import StopToken
 from salescoach_sync.objects import OBJECT_NAMES
 from salescoach_sync.progress import default_progress
@@ -111,15 +113,22 @@ def _when(value: datetime | None) -> str:
 def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
-    """Per object: the last run's mode, status, times, row counts, high-water mark, API calls, error."""
+    """Per object: the last run's mode, status, times, row counts, high-water mark, API calls,
+    error; then the worker's API calls today against its budget."""
+    settings = get_settings()
     try:
         engine = _database().engine()
     except DatabaseUnavailableError as exc:
         raise _fail(str(exc)) from exc
     with Session(engine) as session:
         states = sync_states(session)
+        usage = usage_on(session, datetime.now(UTC).date())
     if as_json:
-        console.print_json(json.dumps([s.model_dump(mode="json") for s in states]))
+        body = {
+            "items": [s.model_dump(mode="json") for s in states],
+            "api_usage": usage.model_dump(mode="json") if usage else None,
+        }
+        console.print_json(json.dumps(body))
         return
     table = Table(title="salescoach sync status")
     for column in ("object", "mode", "status", "started", "finished", "inserted", "updated", "deleted"):
@@ -145,3 +154,16 @@ def status_command(
         console.print("no sync has run yet: `salescoach sync run`")
         return
     console.print(table)
+    if usage is not None:
+        console.print(_usage_line(usage, settings))
+
+
+def _usage_line(usage: SyncApiUsage, settings: Settings) -> str:
+    budget = f"of a budget of {usage.budget:,}" if usage.budget else "(no daily budget set)"
+    line = f"API calls today: {usage.calls:,} in {usage.passes:,} passes {budget}"
+    if usage.projected_calls is not None:
+        line += f"; projected for the day: {usage.projected_calls:,}"
+    configured = settings.sync_interval_seconds
+    if usage.interval_seconds is not None and usage.interval_seconds > configured:
+        line += f"; pause stretched to {usage.interval_seconds:,.0f} s (configured {configured:g} s)"
+    return line

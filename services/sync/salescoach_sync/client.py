@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import structlog
@@ -369,6 +370,30 @@ class SalesforceClient:
             "get_deleted",
             lambda sf: _as_dict(sf.restful(f"sobjects/{object_name}/deleted/", params=params)),
         )
+
+    def composite(self, subrequests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Several GET subrequests (`{"url": path relative to the API version, "referenceId"}`)
+        in one `composite` request, which Salesforce counts as ONE API call (at most 25
+        subrequests, 5 of them queries). One entry per subrequest, in order:
+        `{"httpStatusCode", "body", "referenceId"}`; a failed subrequest fails alone."""
+
+        def send(sf: Salesforce) -> Any:
+            base = urlsplit(sf.base_url).path.rstrip("/")
+            body = {
+                "allOrNone": False,
+                "compositeRequest": [
+                    {"method": "GET", "url": f"{base}/{sub['url']}", "referenceId": sub["referenceId"]}
+                    for sub in subrequests
+                ],
+            }
+            return sf.restful("composite", method="POST", json=body)
+
+        result = _as_dict(self.call("composite", send)).get("compositeResponse")
+        if not isinstance(result, list) or len(result) != len(subrequests):
+            raise SalesforceRequestError(
+                f"composite answered {type(result).__name__} for {len(subrequests)} subrequests"
+            )
+        return [entry if isinstance(entry, dict) else {} for entry in result]
 
     def upsert_collection(
         self, object_name: str, external_id_field: str, records: list[dict[str, Any]]

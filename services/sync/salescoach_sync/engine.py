@@ -46,6 +46,7 @@ from salescoach_sync.extract import StopToken, bulk_query, records_to_csv, rest_
 from salescoach_sync.hooks import run_refresh_hooks
 from salescoach_sync.load import IDS_TABLE, STAGE_TABLE, Loader
 from salescoach_sync.objects import MODSTAMP, ObjectSpec, ResolvedObject, object_specs, resolve
+from salescoach_sync.probe import Probe, deleted_span_start, parse_sf_datetime, probe_changes, window_start
 from salescoach_sync.progress import LogProgress, SyncProgress
 from salescoach_sync.report import Mode, ObjectResult, Status, SyncReport
 from salescoach_sync.state import (
@@ -59,9 +60,6 @@ from salescoach_sync.state import (
 
 log = structlog.get_logger(__name__)
 
-# getDeleted reaches back 15 days; keep a margin for clock skew between us and Salesforce.
-GET_DELETED_DAYS = 15
-GET_DELETED_MARGIN = timedelta(hours=1)
 DESCRIBE_TTL_SECONDS = 3600.0
 # A first load at least this large drops the table's secondary indexes and builds them after.
 INDEX_REBUILD_MIN_ROWS = 50_000
@@ -87,16 +85,6 @@ def _capped(modstamp: datetime | None, run: _Run) -> datetime | None:
     return min(modstamp, run.started_at) if modstamp is not None else None
 
 
-def _parse_sf_datetime(value: str) -> datetime:
-    """Salesforce REST datetimes (`...+0000`, `...Z`) as aware datetimes."""
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    elif len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    return datetime.fromisoformat(text)
-
-
 @dataclass
 class _Run:
     """Mutable figures of one object's run."""
@@ -108,6 +96,10 @@ class _Run:
     deleted: int = 0
     rows_read: int = 0
     reconciled: bool = False
+    # End of the span getDeleted covered in this run (checkpoint for the next call).
+    deleted_checked_at: datetime | None = None
+    # When this run's read of the changes began (a probe's instant when it found none).
+    window_read_at: datetime | None = None
     # A describe made by this run, saved with its outcome: (fields, when).
     described: tuple[list[dict[str, Any]], datetime] | None = None
 
@@ -149,6 +141,11 @@ class SyncEngine:
         self._resolved: dict[str, tuple[ResolvedObject, float]] = {}
 
     @property
+    def api_calls(self) -> int:
+        """Salesforce API calls this engine's clients made so far (every thread's)."""
+        return sum(c.api_calls for c in (self._main_client, *self._forks))
+
+    @property
     def client(self) -> SalesforceClient:
         """The Salesforce client of the calling thread's object (the main one outside a pass)."""
         client: SalesforceClient | None = getattr(self._local, "client", None)
@@ -166,7 +163,9 @@ class SyncEngine:
         started = time.perf_counter()
         specs = object_specs(objects)
         self._main_client.forget_login_failure()
-        results = self._run_objects(specs, full=full)
+        calls_before = self.api_calls
+        probes = {} if full else self._probe(specs)
+        results = self._run_objects(specs, full=full, probes=probes)
         report = SyncReport(
             [results[spec.name] for spec in specs if spec.name in results],
             seconds=time.perf_counter() - started,
@@ -182,10 +181,27 @@ class SyncEngine:
             objects=len(report.results),
             seconds=round(report.seconds, 3),
             error=first.error if first else None,
+            api_calls=self.api_calls - calls_before,
         )
         return report
 
-    def _run_objects(self, specs: Sequence[ObjectSpec], *, full: bool) -> dict[str, ObjectResult]:
+    def _probe(self, specs: Sequence[ObjectSpec]) -> dict[str, Probe]:
+        """One composite request for the objects that will run incrementally (module probe)."""
+        with _driver_connection(self._engine) as conn:
+            states = [(spec, read_state(conn, spec.name)) for spec in specs]
+        items = [(spec, state) for spec, state in states if state is not None and state.last_full_sync_at]
+        if not items:
+            return {}
+        try:
+            return probe_changes(self.client, items, self._settings, _now())
+        except SyncError as exc:
+            # Login refused, quota stop: each object meets it again and reports it.
+            log.warning("sync_probe_failed", code=exc.code, error=str(exc))
+            return {}
+
+    def _run_objects(
+        self, specs: Sequence[ObjectSpec], *, full: bool, probes: dict[str, Probe]
+    ) -> dict[str, ObjectResult]:
         """Sync `specs` on up to `sync_concurrency` threads, taking them in order. An error
         after which no object can do better (quota, auth, stop, outage) starts no more."""
         pending = deque(specs)
@@ -202,7 +218,7 @@ class SyncEngine:
                         if halted or not pending:
                             return
                         spec = pending.popleft()
-                    result = self.sync_object(spec, full=full)
+                    result = self.sync_object(spec, full=full, probe=probes.get(spec.name))
                     with lock:
                         results[spec.name] = result
                         if result.status in ("stopped", "interrupted") or result.error_code in _FATAL_CODES:
@@ -230,7 +246,9 @@ class SyncEngine:
                 future.result()
         return results
 
-    def sync_object(self, spec: ObjectSpec, *, full: bool = False) -> ObjectResult:
+    def sync_object(
+        self, spec: ObjectSpec, *, full: bool = False, probe: Probe | None = None
+    ) -> ObjectResult:
         started = time.perf_counter()
         calls_before = self.client.api_calls
         run: _Run | None = None
@@ -259,7 +277,7 @@ class SyncEngine:
                         hwm = self._full(loader, resolved, run)
                     else:
                         assert state is not None
-                        hwm = self._incremental(loader, resolved, state, run)
+                        hwm = self._incremental(loader, resolved, state, run, probe)
                     result = ObjectResult(
                         spec.name,
                         mode,
@@ -281,6 +299,8 @@ class SyncEngine:
                         full_synced_at=run.started_at if mode == "full" else None,
                         reconciled_at=run.started_at if run.reconciled else None,
                         described=run.described,
+                        deleted_checked_at=run.deleted_checked_at,
+                        window_read_at=run.window_read_at,
                     )
             except Exception as exc:
                 result = self._failed(conn, spec, run, exc, started, calls_before)
@@ -304,6 +324,7 @@ class SyncEngine:
             self._merge(loader, run)
             run.deleted += loader.delete_missing_from_stage()
         run.reconciled = True
+        run.deleted_checked_at = run.window_read_at = run.started_at
         return _capped(loader.max_modstamp(), run)
 
     def _first_load(
@@ -350,46 +371,58 @@ class SyncEngine:
             loader.create_indexes(indexes)
         run.rows_read = run.inserted = loader.target_count()
         run.reconciled = True
+        run.deleted_checked_at = run.window_read_at = run.started_at
         return _capped(loader.target_max_modstamp(), run)
 
     def _incremental(
-        self, loader: Loader, resolved: ResolvedObject, state: ObjectState, run: _Run
+        self, loader: Loader, resolved: ResolvedObject, state: ObjectState, run: _Run, probe: Probe | None
     ) -> datetime | None:
         spec = resolved.spec
         hwm = state.high_water_mark
-        window_start = (
-            (hwm - timedelta(seconds=self._settings.sync_overlap_seconds)).replace(microsecond=0)
-            if hwm is not None
-            else None
-        )
+        since = window_start(hwm, self._settings.sync_overlap_seconds)
         reconcile = (
             state.last_reconciled_at is None
             or run.started_at - state.last_reconciled_at
             >= timedelta(hours=self._settings.sync_reconcile_every_hours)
         )
-        deleted_ids: list[str] = []
-        if spec.has_is_deleted and window_start is not None:
-            if window_start < run.started_at - timedelta(days=GET_DELETED_DAYS) + GET_DELETED_MARGIN:
-                reconcile = True  # beyond getDeleted's reach: only the id sets can tell
-            else:
-                # getDeleted wants start before end, at minute granularity.
-                start = min(window_start, run.started_at - timedelta(minutes=1))
-                body = self.client.get_deleted(spec.name, start, run.started_at)
-                deleted_ids = [str(r["id"]) for r in body.get("deletedRecords", [])]
-                earliest = body.get("earliestDateAvailable")
-                covered_since = max(window_start, state.last_reconciled_at or window_start)
-                if earliest and _parse_sf_datetime(str(earliest)) > covered_since:
-                    # The recycle bin was emptied after our checkpoint: deletes may be invisible.
-                    log.info("sync_recycle_bin_emptied", object=spec.name, earliest_date_available=earliest)
-                    reconcile = True
+        # A probe decided at its own instant whether getDeleted was due; decide the same way.
+        now = probe.at if probe is not None else run.started_at
+        deleted_start = deleted_span_start(spec, state, since, now, self._settings)
+        deleted: list[tuple[str, datetime]] = []
+        if deleted_start == "reconcile":
+            reconcile = True
+        elif isinstance(deleted_start, datetime):
+            body = probe.deleted if probe is not None and probe.deleted_start == deleted_start else None
+            if body is None:
+                body = self.client.get_deleted(spec.name, deleted_start, now)
+            deleted = [
+                (str(r["id"]), parse_sf_datetime(str(r["deletedDate"])))
+                for r in body.get("deletedRecords", [])
+                if r.get("deletedDate")
+            ]
+            covered = body.get("latestDateCovered")
+            run.deleted_checked_at = parse_sf_datetime(str(covered)) if covered else now
+            earliest = body.get("earliestDateAvailable")
+            if earliest and parse_sf_datetime(str(earliest)) > deleted_start:
+                # The recycle bin was emptied after our checkpoint: deletes may be invisible.
+                log.info("sync_recycle_bin_emptied", object=spec.name, earliest_date_available=earliest)
+                reconcile = True
         if reconcile:
             run.deleted += self._reconcile(loader, resolved)
             run.reconciled = True
+            run.deleted_checked_at = run.deleted_checked_at or run.started_at
 
-        where = f"{MODSTAMP} >= {salesforce_datetime(window_start)}" if window_start is not None else None
+        where = f"{MODSTAMP} >= {salesforce_datetime(since)}" if since is not None else None
         threshold = self._settings.sync_rest_threshold
         first: dict[str, Any] | None = None
-        if loader.estimated_rows() > threshold:
+        run.window_read_at = run.started_at
+        if probe is not None and probe.changed is not None:
+            # The composite probe counted what is new since the last read: nothing means
+            # nothing to read, and the probe's instant becomes the last read's.
+            total = probe.changed
+            if total == 0:
+                run.window_read_at = probe.seen_until
+        elif loader.estimated_rows() > threshold:
             # A table this large can have a delta Bulk reads faster: learn its size from one
             # COUNT() call rather than from a first page of records (which makes Salesforce
             # build the whole result behind a cursor), then choose REST, Bulk or nothing.
@@ -403,7 +436,7 @@ class SyncEngine:
         self.progress.total(spec.name, total)
         if total > threshold:
             log.info("sync_delta_uses_bulk", object=spec.name, records=total)
-            run.rows_read = self._bulk_into_stage(loader, resolved, window_start)
+            run.rows_read = self._bulk_into_stage(loader, resolved, since)
         elif total > 0:
             if first is None:
                 first = self.client.query(resolved.soql(where), include_deleted=spec.query_all)
@@ -417,7 +450,7 @@ class SyncEngine:
             if run.rows_read >= ANALYZE_STAGE_MIN_ROWS:
                 loader.analyze_stage()
             self._merge(loader, run)
-        run.deleted += loader.flag_deleted(deleted_ids)
+        run.deleted += loader.flag_deleted(deleted)
         staged_max = _capped(loader.max_modstamp(), run)
         if hwm is None or (staged_max is not None and staged_max > hwm):
             return staged_max

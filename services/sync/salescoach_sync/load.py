@@ -299,21 +299,26 @@ class Loader:
         )
         return cursor.rowcount
 
-    def flag_deleted(self, ids: Sequence[str]) -> int:
-        """Ids getDeleted reported that this pass did not read again: mark them deleted.
+    def flag_deleted(self, deleted: Sequence[tuple[str, datetime]]) -> int:
+        """Records getDeleted reported (id, deletedDate): mark their rows deleted, unless the
+        row's SystemModstamp is later than the deletion, which means we have read the record
+        since (undeleted, or edited after an undelete): getDeleted spans minutes, and must not
+        undo a newer state. Compared to the second, the precision of deletedDate.
 
         A record still in the recycle bin comes back from queryAll (its SystemModstamp moved
         when it was deleted) and is merged as it is; one that did not come back was purged,
         and the id reconciliation removes its row.
         """
-        if not ids or not self._obj.spec.has_is_deleted:
+        if not deleted or not self._obj.spec.has_is_deleted:
             return 0
         cursor = self._conn.execute(
             sql.SQL(
-                "UPDATE {target} AS t SET is_deleted = true WHERE t.id = ANY(%s) AND NOT t.is_deleted"
-                " AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE s.{id} = t.id)"
-            ).format(target=self._table, stage=sql.Identifier(STAGE_TABLE), id=sql.Identifier("Id")),
-            (list(ids),),
+                "UPDATE {target} AS t SET is_deleted = true"
+                " FROM unnest(%s::text[], %s::timestamptz[]) AS d(id, deleted_at)"
+                " WHERE t.id = d.id AND NOT t.is_deleted"
+                " AND (t.system_modstamp IS NULL OR date_trunc('second', t.system_modstamp) <= d.deleted_at)"
+            ).format(target=self._table),
+            ([i for i, _ in deleted], [at for _, at in deleted]),
         )
         return cursor.rowcount
 

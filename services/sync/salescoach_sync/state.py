@@ -35,6 +35,8 @@ class ObjectState:
     last_error: str | None
     described_fields: list[dict[str, Any]] | None
     described_at: datetime | None
+    deleted_checked_at: datetime | None
+    window_read_at: datetime | None
 
 
 _COLUMNS = ", ".join(f.name for f in fields(ObjectState))
@@ -96,18 +98,23 @@ def save_outcome(
     reconciled_at: datetime | None = None,
     described: tuple[list[dict[str, Any]], datetime] | None = None,
     forget_describe: bool = False,
+    deleted_checked_at: datetime | None = None,
+    window_read_at: datetime | None = None,
 ) -> None:
     """Upsert the row; checkpoint columns only move when a value is given (None keeps them).
     `last_success_at` (the API's data_as_of) moves only when the outcome is ok. `described`
-    (fields, when) replaces the cached describe; `forget_describe` drops it."""
+    (fields, when) replaces the cached describe; `forget_describe` drops it.
+    `deleted_checked_at`: the end of the span getDeleted (or a full read) covered;
+    `window_read_at`: when this run's read of the changes began (see probe.py)."""
     fields, described_at = described if described is not None else (None, None)
     conn.execute(
         "INSERT INTO sync_state (object_name, high_water_mark, last_full_sync_at, last_reconciled_at,"
         " last_mode, last_status, last_started_at, last_finished_at, last_success_at, rows_inserted,"
-        " rows_updated, rows_deleted, api_calls, last_error, described_fields, described_at)"
+        " rows_updated, rows_deleted, api_calls, last_error, described_fields, described_at,"
+        " deleted_checked_at, window_read_at)"
         " VALUES (%(name)s, %(hwm)s, %(full)s, %(reconciled)s, %(mode)s, %(status)s, %(started)s,"
         " %(finished)s, %(success)s, %(inserted)s, %(updated)s, %(deleted)s, %(calls)s, %(error)s,"
-        " %(fields)s, %(described_at)s)"
+        " %(fields)s, %(described_at)s, %(deleted_checked)s, %(window_read)s)"
         " ON CONFLICT (object_name) DO UPDATE SET"
         " high_water_mark = COALESCE(EXCLUDED.high_water_mark, sync_state.high_water_mark),"
         " last_full_sync_at = COALESCE(EXCLUDED.last_full_sync_at, sync_state.last_full_sync_at),"
@@ -121,7 +128,9 @@ def save_outcome(
         " described_fields = CASE WHEN %(forget)s THEN NULL"
         " ELSE COALESCE(EXCLUDED.described_fields, sync_state.described_fields) END,"
         " described_at = CASE WHEN %(forget)s THEN NULL"
-        " ELSE COALESCE(EXCLUDED.described_at, sync_state.described_at) END",
+        " ELSE COALESCE(EXCLUDED.described_at, sync_state.described_at) END,"
+        " deleted_checked_at = COALESCE(EXCLUDED.deleted_checked_at, sync_state.deleted_checked_at),"
+        " window_read_at = COALESCE(EXCLUDED.window_read_at, sync_state.window_read_at)",
         {
             "name": object_name,
             "hwm": high_water_mark,
@@ -140,5 +149,7 @@ def save_outcome(
             "fields": Jsonb(fields) if fields is not None else None,
             "described_at": described_at,
             "forget": forget_describe,
+            "deleted_checked": deleted_checked_at,
+            "window_read": window_read_at,
         },
     )

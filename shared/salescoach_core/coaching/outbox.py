@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
 from salescoach_core.models import ActionItem, CoachingGoal, WritebackOutbox
+from salescoach_core.wakeup import notify_worker
 
 ItemKind = Literal["action_item", "goal"]
 WritebackStatus = Literal["pending", "sent", "failed", "not_mirrored"]
@@ -65,3 +66,5 @@ def record_change(session: Session, item: ActionItem | CoachingGoal, *, now: dat
             },
         )
     )
+    # The worker sends it once this transaction commits, not at its next sync pass.
+    notify_worker(session, "writeback")

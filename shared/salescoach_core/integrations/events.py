@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from salescoach_core.errors import UnprocessableError
+from salescoach_core.wakeup import notify_worker, notify_worker_raw
 
 EventType = Literal[
     "goal.created",
@@ -95,16 +96,21 @@ def _params(type_: EventType, data: Mapping[str, Any], now: datetime) -> dict[st
 
 
 def emit(session: Session, type_: EventType, data: Mapping[str, Any], *, now: datetime) -> str:
-    """Record an event in the session's transaction; returns its id."""
+    """Record an event in the session's transaction; returns its id. When it queued webhook
+    deliveries, the worker wakes on commit to send them (not at its next sync pass)."""
     params = _params(type_, data, now)
-    session.execute(_EMIT_TEXT, params)
+    result = session.execute(_EMIT_TEXT, params)
+    if getattr(result, "rowcount", 0):
+        notify_worker(session, "webhook")
     return str(params["id"])
 
 
 def emit_raw(conn: PsycopgConnection, type_: EventType, data: Mapping[str, Any], *, now: datetime) -> str:
     """`emit` on a psycopg connection, inside whatever transaction it has open."""
     params = _params(type_, data, now)
-    conn.execute(EMIT_SQL, params)
+    cursor = conn.execute(EMIT_SQL, params)
+    if getattr(cursor, "rowcount", 0):
+        notify_worker_raw(conn, "webhook")
     return str(params["id"])
 
 

@@ -25,7 +25,7 @@ from salescoach_core.models.salesforce import (
     SfTask,
     SfUser,
 )
-from salescoach_core.models.sync_state import SyncState
+from salescoach_core.models.sync_state import SyncApiUsage, SyncState
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -45,6 +45,7 @@ __all__ = [
     "SfOpportunityStage",
     "SfTask",
     "SfUser",
+    "SyncApiUsage",
     "SyncState",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -6,7 +6,7 @@ types, what the sync resolves its field list from) as of `described_at`, so that
 `sync run` does not describe every object again.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Column
@@ -37,3 +37,23 @@ class SyncState(SQLModel, table=True):
         default=None, sa_column=Column(JSONB, nullable=True)
     )
     described_at: datetime | None = timestamp()
+    # End of the span the last getDeleted call covered: the next call starts there.
+    deleted_checked_at: datetime | None = timestamp()
+    # When the last read of the object's changes began (or a probe that found none was made):
+    # a change probe counts from this instant less the overlap.
+    window_read_at: datetime | None = timestamp()
+
+
+class SyncApiUsage(SQLModel, table=True):
+    """Salesforce API calls the sync worker made per UTC day, and the pace it keeps to stay
+    inside its daily budget (what `sync status`, `/v1/sync/status` and `/metrics` show)."""
+
+    __tablename__ = "sync_api_usage"
+
+    day: date = Field(primary_key=True)
+    calls: int = 0
+    passes: int = 0
+    budget: int | None = None
+    interval_seconds: float | None = None
+    projected_calls: int | None = None
+    updated_at: datetime | None = timestamp()

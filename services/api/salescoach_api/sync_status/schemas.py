@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from salescoach_core.models import SyncState
+from salescoach_core.models import SyncApiUsage, SyncState
 
 
 class ObjectSyncStatus(BaseModel):
@@ -38,5 +38,39 @@ class ObjectSyncStatus(BaseModel):
         return cls.model_validate(state, from_attributes=True)
 
 
+class ApiUsageStatus(BaseModel):
+    """The sync worker's Salesforce API calls today (UTC) and the pace it keeps for its budget."""
+
+    day: date
+    calls_today: int = Field(description="API calls the worker made today (passes, probes, write-back).")
+    passes_today: int
+    projected_calls: int | None = Field(
+        description="Calls today plus the rest of the day at the current pace: what the day will end at."
+    )
+    daily_budget: int | None = Field(
+        description="SALESCOACH_SF_DAILY_CALL_BUDGET (or its share of the org's limit); null: none set."
+    )
+    interval_seconds: float | None = Field(description="The pause between passes the worker now keeps.")
+    configured_interval_seconds: float = Field(description="SALESCOACH_SYNC_INTERVAL_SECONDS.")
+    stretched: bool = Field(description="True when the budget made the pause longer than configured.")
+
+    @classmethod
+    def of(cls, usage: SyncApiUsage, *, configured_interval: float) -> ApiUsageStatus:
+        interval = usage.interval_seconds
+        return cls(
+            day=usage.day,
+            calls_today=usage.calls,
+            passes_today=usage.passes,
+            projected_calls=usage.projected_calls,
+            daily_budget=usage.budget,
+            interval_seconds=interval,
+            configured_interval_seconds=configured_interval,
+            stretched=interval is not None and interval > configured_interval,
+        )
+
+
 class SyncStatus(BaseModel):
     items: list[ObjectSyncStatus]
+    api_usage: ApiUsageStatus | None = Field(
+        default=None, description="Today's API calls and pace; null before the worker's first pass today."
+    )
