@@ -16,4 +16,5 @@ pytest_plugins = [
     "tests.plugins.emulator",
     "tests.plugins.auth",
     "tests.plugins.sync",
+    "tests.plugins.typescript",
 ]

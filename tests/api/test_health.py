@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine
@@ -72,3 +74,19 @@ def test_openapi_and_interactive_docs_are_served(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "swagger-ui" in docs.text
+
+
+def test_docs_and_redoc_load_every_asset_from_the_api_itself(client: TestClient) -> None:
+    """An air-gapped machine reaches no CDN and no font service: every script, style sheet and
+    icon the two pages reference must be served by the API."""
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+        # Swagger UI's own stylesheet and bundle, ReDoc's standalone bundle: what renders the page.
+        assert any(a.endswith(".js") for a in assets), f"{page} references no script: {html}"
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from another host"
+            response = client.get(asset)
+            assert response.status_code == 200, f"{page}: {asset} answered {response.status_code}"
+            assert len(response.content) > 1000, f"{page}: {asset} is nearly empty"
+        assert "fonts.googleapis" not in html

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from salescoach_api.activity_requirements.router import router as activity_requirements_router
@@ -51,7 +52,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         yield
         database.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline wheel, not a CDN, and
+    # ReDoc without Google Fonts: the pages render on an air-gapped machine.
+    app = FastAPIOffline(
         title="salescoach API",
         version=__version__,
         summary="Rep scorecards, coaching goals and session records from Salesforce data.",

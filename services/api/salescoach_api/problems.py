@@ -173,11 +173,16 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning(fault.value, path=request.url.path, error=type(exc).__name__)
         return database_fault_response(request, fault)
     log.error("unhandled_error", path=request.url.path, exc_info=exc)
-    return problem_response(
+    response = problem_response(
         request,
         status=500,
         detail="An unexpected error occurred; it has been logged. Quote request_id when reporting it.",
     )
+    # This answer is sent from outside the CORS middleware (salescoach_api/cors.py).
+    cors = getattr(request.app.state, "cors", None)
+    if cors is not None:
+        response.headers.update(cors.headers_for(request.headers))
+    return response
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -1,0 +1,33 @@
+// Compile-time checks that the generated types say what the docs promise a frontend team.
+import type { components, operations, paths } from "./schema";
+
+type Goal = components["schemas"]["GoalPublic"];
+type Problem = components["schemas"]["Problem"];
+type EventPage = paths["/v1/events"]["get"]["responses"][200]["content"]["application/json"];
+type NewWebhook = operations["createWebhook"]["requestBody"]["content"]["application/json"];
+type Created = operations["createWebhook"]["responses"][201]["content"]["application/json"];
+type ScorecardHeaders = NonNullable<operations["getRepScorecard"]["parameters"]["header"]>;
+
+export const hook: NewWebhook = { url: "https://bi.example.com/hook", event_types: ["session.held"] };
+export const revalidate: ScorecardHeaders = { "If-None-Match": '"abc"' };
+
+export function describe(goal: Goal): string {
+  return `${goal.id} ${goal.status}`;
+}
+
+export function nextCursor(page: EventPage): string | null | undefined {
+  for (const event of page.items) {
+    const kind: "goal.created" | "goal.status_changed" | "session.held" | "session.canceled"
+      | "action_item.completed" | "sync.completed" = event.type;
+    void kind;
+  }
+  return page.next_cursor;
+}
+
+export function secretOf(created: Created): string {
+  return created.secret;
+}
+
+export function explain(problem: Problem): string {
+  return `${problem.status} ${problem.code}: ${problem.detail ?? problem.title}`;
+}
