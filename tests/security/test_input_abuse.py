@@ -25,6 +25,8 @@ from sqlmodel import Session
 
 from salescoach_api.app import create_app
 from salescoach_api.auth.policy import PUBLIC_PATHS
+from salescoach_api.limits import MULTIPART_OVERHEAD_BYTES
+from salescoach_api.quotas.router import MAX_UPLOAD_BYTES
 from salescoach_core.integrations import webhooks
 from salescoach_core.settings import Settings
 from tests.plugins.auth import Org
@@ -122,7 +124,10 @@ def body_probes(schema: dict[str, Any], loc: Loc, depth: int = 0) -> Iterator[tu
         if kind == "object" or "properties" in variant:
             for name, field in variant.get("properties", {}).items():
                 yield from body_probes(field, (*loc, name), depth + 1)
-            extra = variant.get("additionalProperties")
+            # A dict keyed by a typed key (an id) is documented as patternProperties.
+            extra = next(
+                iter(variant.get("patternProperties", {}).values()), variant.get("additionalProperties")
+            )
             free_form = kind == "object" and not variant.get("properties") and extra is None
             if extra is True or extra == {} or free_form:
                 yield from ((loc, "free_json", probe) for probe in FREE_JSON_PROBES)
@@ -332,10 +337,10 @@ def test_every_free_text_field_of_a_request_body_is_capped_in_the_schema() -> No
 
 
 def _capped(probe: Probe) -> bool:
-    return any(p.loc == probe.loc and p.label == "over_max_length" for p in PROBES) or _is_enum_or_id(probe)
+    return any(p.loc == probe.loc and p.label == "over_max_length" for p in PROBES) or _is_constrained(probe)
 
 
-def _is_enum_or_id(probe: Probe) -> bool:
+def _is_constrained(probe: Probe) -> bool:
     schema: dict[str, Any] = {"anyOf": [probe.operation.json_body or {}]}
     for part in probe.loc[1:]:
         found: dict[str, Any] = {}
@@ -344,15 +349,22 @@ def _is_enum_or_id(probe: Probe) -> bool:
                 found = variant.get("items", {})
             elif part in variant.get("properties", {}):
                 found = variant["properties"][part]
+            elif variant.get("patternProperties"):
+                found = next(iter(variant["patternProperties"].values()))
             elif isinstance(variant.get("additionalProperties"), dict):
                 found = variant["additionalProperties"]
         schema = found
-    return all("enum" in v or "pattern" in v for v in variants(schema))
+    # An enum, a pattern or a date format bounds the text; a decimal also accepts a numeric string.
+    kinds = variants(schema)
+    numeric = any(v.get("type") in ("number", "integer") for v in kinds)
+    return numeric or all("enum" in v or "pattern" in v or "format" in v for v in kinds)
 
 
 @pytest.mark.parametrize("op", [op for op in OPERATIONS if op.has_body], ids=lambda op: op.name)
 def test_an_oversize_body_is_413_before_authentication(app: FastAPI, op: Operation, org: Org) -> None:
     limit = Settings().max_request_body_bytes
+    if "multipart/form-data" in op.spec["requestBody"]["content"]:
+        limit = MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES
     # Valid JSON, so nothing but its size can be what is refused.
     oversize = b'{"notes": "' + b"x" * limit + b'"}'
     with TestClient(app, raise_server_exceptions=False) as anonymous:

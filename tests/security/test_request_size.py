@@ -3,12 +3,16 @@ any credential is looked at, whether the size is announced or the body is stream
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import json
+from dataclasses import dataclass
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
+from starlette.types import Message
 
 from salescoach_api.app import create_app
 from salescoach_core.database import Database
@@ -29,19 +33,54 @@ def small_limit_app(app: FastAPI, settings: Settings, database: Database) -> Fas
     return small
 
 
-class Sender:
-    """A chunked body of `total` bytes that counts what the server pulled from it."""
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    pulled: int
+    """Request body bytes the app asked for before it answered."""
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.sent = 0
 
-    def __iter__(self) -> Iterator[bytes]:
-        yield b'{"notes": "'
-        while self.sent < self.total:
-            self.sent += CHUNK
-            yield b"x" * CHUNK
-        yield b'"}'
+def post_streamed(app: FastAPI, path: str, total: int, headers: dict[str, str]) -> Answer:
+    """POST a chunked body of `total` bytes straight through the ASGI interface, counting how
+    much of it the app pulls: a test client would read the whole body before calling the app."""
+    pulled = 0
+    messages: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal pulled
+        if pulled >= total:
+            return {"type": "http.disconnect"}
+        pulled += CHUNK
+        return {"type": "http.request", "body": b"x" * CHUNK, "more_body": pulled < total}
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    return Answer(
+        status=start["status"],
+        headers={k.decode(): v.decode() for k, v in start["headers"]},
+        body=b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body"),
+        pulled=pulled,
+    )
 
 
 def test_announced_oversize_body_is_413_without_credentials(small_limit_app: FastAPI, org: Org) -> None:
@@ -60,37 +99,31 @@ def test_announced_oversize_body_is_413_without_credentials(small_limit_app: Fas
 
 
 def test_streamed_body_is_cut_at_the_limit(small_limit_app: FastAPI, org: Org) -> None:
-    sender = Sender(STREAMED)
-    with TestClient(small_limit_app, raise_server_exceptions=False) as client:
-        answer = client.post(
-            f"/v1/reps/{org.rep_a1.id}/sessions", content=sender, headers={"Content-Type": "application/json"}
-        )
-    assert answer.status_code == 413
-    assert answer.json()["code"] == "request_too_large"
+    answer = post_streamed(
+        small_limit_app, f"/v1/reps/{org.rep_a1.id}/sessions", STREAMED, {"Content-Type": "application/json"}
+    )
+    assert answer.status == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert json.loads(answer.body)["code"] == "request_too_large"
     # Reading stopped one chunk past the limit, not at the end of the 4 MiB.
-    assert sender.sent <= LIMIT + CHUNK
+    assert answer.pulled <= LIMIT + CHUNK
 
 
 def test_streamed_body_with_an_idempotency_key_is_cut_and_not_recorded(
     small_limit_app: FastAPI, engine: Engine, org: Org, admin_key: str
 ) -> None:
-    sender = Sender(STREAMED)
     key = "oversize-streamed-body"
-    with TestClient(small_limit_app, raise_server_exceptions=False) as client:
-        answer = client.post(
-            f"/v1/reps/{org.rep_a1.id}/sessions",
-            content=sender,
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {admin_key}",
-                "Idempotency-Key": key,
-            },
-        )
-    assert answer.status_code == 413
-    assert sender.sent <= LIMIT + CHUNK
+    answer = post_streamed(
+        small_limit_app,
+        f"/v1/reps/{org.rep_a1.id}/sessions",
+        STREAMED,
+        {"Content-Type": "application/json", "Authorization": f"Bearer {admin_key}", "Idempotency-Key": key},
+    )
+    assert answer.status == 413
+    assert answer.pulled <= LIMIT + CHUNK
     with engine.connect() as conn:
         stored = conn.scalar(
-            select(func.count()).select_from(IdempotencyRecord).where(IdempotencyRecord.key == key)  # type: ignore[arg-type]
+            select(func.count()).select_from(IdempotencyRecord).where(col(IdempotencyRecord.key) == key)
         )
     assert stored == 0
 

@@ -77,3 +77,8 @@ class NotAConsequenceSessionError(ConflictError):
 class InvalidActionItemError(UnprocessableError):
     code = "invalid_action_item"
     title = "Invalid action item"
+
+
+class InvalidOpportunityError(UnprocessableError):
+    code = "invalid_opportunity_id"
+    title = "Not an opportunity of this rep"

@@ -8,12 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from salescoach_api.types import RequestModel
 from salescoach_core.integrations.events import EventType
 from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestModel):
     url: str = Field(
+        max_length=2048,
         description="Absolute http(s) URL that receives the POSTs.",
         examples=["https://bi.example.com/hooks/salescoach"],
     )
@@ -22,9 +24,10 @@ class WebhookCreate(BaseModel):
     )
     secret: str | None = Field(
         default=None,
+        max_length=200,
         description="`whsec_` + base64 of 24-64 random bytes; omitted: one is generated and returned once.",
     )
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=2000)
 
 
 class WebhookPublic(BaseModel):
