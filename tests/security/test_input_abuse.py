@@ -254,12 +254,11 @@ def _send(client: TestClient, probe: Probe, path_values: dict[str, str]) -> Any:
         content = json.dumps(nest(probe.loc[1:], probe.value)).encode()
     elif op.json_body is not None and "required" in op.spec["requestBody"]:
         content = b"{}"
-    return client.request(
-        op.method.upper(),
-        url,
-        content=content,
-        headers={"Content-Type": "application/json"} if content is not None else None,
-    )
+    headers = {"Content-Type": "application/json"} if content is not None else {}
+    if op.method == "post":
+        # Through the idempotency middleware too, which records the request before routing.
+        headers["Idempotency-Key"] = str(uuid.uuid4())
+    return client.request(op.method.upper(), url, content=content, headers=headers)
 
 
 def _on_branch(error_loc: list[str | int], probed: Loc) -> bool:

@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI
 from sqlalchemy import delete, update
@@ -157,7 +158,8 @@ class IdempotencyMiddleware:
             key=key,
             request_hash=request_hash,
             method="POST",
-            path=scope["path"],
+            # Percent-encoded: a decoded path may hold a NUL (`%00`), which a text column refuses.
+            path=quote(scope["path"]),
         )
         if claim.record is not None:
             await self._answer_from(claim.record, request_hash, request)(scope, receive, send)
