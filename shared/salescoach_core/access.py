@@ -17,7 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, exists, false, literal, or_, select, true
 from sqlmodel import Session, col
 
-from salescoach_core.errors import CannotCoachSelfError, DomainError, NotFoundError
+from salescoach_core.errors import CannotCoachSelfError, DomainError, InvalidIdError, NotFoundError
 from salescoach_core.models import SfUser
 from salescoach_core.roles import Role
 from salescoach_core.sfids import to18
@@ -105,7 +105,12 @@ class RepScope:
 
     def require_rep(self, rep_id: str, *, missing: DomainError | None = None) -> None:
         """Raise the same 404 a missing rep (or `missing`, the row's own) gives, so ids outside
-        the scope leak nothing."""
+        the scope leak nothing; a malformed id is 422 `invalid_id` for everyone (it names no
+        one, so that leaks nothing)."""
+        try:
+            to18(rep_id)
+        except ValueError as exc:
+            raise InvalidIdError(f"{rep_id!r}: {exc}.") from exc
         if not self.can_read_rep(rep_id):
             raise missing or NotFoundError(f"No rep {rep_id!r}.")
 

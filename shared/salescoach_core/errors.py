@@ -51,3 +51,10 @@ class UnprocessableError(DomainError):
     code = "unprocessable"
     status = 422
     title = "Unprocessable request"
+
+
+class InvalidIdError(UnprocessableError):
+    """A value that is not a well-formed Salesforce id: it names no record, whoever asks."""
+
+    code = "invalid_id"
+    title = "Not a Salesforce id"

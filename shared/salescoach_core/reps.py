@@ -5,26 +5,44 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, exists, literal, or_, select
 from sqlmodel import Session, col
 
 from salescoach_core.access import org_member_ids
-from salescoach_core.errors import NotFoundError
+from salescoach_core.errors import NotFoundError, UnprocessableError
 from salescoach_core.models import SfOpportunity, SfUser
-from salescoach_core.sfids import to18
+from salescoach_core.sfids import normalise_id
 
 
 class InvalidRepIdError(NotFoundError):
-    """A malformed id cannot name a record: answered as not found, never as a server error."""
+    """A well-formed id of a user who is not a rep."""
 
     code = "rep_not_found"
 
 
-def normalise_user_id(value: str) -> str:
-    try:
-        return to18(value)
-    except ValueError as exc:
-        raise InvalidRepIdError(f"No user {value!r}: {exc}.") from exc
+class InvalidCoachError(UnprocessableError):
+    code = "invalid_coach_id"
+    title = "Not a coach of this rep"
+
+
+def normalise_user_id(value: str, *, field: str = "id") -> str:
+    """The 18-character id; 422 `invalid_id` for a malformed one (it cannot name a record)."""
+    return normalise_id(value, field=field)
+
+
+def coach_of(session: Session, *, rep_id: str, coach_id: str) -> str:
+    """`coach_id` (18 characters) if it is an active user above the rep in the manager chain;
+    else 422 `invalid_coach_id`, so a goal or session never names a coach who cannot coach."""
+    coach_id = normalise_user_id(coach_id, field="coach_id")
+    manages = exists().where(col(SfUser.id) == coach_id, col(SfUser.is_active).is_(True))
+    in_chain = literal(rep_id).in_(org_member_ids(coach_id))
+    if not session.scalar(select(manages & in_chain)):
+        raise InvalidCoachError(
+            f"`coach_id` {coach_id} is not an active user above rep {rep_id} in the manager chain "
+            "(ManagerId); name the rep's manager or someone above them.",
+            field="coach_id",
+        )
+    return coach_id
 
 
 def rep_condition() -> object:

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Requests one API key or OIDC subject may make per minute, per API process; 0 disables.",
     )
+    max_request_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body the API reads (the quota CSV upload may be larger); "
+        "past it the answer is 413 `request_too_large`.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Browser origins allowed to call the API (comma-separated or JSON list); empty: none.",

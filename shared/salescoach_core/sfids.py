@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from salescoach_core.errors import InvalidIdError
+
 _CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _BASE62 = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
@@ -28,6 +30,14 @@ def to18(value: str) -> str:
     if len(value) == 15 and all(c in _BASE62 for c in value):
         return value + checksum(value)
     raise ValueError(f"{value!r} is not a Salesforce id (15 or 18 letters and digits)")
+
+
+def normalise_id(value: str, *, field: str) -> str:
+    """`to18` for a request's value: 422 `invalid_id` naming `field` for a malformed one."""
+    try:
+        return to18(value)
+    except ValueError as exc:
+        raise InvalidIdError(f"`{field}`: {exc}.", field=field) from exc
 
 
 def is_valid_id(value: str) -> bool:

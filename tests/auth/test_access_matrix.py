@@ -264,7 +264,7 @@ def test_a_manager_reaches_reps_deep_in_their_org_but_not_their_own_manager(
     manager = role_keys.headers(Role.MANAGER)
     for rep in (org.rep_a2, org.rep_a3, org.manager_a):
         assert anonymous_client.get(f"/v1/probe/rep_read/{rep.id}", headers=manager).status_code == 200
-    for outsider in (org.vp, org.manager_b, org.rep_b1, "005000000000000AAA"):
+    for outsider in (org.vp.id, org.manager_b.id, org.rep_b1.id, "005000000000000AAA"):
         assert anonymous_client.get(f"/v1/probe/rep_read/{outsider}", headers=manager).status_code == 404
 
 

@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection
 from sqlmodel import Session
 
-from salescoach_api.exports.router import ExportSource, get_export_source
 from salescoach_core.coaching import sessions as coaching_sessions
+from salescoach_core.models import CoachingGoal
 from tests.integrations.conftest import NOW
 from tests.plugins.auth import Org
-
-
-@pytest.fixture
-def export_client(app: FastAPI, client: TestClient, db_session: Session) -> TestClient:
-    """Exports read the test's transaction instead of opening their own connection."""
-
-    @contextmanager
-    def connect() -> Iterator[Connection]:
-        yield db_session.connection()
-
-    app.dependency_overrides[get_export_source] = lambda: ExportSource(
-        connect=connect, session=lambda: nullcontext(db_session)
-    )
-    return client
 
 
 def _records(db_session: Session, org: Org) -> None:
@@ -109,3 +92,43 @@ def test_scorecards_export_has_a_row_per_rep(export_client: TestClient, org: Org
     table = pq.read_table(io.BytesIO(answer.content))
     listed = export_client.get("/v1/reps", params={"limit": 200}).json()["items"]
     assert sorted(table.column("rep_id").to_pylist()) == sorted(r["id"] for r in listed)
+
+
+FORMULAS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rReturn"]
+
+
+def test_csv_text_cells_that_a_spreadsheet_would_run_are_neutralised(
+    export_client: TestClient, db_session: Session, org: Org
+) -> None:
+    _records(db_session, org)
+    row = coaching_sessions.create_session(
+        db_session, rep=org.rep_a2, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW
+    )
+    for text in FORMULAS:
+        coaching_sessions.create_action_item(
+            db_session, row=row, owner="coach", description=text, due_date=None, opportunity_id=None, now=NOW
+        )
+    goal = export_client.post(
+        f"/v1/reps/{org.rep_a2.id}/goals",
+        json={"kind": "skill", "skill": "-5 objections", "measurement_plan": "rated", "period": "2026-11"},
+    )
+    stored = db_session.get(CoachingGoal, goal.json()["id"])
+    assert stored is not None
+    stored.baseline = Decimal("-5")
+    db_session.flush()
+
+    items = list(csv.DictReader(io.StringIO(export_client.get("/v1/exports/action-items").text)))
+    goals = list(csv.DictReader(io.StringIO(export_client.get("/v1/exports/goals").text)))
+
+    # OWASP: a text cell starting with = + - @ tab or CR gets a leading single quote.
+    described = sorted(i["description"] for i in items if i["rep_id"] == org.rep_a2.id)
+    assert described == sorted("'" + text for text in FORMULAS)
+    assert (
+        sorted(i["description"] for i in items if i["rep_id"] != org.rep_a2.id)[0] == "item 0, with a comma"
+    )
+    assert goals[0]["skill"] == "'-5 objections"
+    # A numeric column's negative number is data, not a formula: left as it is.
+    assert Decimal(goals[0]["baseline"]) == Decimal("-5")
+    # Parquet cells are typed, never evaluated: unchanged.
+    parquet = pq.read_table(io.BytesIO(export_client.get("/v1/exports/action-items?format=parquet").content))
+    assert set(FORMULAS) <= set(parquet.column("description").to_pylist())

@@ -6,17 +6,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
 from salescoach_api.auth.service import create_api_key
 from salescoach_api.dependencies import get_session
+from salescoach_api.exports.router import ExportSource, get_export_source
 from salescoach_core.database import Database
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
@@ -80,3 +83,17 @@ def live_api(settings: Settings, committed_url: str) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=30)
     database.dispose()
+
+
+@pytest.fixture
+def export_client(app: FastAPI, client: TestClient, db_session: Session) -> TestClient:
+    """`client`, with exports reading the test's transaction instead of opening their own connection."""
+
+    @contextmanager
+    def connect() -> Iterator[Connection]:
+        yield db_session.connection()
+
+    app.dependency_overrides[get_export_source] = lambda: ExportSource(
+        connect=connect, session=lambda: nullcontext(db_session)
+    )
+    return client

@@ -220,30 +220,33 @@ def test_bad_periods_are_422_naming_the_fix(
     assert response.json()["code"] == code
 
 
-def test_unknown_or_malformed_rep_is_404(client: TestClient, team: dict[str, SfUser]) -> None:
-    for rep_id in ("005000000000000AAA", "not-an-id"):
+def test_unknown_rep_is_404_and_a_malformed_id_is_422(client: TestClient, team: dict[str, SfUser]) -> None:
+    for rep_id, status, code in (
+        ("005000000000000AAA", 404, "rep_not_found"),
+        ("not-an-id", 422, "invalid_id"),
+    ):
         response = client.get(f"/v1/reps/{rep_id}/scorecard", params={"period": "2026-10"})
-        assert response.status_code == 404
-        assert response.json()["code"] == "rep_not_found"
+        assert response.status_code == status
+        assert response.json()["code"] == code
 
 
 @pytest.mark.parametrize(
-    ("path", "params"),
+    ("path", "params", "code"),
     [
-        ("scorecard", {"period": "0000-01"}),
-        ("scorecard", {"period": "9999-Q4"}),
-        ("scorecard", {"from": "9999-12-01", "to": "9999-12-31"}),
-        ("scorecard", {"from": "0001-01-01", "to": "0001-02-01"}),
-        ("pipeline", {"as_of": "9999-12-31"}),
-        ("trend", {"metric": "won_amount", "from": "9999-11-01", "to": "9999-12-31"}),
-        ("loss-analysis", {"from": "0001-01-01", "to": "0001-02-01"}),
+        ("scorecard", {"period": "0000-01"}, "invalid_period"),
+        ("scorecard", {"period": "9999-Q4"}, "invalid_period"),
+        ("scorecard", {"from": "9999-12-01", "to": "9999-12-31"}, "date_out_of_range"),
+        ("scorecard", {"from": "0001-01-01", "to": "0001-02-01"}, "date_out_of_range"),
+        ("pipeline", {"as_of": "9999-12-31"}, "date_out_of_range"),
+        ("trend", {"metric": "won_amount", "from": "9999-11-01", "to": "9999-12-31"}, "date_out_of_range"),
+        ("loss-analysis", {"from": "0001-01-01", "to": "0001-02-01"}, "date_out_of_range"),
     ],
 )
 def test_dates_outside_the_supported_years_are_422_not_500(
-    client: TestClient, factory: Factory, path: str, params: dict[str, str]
+    client: TestClient, factory: Factory, path: str, params: dict[str, str], code: str
 ) -> None:
     # Found by schemathesis: year 0 and year 10000 are not dates Python can hold.
     rep = factory.user("Edge Case", manager=factory.user("Mo"))
     response = client.get(f"/v1/reps/{rep.id}/{path}", params=params)
     assert response.status_code == 422, response.text
-    assert response.json()["code"] == "invalid_period"
+    assert response.json()["code"] == code

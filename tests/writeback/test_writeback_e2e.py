@@ -176,11 +176,17 @@ def test_a_permanent_error_is_recorded_on_the_item_and_not_retried(
     coaching_env_factory: CoachingEnvFactory,
 ) -> None:
     env = coaching_env_factory()
-    rep_id, _ = env.rep_with_opportunity()
+    rep_id, opportunity_id = env.rep_with_opportunity()
     session = env.schedule(rep_id)
-    # A well-formed Opportunity Id that the org does not have: INVALID_CROSS_REFERENCE_KEY.
-    bad = env.item(session["id"], due_date=env.today(), opportunity_id="006000000000999AAA")
+    bad = env.item(session["id"], due_date=env.today(), opportunity_id=opportunity_id)
     good = env.item(session["id"], due_date=env.today())
+    # The API takes only the rep's synced opportunities; one the org no longer has (deleted
+    # there since the last sync) is a well-formed Id it refuses: INVALID_CROSS_REFERENCE_KEY.
+    with env.sync.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE action_item SET opportunity_id = :gone WHERE id = :id"),
+            {"gone": "006000000000999AAA", "id": bad["id"]},
+        )
 
     report = run_writeback(env.sync.settings, env.sync.engine)
 

@@ -14,14 +14,17 @@ from salescoach_api.activity_requirements.router import router as activity_requi
 from salescoach_api.analytics.router import router as analytics_router
 from salescoach_api.auth.install import install_auth
 from salescoach_api.auth.policy import deny_undeclared_access
+from salescoach_api.dependencies import reject_unstorable_parameters
 from salescoach_api.etags import install_etags
 from salescoach_api.events.router import router as events_router
 from salescoach_api.exports.router import router as exports_router
 from salescoach_api.goals.router import router as goals_router
 from salescoach_api.health.router import router as health_router
 from salescoach_api.idempotency import install_idempotency
+from salescoach_api.limits import MULTIPART_OVERHEAD_BYTES, install_body_limit
 from salescoach_api.observability import install_observability
 from salescoach_api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from salescoach_api.quotas.router import MAX_UPLOAD_BYTES
 from salescoach_api.quotas.router import router as quotas_router
 from salescoach_api.reps.router import router as reps_router
 from salescoach_api.scorecards.router import router as scorecards_router
@@ -60,8 +63,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         summary="Rep scorecards, coaching goals and session records from Salesforce data.",
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
-        # Fail closed: a route that declares no access policy answers 500, never data.
-        dependencies=[Depends(deny_undeclared_access)],
+        # Fail closed: a route that declares no access policy answers 500, never data. Path and
+        # query values are checked for unstorable text before anything else looks at them.
+        dependencies=[Depends(deny_undeclared_access), Depends(reject_unstorable_parameters)],
     )
     app.state.settings = settings
     app.state.database = database
@@ -70,6 +74,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # Inside the observability middleware, so their answers carry request ids and access logs.
     install_idempotency(app, database)
     install_etags(app)
+    # Outside every middleware and route that reads a body, inside those that only read headers
+    # (request ids, access log, metrics, CORS), so a 413 is logged and carries its request id.
+    install_body_limit(
+        app,
+        max_bytes=settings.max_request_body_bytes,
+        larger={"/v1/quotas/import": MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES},
+    )
     install_observability(app, SyncBudgetCollector(database))
     install_auth(app, settings)
     app.include_router(health_router)

@@ -1,4 +1,5 @@
-"""Dependencies every router uses: settings, and the request's database session."""
+"""Dependencies every router uses: settings, the request's database session, and the check of
+path and query values that applies to every route."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from salescoach_api.types import has_unstorable_text
 from salescoach_core.database import session_scope
 from salescoach_core.settings import Settings
 
@@ -45,3 +48,21 @@ def get_now() -> datetime:
 
 
 NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def reject_unstorable_parameters(request: Request) -> None:
+    """422 `invalid_text` for a NUL in any path or query value (a URL cannot carry a lone
+    surrogate: invalid UTF-8 there is decoded as U+FFFD), whatever the parameter's type."""
+    values = [("path", name, value) for name, value in request.path_params.items()]
+    values += [("query", name, value) for name, value in request.query_params.multi_items()]
+    errors = [
+        {
+            "loc": (where, name),
+            "msg": "contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored",
+            "type": "invalid_text",
+        }
+        for where, name, value in values
+        if isinstance(value, str) and has_unstorable_text(value)
+    ]
+    if errors:
+        raise RequestValidationError(errors)

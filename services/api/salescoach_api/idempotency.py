@@ -24,6 +24,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI
 from pydantic import BaseModel, JsonValue
@@ -102,7 +103,8 @@ def admit(request: Request, principal: Principal) -> None:
         key=pending.key,
         request_hash=pending.request_hash,
         method="POST",
-        path=request.url.path,
+        # Percent-encoded: a decoded path may hold a NUL (`%00`), which a text column refuses.
+        path=quote(request.scope["path"]),
     )
     record = claim.record
     if record is None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from salescoach_api.types import INPUT_ERROR_TYPES
 from salescoach_core.database import DatabaseFault, DatabaseUnavailableError, classify_database_fault
 from salescoach_core.errors import DomainError
 
@@ -30,7 +31,7 @@ _CODE_BY_STATUS = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
-    413: "payload_too_large",
+    413: "request_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
     429: "rate_limited",
@@ -130,16 +131,29 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, status=exc.status_code, detail=detail, headers=exc.headers)
 
 
+def _encodable(text: str) -> str:
+    # A lone surrogate in a dict key lands in `loc`; as UTF-8 it could not be sent at all.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        FieldError(loc=list(err.get("loc", ())), msg=str(err.get("msg", "")), type=str(err.get("type", "")))
+        FieldError(
+            loc=[part if isinstance(part, int) else _encodable(str(part)) for part in err.get("loc", ())],
+            msg=_encodable(str(err.get("msg", ""))),
+            type=str(err.get("type", "")),
+        )
         for err in exc.errors()
     ]
     where = ", ".join(".".join(str(part) for part in e.loc) for e in errors)
+    kinds = {e.type for e in errors}
+    # One kind of our own input error (invalid_id, invalid_text, ...) is the code; else the generic one.
+    code = kinds.pop() if len(kinds) == 1 and kinds <= INPUT_ERROR_TYPES else None
     return problem_response(
         request,
         status=422,
+        code=code,
         detail=f"The request is invalid at: {where}. See errors[] for each field.",
         errors=[e.model_dump() for e in errors],
     )

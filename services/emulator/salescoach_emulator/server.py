@@ -43,8 +43,8 @@ from salescoach_emulator.auth import (
     verify_jwt_assertion,
 )
 from salescoach_emulator.bulk1 import Bulk1
-from salescoach_emulator.describe import Describer
 from salescoach_emulator.composite import SUBREQUEST_SCOPE_KEY, composite_handler
+from salescoach_emulator.describe import Describer
 from salescoach_emulator.faults import Decision, FaultEngine, FaultSpecError
 from salescoach_emulator.limits import org_limits
 from salescoach_emulator.orgstore import OrgStore, RecordError, ResultSet

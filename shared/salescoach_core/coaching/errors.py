@@ -91,3 +91,8 @@ class CoachOwnedActionItemError(ForbiddenError):
 
     code = "coach_owned_action_item"
     title = "The coach's action item"
+
+
+class InvalidOpportunityError(UnprocessableError):
+    code = "invalid_opportunity_id"
+    title = "Not an opportunity of this rep"

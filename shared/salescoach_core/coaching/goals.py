@@ -234,7 +234,7 @@ def create_goal(
     goal = CoachingGoal(
         id=goal_id,
         rep_id=rep.id,
-        coach_id=reps.normalise_user_id(coach_id) if coach_id else None,
+        coach_id=reps.coach_of(session, rep_id=rep.id, coach_id=coach_id) if coach_id else None,
         period_label=spec.period.label,
         period_start=spec.period.start,
         period_end=spec.period.end,

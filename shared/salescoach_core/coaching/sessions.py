@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import tuple_
+from sqlalchemy import exists, tuple_
 from sqlmodel import Session, col, select
 
 from salescoach_core import reps
@@ -28,6 +28,7 @@ from salescoach_core.coaching.errors import (
     FollowUpRequiredError,
     HoldRequirementsMissingError,
     InvalidActionItemError,
+    InvalidOpportunityError,
     InvalidSessionError,
     NotAConsequenceSessionError,
     SessionClosedError,
@@ -37,10 +38,10 @@ from salescoach_core.coaching.outbox import record_change
 from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import action_item_data, session_data
-from salescoach_core.models import ActionItem, CoachingSession, SfUser
+from salescoach_core.models import ActionItem, CoachingSession, SfOpportunity, SfUser
 from salescoach_core.periods import Period, month_of
 from salescoach_core.scorecards.service import rep_scorecard
-from salescoach_core.sfids import to18
+from salescoach_core.sfids import normalise_id
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,7 @@ COMMON_FIELDS = ("scheduled_at", "duration_minutes", "notes", "follow_up_at", "c
 PLACES = Decimal("0.0001")
 
 
-def _apply(row: CoachingSession, fields: dict[str, Any]) -> None:
+def _apply(session: Session, row: CoachingSession, fields: dict[str, Any]) -> None:
     allowed = set(COMMON_FIELDS) | set(
         DEVELOPMENTAL_FIELDS if row.mode == "developmental" else CONSEQUENCE_FIELDS
     )
@@ -73,7 +74,7 @@ def _apply(row: CoachingSession, fields: dict[str, Any]) -> None:
         if name not in allowed:
             continue
         if name == "coach_id" and value is not None:
-            value = reps.normalise_user_id(value)
+            value = reps.coach_of(session, rep_id=row.rep_id, coach_id=value)
         setattr(row, name, value)
 
 
@@ -92,7 +93,7 @@ def create_session(
 ) -> CoachingSession:
     row = CoachingSession(
         rep_id=rep.id,
-        coach_id=reps.normalise_user_id(coach_id) if coach_id else None,
+        coach_id=reps.coach_of(session, rep_id=rep.id, coach_id=coach_id) if coach_id else None,
         mode=mode,
         status="scheduled",
         scheduled_at=fields.pop("scheduled_at"),
@@ -100,7 +101,7 @@ def create_session(
         created_at=now,
         updated_at=now,
     )
-    _apply(row, fields)
+    _apply(session, row, fields)
     if mode == "consequence":
         _require_consequence_standard(row)
     session.add(row)
@@ -147,7 +148,7 @@ def update_session(
     session: Session, *, row: CoachingSession, fields: dict[str, Any], now: datetime
 ) -> CoachingSession:
     _lock_scheduled(session, row)
-    _apply(row, fields)
+    _apply(session, row, fields)
     if row.mode == "consequence":
         _require_consequence_standard(row)
     row.updated_at = now
@@ -201,7 +202,7 @@ def hold_session(
             + ".",
             missing=missing,
         )
-    _apply(row, fields)
+    _apply(session, row, fields)
     if row.mode == "consequence":
         _require_consequence_standard(row)
     else:
@@ -272,13 +273,24 @@ def acknowledge(session: Session, *, row: CoachingSession, actor: str, now: date
 # ---------------------------------------------------------------------------- action items
 
 
-def _opportunity(value: str | None) -> str | None:
+def _opportunity(session: Session, *, rep_id: str, value: str | None) -> str | None:
+    """The opportunity id (18 characters) if it is one of the rep's, not deleted: the Task
+    written back to Salesforce links to it."""
     if value is None:
         return None
-    try:
-        return to18(value)
-    except ValueError as exc:
-        raise InvalidActionItemError(f"`opportunity_id`: {exc}.") from exc
+    opportunity_id = normalise_id(value, field="opportunity_id")
+    owned = exists().where(
+        col(SfOpportunity.id) == opportunity_id,
+        col(SfOpportunity.owner_id) == rep_id,
+        col(SfOpportunity.is_deleted).is_(False),
+    )
+    if not session.scalar(select(owned)):
+        raise InvalidOpportunityError(
+            f"`opportunity_id` {opportunity_id} is not an opportunity of rep {rep_id} "
+            "(as last synced from Salesforce).",
+            field="opportunity_id",
+        )
+    return opportunity_id
 
 
 def create_action_item(
@@ -305,7 +317,7 @@ def create_action_item(
         owner=owner,
         description=description,
         due_date=due_date,
-        opportunity_id=_opportunity(opportunity_id),
+        opportunity_id=_opportunity(session, rep_id=row.rep_id, value=opportunity_id),
         status="open",
         created_at=now,
         updated_at=now,
@@ -348,7 +360,7 @@ def update_action_item(
     if "due_date" in changes:
         item.due_date = changes["due_date"]
     if "opportunity_id" in changes:
-        item.opportunity_id = _opportunity(changes["opportunity_id"])
+        item.opportunity_id = _opportunity(session, rep_id=item.rep_id, value=changes["opportunity_id"])
     status = changes.get("status")
     if status is not None and status != item.status:
         item.status = status

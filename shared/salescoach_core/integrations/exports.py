@@ -205,12 +205,28 @@ def scorecard_batches(
         yield rows
 
 
+# OWASP "CSV injection": a spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: Any) -> Any:
+    """A text cell a spreadsheet would run, with a leading single quote; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_stream(columns: Sequence[tuple[str, pa.DataType]], batches: Iterator[Batch]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([name for name, _ in columns])
+    # Only text columns: a numeric column's -5.0 is a number, and stays one for every reader.
+    text = [kind == pa.string() for _, kind in columns]
     for batch in batches:
-        writer.writerows(batch)
+        writer.writerows(
+            [neutralised(value) if is_text else value for value, is_text in zip(row, text, strict=True)]
+            for row in batch
+        )
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

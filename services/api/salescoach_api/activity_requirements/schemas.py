@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import Field, PlainSerializer
 
+from salescoach_api.types import RequestModel, SalesforceId
 from salescoach_core.activity_requirements import WeeklyRequirement
 
 PerWeek = Field(default=None, ge=0, le=10000, decimal_places=2, description="Per week; null: no requirement.")
@@ -15,7 +16,7 @@ AsNumber = PlainSerializer(
 )
 
 
-class WeeklyRequirementBody(BaseModel):
+class WeeklyRequirementBody(RequestModel):
     calls_per_week: Annotated[Decimal | None, AsNumber] = PerWeek
     emails_per_week: Annotated[Decimal | None, AsNumber] = PerWeek
     meetings_per_week: Annotated[Decimal | None, AsNumber] = PerWeek
@@ -32,9 +33,9 @@ class WeeklyRequirementBody(BaseModel):
         )
 
 
-class ActivityRequirements(BaseModel):
+class ActivityRequirements(RequestModel):
     """The default requirement and per-team overrides keyed by the manager's User Id. A rep
     follows their manager's team requirement if there is one, else the default."""
 
     default: WeeklyRequirementBody | None = None
-    teams: dict[str, WeeklyRequirementBody] = Field(default_factory=dict, max_length=5000)
+    teams: dict[SalesforceId, WeeklyRequirementBody] = Field(default_factory=dict, max_length=5000)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Query
@@ -20,6 +19,7 @@ from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
 from salescoach_api.periods import PeriodDep
 from salescoach_api.scorecards.schemas import PeriodPublic
+from salescoach_api.types import Day
 from salescoach_core import reps
 from salescoach_core.analytics.config import AnalyticsConfig
 from salescoach_core.analytics.conversion import stage_conversion
@@ -98,7 +98,7 @@ def get_pipeline(
     settings: SettingsDep,
     now: NowDep,
     rep_id: str,
-    as_of: Annotated[date | None, Query(description="Day to judge the pipeline on; default today.")] = None,
+    as_of: Annotated[Day | None, Query(description="Day to judge the pipeline on; default today.")] = None,
 ) -> PipelinePublic:
     """Open, stale and past-due opportunities and next month's coverage, as of a day."""
     config = AnalyticsConfig.from_settings(settings)
@@ -144,8 +144,8 @@ def get_trend(
     now: NowDep,
     rep_id: str,
     metric: Annotated[TrendMetric, Query(description="A numeric scorecard metric.")],
-    from_: Annotated[date, Query(alias="from", description="First day (inclusive).")],
-    to: Annotated[date, Query(description="Day after the last (exclusive); at most 36 months.")],
+    from_: Annotated[Day, Query(alias="from", description="First day (inclusive).")],
+    to: Annotated[Day, Query(description="Day after the last (exclusive); at most 36 months.")],
     grain: Annotated[Literal["month"], Query(description="Only `month` for now.")] = "month",
 ) -> TrendPublic:
     """One value of the metric per calendar month in `[from, to)`, for charts."""

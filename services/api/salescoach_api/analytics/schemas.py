@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from salescoach_api.scorecards.schemas import PeriodPublic
-from salescoach_api.types import CENT, RATE_PLACES, Days, Money, Rate
+from salescoach_api.types import CENT, RATE_PLACES, Days, Money, Rate, RequestModel
 from salescoach_core.analytics.conversion import ConversionReport, StageCounts
 from salescoach_core.analytics.loss import LossAnalysis
 from salescoach_core.analytics.pipeline import PipelineHealth, Tally
@@ -198,7 +198,7 @@ class PipelinePublic(BaseModel):
 # --- what-if
 
 
-class ChangeRequest(BaseModel):
+class ChangeRequest(RequestModel):
     """`absolute` adds `value` to the baseline (negative lowers it); `percent` scales the
     baseline by (1 + value/100)."""
 
@@ -211,7 +211,7 @@ class ChangeRequest(BaseModel):
         return Change(kind=self.kind, value=self.value)
 
 
-class Changes(BaseModel):
+class Changes(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     monthly_starts: ChangeRequest | None = None
@@ -222,7 +222,7 @@ class Changes(BaseModel):
     sales_cycle_days: ChangeRequest | None = None
 
 
-class WhatIfRequest(BaseModel):
+class WhatIfRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     changes: Changes = Field(

@@ -7,13 +7,13 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from salescoach_api.idempotency import SECRET
-from salescoach_api.types import SalesforceId
+from salescoach_api.types import RequestModel, SalesforceId
 from salescoach_core.access import Principal, PrincipalKind
 from salescoach_core.models import ApiKey
 from salescoach_core.roles import Role
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200, description="Who or what uses the key.")
     role: Role
     sf_user_id: SalesforceId | None = Field(

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import EngineDep, NowDep, SettingsDep
+from salescoach_api.types import Day, LocalOrAwareInstant
 from salescoach_core.integrations import exports
 from salescoach_core.integrations.exports import ExportFormat
 from salescoach_core.periods import Period
@@ -62,9 +63,11 @@ def get_export_source(engine: EngineDep) -> ExportSource:
 SourceDep = Annotated[ExportSource, Depends(get_export_source)]
 FormatQuery = Annotated[ExportFormat, Query(alias="format", description="csv or parquet.")]
 FromQuery = Annotated[
-    datetime | date | None, Query(alias="from", description="Inclusive start (date or instant).")
+    LocalOrAwareInstant | Day | None, Query(alias="from", description="Inclusive start (date or instant).")
 ]
-ToQuery = Annotated[datetime | date | None, Query(alias="to", description="Exclusive end (date or instant).")]
+ToQuery = Annotated[
+    LocalOrAwareInstant | Day | None, Query(alias="to", description="Exclusive end (date or instant).")
+]
 
 
 def _instant(value: datetime | date | None, settings: SettingsDep) -> datetime | None:
@@ -147,8 +150,8 @@ def export_scorecards(
     source: SourceDep,
     settings: SettingsDep,
     now: NowDep,
-    start: Annotated[date, Query(alias="from", description="First day of the period.")],
-    end: Annotated[date, Query(alias="to", description="Day after the period (exclusive).")],
+    start: Annotated[Day, Query(alias="from", description="First day of the period.")],
+    end: Annotated[Day, Query(alias="to", description="Day after the period (exclusive).")],
     format: FormatQuery = "csv",
 ) -> StreamingResponse:
     """Every rep's scorecard over [from, to): the figures of `GET /v1/reps/{rep_id}/scorecard`."""

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from salescoach_api.types import Day, RequestModel, SalesforceId
 from salescoach_core.models import ActionItem, CoachingGoal, GoalStatusChange
 
 GoalKind = Literal["activity", "outcome", "skill"]
@@ -19,11 +20,13 @@ WritebackState = Literal["pending", "sent", "failed", "not_mirrored"]
 Target = Field(default=None, ge=0, lt=Decimal("1e13"), decimal_places=4, examples=[20])
 
 
-class GoalCreate(BaseModel):
+class GoalCreate(RequestModel):
     kind: GoalKind
-    period: str | None = Field(default=None, description="A month (`2026-10`) or quarter (`2026-Q4`).")
-    period_from: date | None = Field(default=None, description="Or a range: first day, with `period_to`.")
-    period_to: date | None = Field(default=None, description="Day after the last, with `period_from`.")
+    period: str | None = Field(
+        default=None, max_length=32, description="A month (`2026-10`) or quarter (`2026-Q4`)."
+    )
+    period_from: Day | None = Field(default=None, description="Or a range: first day, with `period_to`.")
+    period_to: Day | None = Field(default=None, description="Day after the last, with `period_from`.")
     measurement_plan: str = Field(min_length=1, max_length=4000)
     metric: GoalMetric | None = Field(
         default=None,
@@ -42,12 +45,14 @@ class GoalCreate(BaseModel):
     target: Decimal | None = Target
     skill: str | None = Field(default=None, max_length=200, description="Skill goals: the skill worked on.")
     coach_rating: int | None = Field(default=None, ge=1, le=5, description="Skill goals: 1-5.")
-    coach_id: str | None = Field(
-        default=None, description="The coach's User Id; default: the caller's own Salesforce user."
+    coach_id: SalesforceId | None = Field(
+        default=None,
+        description="The coach's User Id: an active user above the rep in the manager chain; "
+        "default: the caller's own Salesforce user.",
     )
 
 
-class GoalUpdate(BaseModel):
+class GoalUpdate(RequestModel):
     measurement_plan: str | None = Field(default=None, min_length=1, max_length=4000)
     target: Decimal | None = Target
     coach_rating: int | None = Field(default=None, ge=1, le=5)

@@ -7,19 +7,19 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from salescoach_api.types import Money
+from salescoach_api.types import Money, RequestModel
 from salescoach_core.models import Quota
 from salescoach_core.periods import YEAR
 
 Amount = Field(ge=0, lt=Decimal("1e15"), decimal_places=2, examples=[50000])
 
 
-class QuotaSet(BaseModel):
+class QuotaSet(RequestModel):
     amount: Decimal = Amount
 
 
-class QuotaRowIn(BaseModel):
-    rep_id: str = Field(examples=["0055e000001AbCdEAF"])
+class QuotaRowIn(RequestModel):
+    rep_id: str = Field(max_length=18, examples=["0055e000001AbCdEAF"])
     month: str = Field(pattern=rf"^{YEAR}-(0[1-9]|1[0-2])$", examples=["2026-10"])
     amount: Decimal = Amount
 

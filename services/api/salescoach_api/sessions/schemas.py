@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from salescoach_api.goals.schemas import GoalPublic, WritebackPublic, writeback_of
-from salescoach_api.types import Rate
+from salescoach_api.types import Day, Instant, JsonObject, NumericColumn, Rate, RequestModel, SalesforceId
 from salescoach_core.coaching.diagnosis import Diagnosis
 from salescoach_core.models import ActionItem, CoachingSession
 
@@ -20,7 +20,7 @@ ItemStatus = Literal["open", "completed", "canceled"]
 Text = Field(default=None, max_length=10_000)
 
 
-class SessionContent(BaseModel):
+class SessionContent(RequestModel):
     """What a session records; every field optional (developmental or consequence per mode)."""
 
     objectives: str | None = Field(
@@ -34,59 +34,67 @@ class SessionContent(BaseModel):
         default=None, max_length=10_000, description="Steps 3-4: the way forward agreed, actions and close."
     )
     focus_behavior: str | None = Field(default=None, max_length=2000, description="The #1 focus behavior.")
-    what_if_scenarios: list[dict[str, Any]] | None = Field(
+    what_if_scenarios: list[JsonObject] | None = Field(
         default=None,
         max_length=50,
-        description="What-if scenarios looked at (as the what-if API served them).",
+        description="What-if scenarios looked at (as the what-if API served them): at most 50, "
+        "each a JSON object of at most 16 KiB.",
     )
     standard_metric: str | None = Field(default=None, max_length=64, description="Consequence: the metric.")
-    standard_threshold: Decimal | None = Field(
+    standard_threshold: Annotated[Decimal, NumericColumn(18, 4)] | None = Field(
         default=None, description="Consequence: the threshold to reach."
     )
-    deadline: date | None = Field(default=None, description="Consequence: by when.")
+    deadline: Day | None = Field(default=None, description="Consequence: by when.")
     consequence: str | None = Field(
         default=None, max_length=4000, description="Consequence: what happens if not."
     )
     notes: str | None = Text
-    follow_up_at: AwareDatetime | None = Field(
+    follow_up_at: Instant | None = Field(
         default=None, description="The scheduled follow-up; holding the session needs one."
     )
 
 
 class SessionCreate(SessionContent):
     mode: Mode = "developmental"
-    scheduled_at: AwareDatetime
+    scheduled_at: Instant
     duration_minutes: int = Field(default=30, ge=15, le=60)
-    coach_id: str | None = Field(default=None, description="Default: the caller's own Salesforce user.")
+    coach_id: SalesforceId | None = Field(
+        default=None,
+        description="An active user above the rep in the manager chain; default: the caller's own "
+        "Salesforce user.",
+    )
 
 
 class SessionUpdate(SessionContent):
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: Instant | None = None
     duration_minutes: int | None = Field(default=None, ge=15, le=60)
-    coach_id: str | None = None
+    coach_id: SalesforceId | None = None
 
 
 class HoldRequest(SessionContent):
     snapshot_period: str | None = Field(
         default=None,
+        max_length=32,
         description="Period of the frozen scorecard snapshot (developmental): `2026-10` or `2026-Q4`; "
         "default the month the session is held in.",
     )
 
 
-class ActionItemCreate(BaseModel):
+class ActionItemCreate(RequestModel):
     owner: Literal["rep", "coach"] = "rep"
     description: str = Field(min_length=1, max_length=4000)
-    due_date: date | None = None
-    opportunity_id: str | None = Field(default=None, description="The opportunity it concerns (Task WhatId).")
+    due_date: Day | None = None
+    opportunity_id: SalesforceId | None = Field(
+        default=None, description="The rep's opportunity it concerns (Task WhatId)."
+    )
 
 
-class ActionItemUpdate(BaseModel):
+class ActionItemUpdate(RequestModel):
     description: str | None = Field(default=None, min_length=1, max_length=4000)
-    due_date: date | None = None
-    opportunity_id: str | None = None
+    due_date: Day | None = None
+    opportunity_id: SalesforceId | None = None
     status: ItemStatus | None = None
-    completed_on: date | None = Field(default=None, description="With status=completed; default today.")
+    completed_on: Day | None = Field(default=None, description="With status=completed; default today.")
 
     @model_validator(mode="after")
     def _something(self) -> ActionItemUpdate:

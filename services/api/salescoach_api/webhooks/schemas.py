@@ -9,12 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from salescoach_api.idempotency import SECRET
+from salescoach_api.types import RequestModel
 from salescoach_core.integrations.events import EventType
 from salescoach_core.integrations.targets import MAX_HOST_LENGTH, MAX_URL_LENGTH
 from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestModel):
     url: str = Field(
         description=f"Absolute http:// or https:// URL that receives the POSTs: at most {MAX_URL_LENGTH} "
         f"characters of RFC 3986 (ASCII, no spaces or control characters), a host name of at most "
@@ -28,9 +29,10 @@ class WebhookCreate(BaseModel):
     )
     secret: str | None = Field(
         default=None,
+        max_length=200,
         description="`whsec_` + base64 of 24-64 random bytes; omitted: one is generated and returned once.",
     )
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=2000)
 
 
 class WebhookPublic(BaseModel):
