@@ -12,11 +12,20 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Request cannot be processed"
 
-    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        field: str | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         # Response headers the status calls for (WWW-Authenticate, Retry-After).
         self.headers = headers or {}
+        # The request body field at fault, named in `errors[]` as a validation error would be.
+        self.field = field
         self.extensions = extensions
 
 

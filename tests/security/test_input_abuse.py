@@ -211,6 +211,7 @@ def records(client: TestClient, db_session: Session, org: Org, admin_key: str) -
         secret=None,
         description=None,
         now=datetime.now(UTC),
+        allow_private_targets=False,
     )
     return Records(
         path_values={

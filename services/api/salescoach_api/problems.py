@@ -110,6 +110,11 @@ def _current_request_id() -> str | None:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    extensions = dict(exc.extensions)
+    if exc.field is not None:
+        extensions.setdefault(
+            "errors", [FieldError(loc=["body", exc.field], msg=exc.detail, type=exc.code).model_dump()]
+        )
     return problem_response(
         request,
         status=exc.status,
@@ -117,7 +122,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         title=exc.title,
         detail=exc.detail,
         headers=exc.headers,
-        **exc.extensions,
+        **extensions,
     )
 
 

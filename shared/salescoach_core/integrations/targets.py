@@ -28,6 +28,15 @@ _URI_CHARACTER = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{
 _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
+
+def _invalid_url(detail: str) -> InvalidWebhookError:
+    return InvalidWebhookError(detail, field="url")
+
+
+def _url_not_allowed(detail: str) -> WebhookUrlNotAllowedError:
+    return WebhookUrlNotAllowedError(detail, field="url")
+
+
 # Never reachable through the setting: cloud metadata services live on link-local addresses,
 # and the others are not unicast hosts at all.
 _ALWAYS_REFUSED = frozenset({"unspecified", "multicast", "link-local", "reserved"})
@@ -55,14 +64,12 @@ class WebhookTarget:
 def parse_webhook_url(url: str) -> WebhookTarget:
     """Check a subscription URL's syntax; raise InvalidWebhookError saying what to fix."""
     if len(url) > MAX_URL_LENGTH:
-        raise InvalidWebhookError(
-            f"`url` is {len(url)} characters long; at most {MAX_URL_LENGTH} are allowed."
-        )
+        raise _invalid_url(f"`url` is {len(url)} characters long; at most {MAX_URL_LENGTH} are allowed.")
     position = 0
     while position < len(url):
         match = _URI_CHARACTER.match(url, position)
         if match is None:
-            raise InvalidWebhookError(
+            raise _invalid_url(
                 f"`url` holds {url[position]!r} at position {position}: only the characters of "
                 "RFC 3986 are allowed (no spaces, control characters or non-ASCII; percent-encode "
                 "them in the path and write international host names in their xn-- form)."
@@ -71,9 +78,9 @@ def parse_webhook_url(url: str) -> WebhookTarget:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise InvalidWebhookError(f"`url` is not a valid URL: {exc}") from exc
+        raise _invalid_url(f"`url` is not a valid URL: {exc}") from exc
     if parsed.scheme not in _DEFAULT_PORTS or not parsed.raw_host:
-        raise InvalidWebhookError("`url` must be an absolute http:// or https:// URL with a host.")
+        raise _invalid_url("`url` must be an absolute http:// or https:// URL with a host.")
     host = parsed.raw_host.decode("ascii").lower()
     literal: IPAddress | None = None
     if parsed.netloc.startswith(b"[") or _looks_numeric(host):
@@ -82,7 +89,7 @@ def parse_webhook_url(url: str) -> WebhookTarget:
         _check_host_name(host)
     port = parsed.port if parsed.port is not None else _DEFAULT_PORTS[parsed.scheme]
     if not 1 <= port <= 65535:
-        raise InvalidWebhookError(f"`url` has port {port}; a port is 1 to 65535.")
+        raise _invalid_url(f"`url` has port {port}; a port is 1 to 65535.")
     return WebhookTarget(url=parsed, host=host, port=port, literal=literal)
 
 
@@ -103,7 +110,7 @@ def _is_inet_aton(host: str) -> bool:
 def _ip_literal(host: str) -> IPAddress:
     address = _parse_address(host)
     if address is None:
-        raise InvalidWebhookError(
+        raise _invalid_url(
             f"`url` has host {host[:100]!r}, which is not an IP address in standard form: write "
             "IPv4 as four decimal numbers (192.0.2.10) and IPv6 in brackets without a zone "
             "([2001:db8::10])."
@@ -124,16 +131,16 @@ def _parse_address(host: str) -> IPAddress | None:
 def _check_host_name(host: str) -> None:
     name = host.removesuffix(".")
     if len(name) > MAX_HOST_LENGTH:
-        raise InvalidWebhookError(
+        raise _invalid_url(
             f"`url` has a host of {len(name)} characters; a host name has at most {MAX_HOST_LENGTH}."
         )
     for label in name.split("."):
         if len(label) > MAX_LABEL_LENGTH:
-            raise InvalidWebhookError(
+            raise _invalid_url(
                 f"`url` has a host label of {len(label)} characters; a label has at most {MAX_LABEL_LENGTH}."
             )
         if not _LABEL.fullmatch(label):
-            raise InvalidWebhookError(
+            raise _invalid_url(
                 f"`url` has host {name[:100]!r}: a host name is dot-separated labels of letters, "
                 "digits, '-' and '_', not starting or ending with '-'."
             )
@@ -178,7 +185,7 @@ def resolve(target: WebhookTarget, *, allow_private: bool) -> list[IPAddress]:
         kind = refusal(address, allow_private=allow_private)
         if kind is not None:
             host = target.host if target.literal is None else None
-            raise WebhookUrlNotAllowedError(_refusal_detail(address, host, kind))
+            raise _url_not_allowed(_refusal_detail(address, host, kind))
     return addresses
 
 

@@ -42,7 +42,9 @@ def create_endpoint(
             f"Unknown event types {unknown}; known: {', '.join(EVENT_TYPES)}.", known=list(EVENT_TYPES)
         )
     if secret is not None and not is_valid_secret(secret):
-        raise InvalidWebhookError("`secret` must be `whsec_` + base64 of 24 to 64 random bytes; or omit it.")
+        raise InvalidWebhookError(
+            "`secret` must be `whsec_` + base64 of 24 to 64 random bytes; or omit it.", field="secret"
+        )
     check_webhook_url(url, allow_private=allow_private_targets)
     endpoint = WebhookEndpoint(
         url=url,

@@ -23,6 +23,9 @@ class WebhookCreate(RequestModel):
         "the host is or resolves to a loopback, private, link-local or other non-public address "
         "(docs/integrations.md).",
         examples=["https://bi.example.com/hooks/salescoach"],
+        # Enforced by the URL rules (422 `invalid_webhook`, saying what to fix) rather than by the
+        # schema (a bare validation_failed), and published so clients can check it first.
+        json_schema_extra={"maxLength": MAX_URL_LENGTH},
     )
     event_types: list[EventType] = Field(
         default_factory=list, description="Event types to send; empty: every type."
