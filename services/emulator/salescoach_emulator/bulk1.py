@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from salescoach_emulator.orgstore import ResultSet
 from salescoach_emulator.soql import CompiledQuery, SoqlError, format_datetime, parse_datetime_literal
+from salescoach_emulator.store.results import ResultSet
 
 if TYPE_CHECKING:
     from salescoach_emulator.server import Emulator
@@ -336,7 +336,7 @@ class Bulk1:
             self._check_query(job, compiled)
             result = await run_in_threadpool(
                 functools.partial(
-                    self.store.materialize,
+                    self.store.results.materialize,
                     compiled,
                     include_deleted=job.operation == "queryAll",
                     prefix="752",
@@ -353,7 +353,7 @@ class Bulk1:
         if timeout_rows is not None and result.total > timeout_rows:
             # The `querytimeout` fault, as for Bulk 2.0: too many rows for one batch; PK
             # chunking or a narrower window gets through.
-            await run_in_threadpool(self.store.drop_result, result.locator)
+            await run_in_threadpool(self.store.results.drop, result.locator)
             self._fail(batch, f"InvalidBatch : Failed to process query: {QUERY_TIMEOUT}")
             return
         batch.result = result
@@ -453,7 +453,7 @@ class Bulk1:
             )
         if result.total == 0:
             return Response(NO_RECORDS, media_type="text/csv")
-        chunks = self.store.stream_csv(result, start, count, quote_all=True)
+        chunks = self.store.results.stream_csv(result, start, count, quote_all=True)
         return StreamingResponse(chunks, media_type="text/csv")
 
     def _json_rows(self, result: ResultSet, start: int, count: int, version: str) -> Iterator[bytes]:
@@ -462,10 +462,10 @@ class Bulk1:
         yield b"["
         done = 0
         while done < count:
-            rows = self.store.read_result(result, start + done, min(5000, count - done))
+            rows = self.store.results.read(result, start + done, min(5000, count - done))
             if not rows:
                 break
-            records = self.store.records(result.query, rows, version)
+            records = self.store.results.records(result.query, rows, version)
             for record in records:
                 for column in temporal:
                     _epoch_millis(record, column.label.split("."))

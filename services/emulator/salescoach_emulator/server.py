@@ -46,9 +46,11 @@ from salescoach_emulator.bulk1 import Bulk1
 from salescoach_emulator.describe import Describer
 from salescoach_emulator.faults import Decision, FaultEngine, FaultSpecError
 from salescoach_emulator.limits import org_limits
-from salescoach_emulator.orgstore import OrgStore, RecordError, ResultSet
 from salescoach_emulator.schema import ObjectDef
 from salescoach_emulator.soql import SoqlError, format_datetime, parse_datetime_literal
+from salescoach_emulator.store.errors import RecordError
+from salescoach_emulator.store.org import OrgStore
+from salescoach_emulator.store.results import ResultSet
 
 log = structlog.get_logger(__name__)
 
@@ -445,7 +447,7 @@ class Emulator:
 
         def run() -> Any:
             cq = self.store.compile(soql)
-            return self.store.query_page(
+            return self.store.results.query_page(
                 cq, include_deleted=include_deleted, batch_size=batch, api_version=version
             )
 
@@ -458,7 +460,7 @@ class Emulator:
         batch = self._batch_size(request)
         locator = request.path_params["locator"]
         page = await run_in_threadpool(
-            functools.partial(self.store.query_more, locator, batch_size=batch, api_version=version)
+            functools.partial(self.store.results.query_more, locator, batch_size=batch, api_version=version)
         )
         endpoint = "queryAll" if "/queryAll/" in request.url.path else "query"
         return json_response(self._query_body(page, version, endpoint))
@@ -497,8 +499,8 @@ class Emulator:
         self._lock_fault(request)
 
         def create() -> str:
-            with self.store.transaction():
-                return self.store.create(obj.name, data)
+            with self.store.writes.transaction():
+                return self.store.writes.create(obj.name, data)
 
         record_id = await run_in_threadpool(create)
         return json_response({"id": record_id, "success": True, "errors": []}, 201)
@@ -520,8 +522,8 @@ class Emulator:
         if request.method == "DELETE":
 
             def delete() -> None:
-                with self.store.transaction():
-                    self.store.delete(obj.name, record_id)
+                with self.store.writes.transaction():
+                    self.store.writes.delete(obj.name, record_id)
 
             await run_in_threadpool(delete)
             return Response(status_code=204)
@@ -530,8 +532,8 @@ class Emulator:
             raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
 
         def update() -> None:
-            with self.store.transaction():
-                self.store.update(obj.name, record_id, data)
+            with self.store.writes.transaction():
+                self.store.writes.update(obj.name, record_id, data)
 
         await run_in_threadpool(update)
         return Response(status_code=204)
@@ -553,8 +555,8 @@ class Emulator:
         self._lock_fault(request)
 
         def upsert() -> tuple[str, bool]:
-            with self.store.transaction():
-                return self.store.upsert(obj.name, field_name, value, data)
+            with self.store.writes.transaction():
+                return self.store.writes.upsert(obj.name, field_name, value, data)
 
         record_id, created = await run_in_threadpool(upsert)
         body = {"id": record_id, "success": True, "errors": [], "created": created}
@@ -616,7 +618,7 @@ class Emulator:
         results: list[dict[str, Any]] = []
         failed = False
         try:
-            with self.store.transaction():
+            with self.store.writes.transaction():
                 for item in items:
                     try:
                         if self.faults.draw_lock(path):
@@ -625,7 +627,7 @@ class Emulator:
                                 "UNABLE_TO_LOCK_ROW",
                                 "unable to obtain exclusive access to this record or 1 records",
                             )
-                        with self.store.transaction():
+                        with self.store.writes.transaction():
                             record_id, created = operation(item)
                         results.append(self._save_result(record_id, None, created=created))
                     except RecordError as exc:
@@ -679,7 +681,7 @@ class Emulator:
             def delete_one(record_id: str) -> tuple[str, bool | None]:
                 for obj in self.store.objects.values():
                     if record_id.startswith(obj.key_prefix):
-                        return self.store.delete(obj.name, record_id), None
+                        return self.store.writes.delete(obj.name, record_id), None
                 raise RecordError("INVALID_ID_FIELD", f"invalid record id: {record_id}")
 
             results = await run_in_threadpool(self._run_collection, path, ids, all_or_none, delete_one)
@@ -693,7 +695,7 @@ class Emulator:
             def create_one(record: dict[str, Any]) -> tuple[str, bool | None]:
                 if record.get("Id"):
                     raise RecordError("INVALID_FIELD", "cannot specify Id in an insert call", fields=["Id"])
-                return self.store.create(self._record_type(record), record), None
+                return self.store.writes.create(self._record_type(record), record), None
 
             operation = create_one
         else:
@@ -702,7 +704,7 @@ class Emulator:
                 record_id = record.get("Id")
                 if not record_id:
                     raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", fields=["Id"])
-                return self.store.update(self._record_type(record), str(record_id), record), None
+                return self.store.writes.update(self._record_type(record), str(record_id), record), None
 
             operation = update_one
         results = await run_in_threadpool(self._run_collection, path, records, all_or_none, operation)
@@ -751,7 +753,7 @@ class Emulator:
             value = next((v for k, v in record.items() if k.lower() == fdef.name.lower()), None)
             if value in (None, ""):
                 raise RecordError("MISSING_ARGUMENT", f"{fdef.name} not specified", fields=[fdef.name])
-            return self.store.upsert(obj.name, fdef.name, str(value), record)
+            return self.store.writes.upsert(obj.name, fdef.name, str(value), record)
 
         results = await run_in_threadpool(
             self._run_collection, request.url.path, records, all_or_none, upsert_one
@@ -799,7 +801,7 @@ class Emulator:
         try:
             result = await run_in_threadpool(
                 functools.partial(
-                    self.store.materialize,
+                    self.store.results.materialize,
                     job.compiled,
                     include_deleted=job.operation == "queryAll",
                     prefix="750",
@@ -814,13 +816,13 @@ class Emulator:
         if timeout_rows is not None and result.total > timeout_rows and job.state != "Aborted":
             # The `querytimeout` fault: a query that selects too much runs out of time, as on a
             # large org; a narrower (SystemModstamp) window gets through.
-            self.store.drop_result(result.locator)
+            self.store.results.drop(result.locator)
             job.state = "Failed"
             job.error = "QUERY_TIMEOUT: Your query request was running for too long."
             log.warning("emulator.bulk_job_failed", job_id=job.id, error=job.error)
             return
         if job.state == "Aborted":
-            self.store.drop_result(result.locator)
+            self.store.results.drop(result.locator)
             return
         job.result = result
         job.modstamp = sf_datetime(self.store.clock())
@@ -842,7 +844,7 @@ class Emulator:
                 raise ApiError(400, "INVALIDJOBSTATE", "Cannot delete a job that is in progress")
             self.jobs.pop(job.id, None)
             if job.result is not None:
-                await run_in_threadpool(self.store.drop_result, job.result.locator)
+                await run_in_threadpool(self.store.results.drop, job.result.locator)
             return Response(status_code=204)
         data = await self._json_body(request)
         if data.get("state") != "Aborted":
@@ -877,7 +879,7 @@ class Emulator:
         headers = {"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(count)}
         # Starlette pulls a sync iterator in the thread pool, so SQLite and csv work stay off
         # the event loop, one chunk at a time.
-        chunks: Iterator[bytes] = self.store.stream_csv(result, start, count)
+        chunks: Iterator[bytes] = self.store.results.stream_csv(result, start, count)
         return StreamingResponse(chunks, media_type="text/csv", headers=headers)
 
     # ------------------------------------------------------------------ OAuth2 and SOAP
@@ -1053,7 +1055,7 @@ class Emulator:
         data = await self._json_body(request)
         objects = data.get("objects") if isinstance(data, dict) else None
         try:
-            purged = await run_in_threadpool(self.store.purge_recycle_bin, objects)
+            purged = await run_in_threadpool(self.store.writes.purge_recycle_bin, objects)
         except RecordError as exc:
             return json_response({"error": exc.message}, 400)
         return json_response({"purged": purged})
@@ -1064,7 +1066,7 @@ class Emulator:
         if not isinstance(records, list):
             return json_response({"error": 'expected {"records": [...]}'}, 400)
         try:
-            ids = await run_in_threadpool(self.store.seed, request.path_params["sobject"], records)
+            ids = await run_in_threadpool(self.store.writes.seed, request.path_params["sobject"], records)
         except RecordError as exc:
             return json_response({"error": exc.message, "errorCode": exc.error_code}, 400)
         return json_response({"ids": ids})
