@@ -25,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from salescoach_emulator.faults import QUERY_TIMEOUT
 from salescoach_emulator.soql import CompiledQuery, SoqlError, format_datetime, parse_datetime_literal
+from salescoach_emulator.store.codecs import rest_datetime
 from salescoach_emulator.store.results import ResultSet
 
 if TYPE_CHECKING:
@@ -41,7 +43,6 @@ RESULT_ROWS = 100_000
 # A status request waits this long for a running batch, sparing clients a 5-60 s poll sleep.
 STATUS_WAIT_SECONDS = 1.0
 NO_RECORDS = "Records not found for this query"
-QUERY_TIMEOUT = "QUERY_TIMEOUT: Your query request was running for too long."
 _CONTENT_TYPES = {"CSV", "JSON"}
 
 
@@ -87,10 +88,6 @@ class Job:
     modstamp: datetime | None = None
     batches: dict[str, Batch] = field(default_factory=dict)
     retries: int = 0
-
-
-def _json_date(value: datetime) -> str:
-    return format_datetime(value)[:-1] + "+0000"
 
 
 class Bulk1:
@@ -173,9 +170,6 @@ class Bulk1:
             raise Bulk1Error("InvalidBatch", f"Unable to find batch: {request.path_params['batch_id']}")
         return job, batch
 
-    def _new_id(self, prefix: str) -> str:
-        return prefix + self.store.minter.new_id(prefix)[3:]
-
     # ------------------------------------------------------------------ jobs
 
     async def create_job(self, request: Request) -> Response:
@@ -198,7 +192,7 @@ class Bulk1:
         # simple-salesforce sends concurrencyMode 0/1 for Parallel/Serial.
         concurrency = "Serial" if str(data.get("concurrencyMode")) in ("Serial", "1") else "Parallel"
         job = Job(
-            id=self._new_id("750"),
+            id=self.store.minter.new_id("750"),
             operation=operation,
             object=obj.name,
             content_type=content_type,
@@ -320,7 +314,9 @@ class Bulk1:
         return self._batch_response(job, batch, status=201)
 
     def _add_batch(self, job: Job, soql: str) -> Batch:
-        batch = Batch(id=self._new_id("751"), job_id=job.id, soql=soql, created=self.store.clock())
+        batch = Batch(
+            id=self.store.minter.new_id("751"), job_id=job.id, soql=soql, created=self.store.clock()
+        )
         job.batches[batch.id] = batch
         self.batches_created += 1
         return batch
@@ -349,8 +345,7 @@ class Bulk1:
         except Bulk1Error as exc:
             self._fail(batch, f"{exc.code} : {exc.message}")
             return
-        timeout_rows = self.emulator.faults.plan.query_timeout_rows
-        if timeout_rows is not None and result.total > timeout_rows:
+        if self.emulator.faults.query_times_out(result.total):
             # The `querytimeout` fault, as for Bulk 2.0: too many rows for one batch; PK
             # chunking or a narrower window gets through.
             await run_in_threadpool(self.store.results.drop, result.locator)
@@ -358,7 +353,9 @@ class Bulk1:
             return
         batch.result = result
         batch.processed = result.total
-        batch.result_ids = [self._new_id("752") for _ in range(max(1, -(-result.total // RESULT_ROWS)))]
+        batch.result_ids = [
+            self.store.minter.new_id("752") for _ in range(max(1, -(-result.total // RESULT_ROWS)))
+        ]
         batch.processing_ms = int((time.perf_counter() - started) * 1000)
         batch.modstamp = self.store.clock()
         batch.state = "Completed"
@@ -503,7 +500,7 @@ def _chunk_soql(soql: str, low: str | None, high: str | None) -> str:
 def _json(body: object, status: int = 200) -> Response:
     def default(value: object) -> str:
         if isinstance(value, datetime):
-            return _json_date(value)
+            return rest_datetime(value)
         raise TypeError(type(value).__name__)
 
     return Response(json.dumps(body, default=default), status, media_type="application/json")
