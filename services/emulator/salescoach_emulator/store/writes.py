@@ -187,12 +187,20 @@ class Writes:
             (object_name, record_id, deleted_at),
         )
 
+    def _object_for(self, object_name: str, operation: str) -> ObjectDef:
+        """The object, if it supports ``operation`` (insert, update or delete)."""
+        obj = self._store.require_object(object_name)
+        allowed = {"insert": obj.createable, "update": obj.updateable, "delete": obj.deletable}
+        if not allowed[operation]:
+            raise RecordError(
+                "INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support {operation}"
+            )
+        return obj
+
     def create(self, object_name: str, data: Record) -> str:
         """Insert a record; returns its new id. Caller holds ``transaction()``."""
         store = self._store
-        obj = store.require_object(object_name)
-        if not obj.createable:
-            raise RecordError("INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support insert")
+        obj = self._object_for(object_name, "insert")
         values = self._converted(obj, data, creating=True)
         missing = [f for f in obj.required_on_create if values.get(f) is None]
         if missing:
@@ -223,9 +231,7 @@ class Writes:
 
     def update(self, object_name: str, record_id: str, data: Record) -> str:
         store = self._store
-        obj = store.require_object(object_name)
-        if not obj.updateable:
-            raise RecordError("INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support update")
+        obj = self._object_for(object_name, "update")
         before = store.row(obj, record_id)
         if before is None:
             raise RecordError(
@@ -274,9 +280,7 @@ class Writes:
     def delete(self, object_name: str, record_id: str) -> str:
         """Soft delete to the recycle bin, as Salesforce does."""
         store = self._store
-        obj = store.require_object(object_name)
-        if not obj.deletable:
-            raise RecordError("INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support delete")
+        obj = self._object_for(object_name, "delete")
         stored = store.row(obj, record_id, include_deleted=True)
         if stored is None:
             raise RecordError("NOT_FOUND", "The requested resource does not exist", status=404)
