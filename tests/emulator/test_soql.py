@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from salescoach_emulator.ids import make_id
-from salescoach_emulator.orgstore import OrgStore
 from salescoach_emulator.soql import SoqlError
+from salescoach_emulator.store.org import OrgStore
 from tests.plugins.emulator import write_org
 
 U1, U2, U3 = (make_id("005", n) for n in (1, 2, 3))
@@ -91,7 +91,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrgStore]:
 
 def run(store: OrgStore, soql: str, *, all_rows: bool = False) -> list[str]:
     """Names (t1..t6) of the rows a query returns, in order."""
-    page = store.query_page(
+    page = store.results.query_page(
         store.compile(soql), include_deleted=all_rows, batch_size=2000, api_version="62.0"
     )
     return [NAMES[r["attributes"]["url"].rsplit("/", 1)[1]] for r in page.records]
@@ -217,7 +217,7 @@ def test_n_years_ago_reaches_last_years_archived_row(store: OrgStore) -> None:
 
 
 def test_count_counts_matching_rows(store: OrgStore) -> None:
-    page = store.query_page(
+    page = store.results.query_page(
         store.compile("SELECT COUNT() FROM Task WHERE Status = 'Not Started'"),
         include_deleted=False,
         batch_size=2000,
@@ -227,7 +227,7 @@ def test_count_counts_matching_rows(store: OrgStore) -> None:
 
 
 def test_parent_fields_nest_like_salesforce(store: OrgStore) -> None:
-    page = store.query_page(
+    page = store.results.query_page(
         store.compile(f"SELECT Subject, Owner.Name, Owner.Manager.Name FROM Task WHERE Id = '{T3}'"),
         include_deleted=False,
         batch_size=2000,
@@ -244,7 +244,7 @@ def test_parent_fields_nest_like_salesforce(store: OrgStore) -> None:
 
 
 def test_missing_parent_is_null(store: OrgStore) -> None:
-    page = store.query_page(
+    page = store.results.query_page(
         store.compile(f"SELECT Manager.Name FROM User WHERE Id = '{U1}'"),
         include_deleted=False,
         batch_size=2000,

@@ -8,7 +8,6 @@ import re
 import threading
 from typing import Any
 
-from salescoach_emulator.orgstore import OrgStore
 from salescoach_emulator.schema import (
     ID_TYPES,
     PICKLIST_DEFAULTS,
@@ -17,6 +16,7 @@ from salescoach_emulator.schema import (
     FieldDef,
     ObjectDef,
 )
+from salescoach_emulator.store.org import OrgStore
 
 # The keys of a Field in DescribeSObjectResult (SOAP API reference, as REST serves them).
 FIELD_KEYS: tuple[str, ...] = (

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 _RULE_RE = re.compile(
     r"^(?P<kind>[a-z]+|\d{3})(?:=(?P<value>[0-9.]+))?(?:@(?P<rate>[0-9.]+))?(?P<path>/\S*)?$"
 )
+QUERY_TIMEOUT = "QUERY_TIMEOUT: Your query request was running for too long."
 KINDS = frozenset({"seed", "status", "delay", "drop", "dropafter", "limit", "lock", "expire", "querytimeout"})
 
 
@@ -160,3 +161,8 @@ class FaultEngine:
                 if rule.kind == "lock" and rule.applies(path):
                     return self._rng.random() < rule.rate
         return False
+
+    def query_times_out(self, rows: int) -> bool:
+        """The ``querytimeout`` rule: whether a Bulk query matching ``rows`` records fails."""
+        limit = self.plan.query_timeout_rows
+        return limit is not None and rows > limit

@@ -10,8 +10,8 @@ import csv
 import json
 import random
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -137,6 +137,56 @@ _OPP_TYPES = ("New Customer", "Existing Customer - Upgrade", "Existing Customer 
 COMMON = ("IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
 
 
+USER_HEADER = (
+    "Id", "Username", "FirstName", "LastName", "Name", "Alias", "Email", "IsActive",
+    "ManagerId", "UserRoleId", "Title", "TimeZoneSidKey", *COMMON,
+)  # fmt: skip
+STAGE_HEADER = (
+    "Id", "ApiName", "MasterLabel", "SortOrder", "IsActive", "IsClosed", "IsWon",
+    "DefaultProbability", "ForecastCategoryName", *COMMON,
+)  # fmt: skip
+ACCOUNT_HEADER = (
+    "Id", "Name", "OwnerId", "Type", "Industry", "BillingCountry", "AnnualRevenue",
+    "NumberOfEmployees", *COMMON,
+)  # fmt: skip
+CONTACT_HEADER = (
+    "Id", "AccountId", "FirstName", "LastName", "Name", "Email", "Title", "Phone", "OwnerId", *COMMON,
+)  # fmt: skip
+OPPORTUNITY_HEADER = (
+    "Id", "OwnerId", "Name", "AccountId", "Amount", "StageName", "IsClosed", "IsWon",
+    "CloseDate", "Probability", "ForecastCategoryName", "Type", "LeadSource", *COMMON,
+)  # fmt: skip
+HISTORY_HEADER = (
+    "Id", "OpportunityId", "StageName", "Amount", "CloseDate", "Probability", "ForecastCategory", *COMMON,
+)  # fmt: skip
+TASK_HEADER = (
+    "Id", "OwnerId", "WhatId", "WhoId", "Subject", "Status", "Priority", "IsClosed",
+    "ActivityDate", "TaskSubtype", "Type", "CallDurationInSeconds", "CallType",
+    "CompletedDateTime", "IsArchived", "Salescoach_Id__c", *COMMON,
+)  # fmt: skip
+EVENT_HEADER = (
+    "Id", "OwnerId", "WhatId", "WhoId", "Subject", "StartDateTime", "EndDateTime",
+    "ActivityDate", "ActivityDateTime", "DurationInMinutes", "Type", "IsArchived", *COMMON,
+)  # fmt: skip
+# Salescoach_Id__c is the write-back key: declare it so describe marks it an external id.
+FIELDS = {
+    "Task": {
+        "Salescoach_Id__c": {
+            "type": "string",
+            "externalId": True,
+            "unique": True,
+            "length": 64,
+            "label": "Salescoach Id",
+        }
+    }
+}
+DAY_S = 86400.0
+# Activity history reaches further back than the pipeline, past the one-year archive line.
+ACTIVITY_LEAD_DAYS = 45
+
+Row = tuple[object, ...]
+
+
 @dataclass(frozen=True)
 class GenerateResult:
     out_dir: Path
@@ -162,6 +212,78 @@ class _Ids:
         return make_id(KEY_PREFIXES[object_name], number)
 
 
+@dataclass(frozen=True)
+class _Calendar:
+    """The org's time span; everything happens before the end day starts, so no timestamp
+    lies in the future."""
+
+    end: date
+    start_day: date
+    end_epoch: float
+    start_epoch: float
+
+    @classmethod
+    def of(cls, end: date, months: int) -> _Calendar:
+        start_day = end - timedelta(days=months * 30)
+        return cls(end, start_day, _midnight(end), _midnight(start_day))
+
+    @property
+    def total_days(self) -> int:
+        return (self.end - self.start_day).days
+
+    @property
+    def recent_epoch(self) -> float:
+        """Records deleted in the last days sit in the recycle bin, visible to queryAll/getDeleted:
+        deletes land in [end-5d, end-1d)."""
+        return self.end_epoch - 5 * DAY_S
+
+    @property
+    def created(self) -> str:
+        """When the accounts and contacts were created, before any opportunity."""
+        return _ts(self.start_epoch - 400 * DAY_S)
+
+
+def _midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+@dataclass(frozen=True)
+class _ActivityDays:
+    """The days activities fall on: the span plus a lead before it and two weeks after."""
+
+    start_epoch: float
+    count: int
+    days: list[str]
+    weeks: int
+    archive_before: str
+
+    @classmethod
+    def of(cls, cal: _Calendar) -> _ActivityDays:
+        first = cal.start_day - timedelta(days=ACTIVITY_LEAD_DAYS)
+        count = cal.total_days + ACTIVITY_LEAD_DAYS
+        return cls(
+            start_epoch=cal.start_epoch - ACTIVITY_LEAD_DAYS * DAY_S,
+            count=count,
+            days=[(first + timedelta(days=i)).isoformat() for i in range(count + 14)],
+            weeks=max(1, cal.total_days // 7),
+            archive_before=(cal.end - timedelta(days=365)).isoformat(),
+        )
+
+
+@dataclass
+class _Book:
+    """Each rep's skill and what each rep owns, for the rows that refer to them."""
+
+    skill: dict[str, float]
+    accounts: dict[str, list[str]] = field(default_factory=dict)
+    contacts: dict[str, list[str]] = field(default_factory=dict)  # per account
+    opportunities: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def reps(self) -> list[str]:
+        return list(self.skill)
+
+
 def _write(out_dir: Path, name: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
     count = 0
     with (out_dir / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -171,6 +293,217 @@ def _write(out_dir: Path, name: str, header: Sequence[str], rows: Iterable[Seque
             writer.writerow(row)
             count += 1
     return count
+
+
+def _users(
+    rng: random.Random, ids: _Ids, cal: _Calendar, *, reps: int, managers: int
+) -> tuple[list[Row], list[str]]:
+    """VP <- managers <- reps, the last rep inactive; returns the rows and the reps' ids."""
+    users: list[Row] = []
+
+    def user(title: str, manager: str, active: bool = True) -> str:
+        uid = ids.new("User")
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        alias = (first[:1] + last[:4]).lower()
+        mail = f"{first}.{last}.{len(users) + 1}@demo.salescoach.example".lower()
+        # Set up a minute apart: distinct stamps, as records written one by one have.
+        stamp = _ts(cal.start_epoch - 400 * DAY_S + 60 * len(users))
+        users.append(
+            (uid, mail, first, last, f"{first} {last}", alias, mail, _b(active), manager, "",
+             title, "America/New_York", "false", stamp, "", stamp, "", stamp)
+        )  # fmt: skip
+        return uid
+
+    vp = user("VP Sales", "")
+    manager_ids = [user("Sales Manager", vp) for _ in range(managers)]
+    rep_ids = [
+        user("Account Executive", manager_ids[i % managers], active=i != reps - 1) for i in range(reps)
+    ]
+    return users, rep_ids
+
+
+def _stages(ids: _Ids, cal: _Calendar) -> list[Row]:
+    rows: list[Row] = []
+    for name, order, closed, won, prob, forecast in STAGES:
+        stamp = _ts(cal.start_epoch - 401 * DAY_S + 60 * order)  # one a minute, in sort order
+        rows.append(
+            (ids.new("OpportunityStage"), name, name, order, "true", _b(closed), _b(won), prob,
+             forecast, "false", stamp, "", stamp, "", stamp)
+        )  # fmt: skip
+    return rows
+
+
+def _accounts_and_contacts(
+    rng: random.Random, ids: _Ids, cal: _Calendar, book: _Book
+) -> tuple[list[Row], list[Row]]:
+    """Eight accounts a rep, two contacts an account (drawn together: the draws interleave)."""
+    accounts: list[Row] = []
+    contacts: list[Row] = []
+    created = cal.created
+    for rid in book.reps:
+        book.accounts[rid] = []
+        for _ in range(8):
+            aid = ids.new("Account")
+            name = f"{rng.choice(_COMPANY_A)} {rng.choice(_COMPANY_B)} {len(accounts) + 1}"
+            accounts.append(
+                (aid, name, rid, "Customer", rng.choice(_INDUSTRIES), "United States",
+                 rng.randrange(1, 500) * 100000, rng.randrange(10, 5000), "false", created, "",
+                 created, "", created)
+            )  # fmt: skip
+            book.accounts[rid].append(aid)
+            book.contacts[aid] = []
+            for _ in range(2):
+                cid = ids.new("Contact")
+                first, last = rng.choice(_FIRST), rng.choice(_LAST)
+                contacts.append(
+                    (cid, aid, first, last, f"{first} {last}",
+                     f"{first}.{last}@{name.split()[0].lower()}.example".lower(), "Buyer",
+                     "", rid, "false", created, "", created, "", created)
+                )  # fmt: skip
+                book.contacts[aid].append(cid)
+    return accounts, contacts
+
+
+def _opportunities(
+    rng: random.Random, ids: _Ids, cal: _Calendar, book: _Book, *, months: int
+) -> tuple[list[Row], list[Row]]:
+    """Opportunities and one OpportunityHistory row per stage change (drawn together)."""
+    opps: list[Row] = []
+    history: list[Row] = []
+    end_epoch = cal.end_epoch
+    prob_of = {st[0]: st[4] for st in STAGES}
+    fc_of = {st[0]: st[5] for st in STAGES}
+    for rid in book.reps:
+        book.opportunities[rid] = []
+        s = book.skill[rid]
+        starts = round(months * rng.uniform(4, 9) * (0.6 + 0.6 * s))
+        for _ in range(starts):
+            oid = ids.new("Opportunity")
+            created_e = cal.start_epoch + rng.uniform(0, cal.total_days) * DAY_S
+            amount = round(rng.lognormvariate(9.6 + 0.8 * s, 0.6), -2)
+            amount_text: object = "" if rng.random() < 0.05 else amount
+            # How far the deal gets; skilled reps push deals further before losing them.
+            reach = min(len(OPEN_STAGES), 1 + int(rng.betavariate(1 + 3 * s, 2.5) * 8))
+            elapsed_days = (end_epoch - created_e) / DAY_S
+            cycle = rng.uniform(20, 120) * (1.3 - 0.5 * s)
+            step = cycle / (reach + 1)
+            closed = elapsed_days > cycle + 2
+            won = closed and reach >= 6 and rng.random() < 0.25 + 0.55 * s
+            t = created_e
+            rows_e: list[tuple[str, float]] = []
+            for index in range(reach if closed else min(reach, 1 + int(elapsed_days / step))):
+                if index and t >= end_epoch - 3600:
+                    break
+                rows_e.append((OPEN_STAGES[index][0], t))
+                t += step * rng.uniform(0.5, 1.5) * DAY_S
+            # Stage changes only move forward in time, and never past the end of the data.
+            closed = closed and rows_e[-1][1] < end_epoch - 7200
+            won = won and closed
+            if closed:
+                final = "Closed Won" if won else "Closed Lost"
+                t = max(rows_e[-1][1] + 3600, min(t, end_epoch - rng.uniform(1, 48) * 3600))
+                t = min(t, end_epoch - 60)
+                rows_e.append((final, t))
+                close_date = time.strftime("%Y-%m-%d", time.gmtime(t))
+            else:
+                final = rows_e[-1][0]
+                close_date = time.strftime(
+                    "%Y-%m-%d", time.gmtime(created_e + cycle * DAY_S + rng.uniform(0, 20) * DAY_S)
+                )
+            stage = next(st for st in STAGES if st[0] == final)
+            last_e = rows_e[-1][1]
+            deleted = rng.random() < 0.01
+            modstamp = _ts(cal.recent_epoch + rng.uniform(0, 4) * DAY_S) if deleted else _ts(last_e)
+            account = rng.choice(book.accounts[rid])
+            opps.append(
+                (oid, rid, f"{account[-6:]} deal {len(opps) + 1}", account, amount_text, final,
+                 _b(stage[2]), _b(stage[3]), close_date, stage[4], stage[5],
+                 rng.choice(_OPP_TYPES), rng.choice(_LEAD_SOURCES), _b(deleted),
+                 _ts(created_e), rid, _ts(last_e), rid, modstamp)
+            )  # fmt: skip
+            book.opportunities[rid].append(oid)
+            for stage_name, when in rows_e:
+                stamp = _ts(when)
+                history.append(
+                    (ids.new("OpportunityHistory"), oid, stage_name, amount_text, close_date,
+                     prob_of[stage_name], fc_of[stage_name], _b(deleted), stamp, rid, stamp,
+                     rid, stamp)
+                )  # fmt: skip
+    return opps, history
+
+
+def _tasks(rng: random.Random, cal: _Calendar, book: _Book, *, per_rep_week: int) -> Iterator[Row]:
+    """Calls, emails and to-dos, streamed (a million of them fit in no list)."""
+    act = _ActivityDays.of(cal)
+    end_epoch, end_day = cal.end_epoch, cal.end.isoformat()
+    task_prefix = KEY_PREFIXES["Task"]
+    number = 0
+    for rid in book.reps:
+        s = book.skill[rid]
+        n = int(per_rep_week * (0.5 + 0.7 * s) * act.weeks)
+        whats = book.opportunities[rid] + book.accounts[rid]
+        accts = book.accounts[rid]
+        rand = rng.random
+        for _ in range(n):
+            number += 1
+            tid = make_id(task_prefix, number)
+            day_index = int(rand() * (act.count + 14))
+            activity_date = act.days[day_index]
+            base = act.start_epoch + day_index * DAY_S + 8 * 3600
+            future = activity_date > end_day
+            roll = rand()
+            subtype = "Call" if roll < 0.5 else ("Email" if roll < 0.85 else "Task")
+            done = not future and rand() < 0.92
+            # Tasks dated on the end day are completed before it starts, like everything else,
+            # at distinct moments of the twelve hours before (not all at one stamp, which
+            # would be the newest and an incremental sync's window would re-read every time).
+            completed_e = base + rand() * 9 * 3600
+            if completed_e >= end_epoch - 60:
+                completed_e = end_epoch - 60 - rand() * 12 * 3600
+            created_e = min(base, end_epoch) - (1 + rand() * 3 * 3600) * 60
+            deleted = rand() < 0.002
+            modstamp = (
+                _ts(cal.recent_epoch + rand() * 4 * DAY_S)
+                if deleted
+                else _ts(completed_e if done else created_e)
+            )
+            who = book.contacts[accts[int(rand() * len(accts))]][0]
+            yield (
+                tid, rid, whats[int(rand() * len(whats))], who,
+                _SUBJECTS[subtype],
+                "Completed" if done else "Not Started", "Normal", _b(done), activity_date,
+                subtype, subtype if subtype != "Task" else "Other",
+                int(60 + rand() * 900) if subtype == "Call" and done else "",
+                "Outbound" if subtype == "Call" else "",
+                _ts(completed_e) if done else "", _b(activity_date < act.archive_before), "",
+                _b(deleted), _ts(created_e), rid, modstamp, rid, modstamp,
+            )  # fmt: skip
+
+
+def _events(rng: random.Random, cal: _Calendar, book: _Book, *, per_rep_week: int) -> Iterator[Row]:
+    """Meetings, an eighth as many as tasks."""
+    act = _ActivityDays.of(cal)
+    event_prefix = KEY_PREFIXES["Event"]
+    number = 0
+    for rid in book.reps:
+        s = book.skill[rid]
+        n = int(per_rep_week / 8 * (0.5 + 0.7 * s) * act.weeks)
+        whats = book.opportunities[rid] + book.accounts[rid]
+        for _ in range(n):
+            number += 1
+            day_index = rng.randrange(act.count + 14)
+            start_e = act.start_epoch + day_index * DAY_S + rng.randrange(8, 17) * 3600
+            minutes = rng.choice((30, 45, 60, 90))
+            # Booked two days ahead; a future meeting (up to 14 days out) 16 days ahead, so
+            # stamps stay in the past and distinct, as Salesforce's would.
+            stamp = _ts(start_e - (2 if start_e <= cal.end_epoch else 16) * DAY_S)
+            start_text = _ts(start_e)
+            yield (
+                make_id(event_prefix, number), rid, rng.choice(whats), "", "Meeting",
+                start_text, _ts(start_e + minutes * 60), act.days[day_index], start_text,
+                minutes, "Meeting", _b(act.days[day_index] < act.archive_before), "false", stamp,
+                rid, stamp, rid, stamp,
+            )  # fmt: skip
 
 
 def generate_org(
@@ -188,283 +521,27 @@ def generate_org(
         raise ValueError("need at least 2 reps, 1 manager and 1 month")
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    end = end or datetime.now(UTC).date()
+    cal = _Calendar.of(end or datetime.now(UTC).date(), months)
+    # One generator drawn in a fixed order: the same seed writes the same files.
     rng = random.Random(seed)  # noqa: S311 - demo data must be reproducible, not secret
     ids = _Ids()
-    # Everything happens before the end day starts, so no timestamp lies in the future.
-    end_epoch = datetime(end.year, end.month, end.day, tzinfo=UTC).timestamp()
-    start_day = end - timedelta(days=months * 30)
-    start_epoch = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC).timestamp()
-    day_s = 86400.0
-    # Records deleted in the last days sit in the recycle bin, visible to queryAll/getDeleted.
-    recent_epoch = end_epoch - 5 * day_s  # deletes land in [end-5d, end-1d)
     counts: dict[str, int] = {}
 
-    # ---- users: VP <- managers <- reps; the last rep is inactive
-    users: list[tuple[object, ...]] = []
-    user_header = (
-        "Id", "Username", "FirstName", "LastName", "Name", "Alias", "Email", "IsActive",
-        "ManagerId", "UserRoleId", "Title", "TimeZoneSidKey", *COMMON,
-    )  # fmt: skip
-    created = _ts(start_epoch - 400 * day_s)
-
-    def user(title: str, manager: str, active: bool = True) -> str:
-        uid = ids.new("User")
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        alias = (first[:1] + last[:4]).lower()
-        mail = f"{first}.{last}.{len(users) + 1}@demo.salescoach.example".lower()
-        # Set up a minute apart: distinct stamps, as records written one by one have.
-        stamp = _ts(start_epoch - 400 * day_s + 60 * len(users))
-        users.append(
-            (uid, mail, first, last, f"{first} {last}", alias, mail, _b(active), manager, "",
-             title, "America/New_York", "false", stamp, "", stamp, "", stamp)
-        )  # fmt: skip
-        return uid
-
-    vp = user("VP Sales", "")
-    manager_ids = [user("Sales Manager", vp) for _ in range(managers)]
-    rep_ids = [
-        user("Account Executive", manager_ids[i % managers], active=i != reps - 1) for i in range(reps)
-    ]
+    users, rep_ids = _users(rng, ids, cal, reps=reps, managers=managers)
     # Skill drives win rate, deal size, activity volume and how early deals are lost.
-    skill = {rid: rng.uniform(0.25, 1.0) for rid in rep_ids}
-    counts["User"] = _write(out_dir, "User", user_header, users)
-
-    def stage_row(
-        name: str, order: int, closed: bool, won: bool, prob: int, forecast: str
-    ) -> tuple[object, ...]:
-        stamp = _ts(start_epoch - 401 * day_s + 60 * order)  # one a minute, in sort order
-        return (ids.new("OpportunityStage"), name, name, order, "true", _b(closed), _b(won), prob,
-                forecast, "false", stamp, "", stamp, "", stamp)  # fmt: skip
-
-    stage_rows = [stage_row(*row) for row in STAGES]
-    counts["OpportunityStage"] = _write(
-        out_dir,
-        "OpportunityStage",
-        ("Id", "ApiName", "MasterLabel", "SortOrder", "IsActive", "IsClosed", "IsWon",
-         "DefaultProbability", "ForecastCategoryName", *COMMON),
-        stage_rows,
-    )  # fmt: skip
-
-    # ---- accounts and contacts, owned by reps
-    accounts: list[tuple[object, ...]] = []
-    contacts: list[tuple[object, ...]] = []
-    rep_accounts: dict[str, list[str]] = {rid: [] for rid in rep_ids}
-    account_contacts: dict[str, list[str]] = {}
-    for rid in rep_ids:
-        for _ in range(8):
-            aid = ids.new("Account")
-            name = f"{rng.choice(_COMPANY_A)} {rng.choice(_COMPANY_B)} {len(accounts) + 1}"
-            accounts.append(
-                (aid, name, rid, "Customer", rng.choice(_INDUSTRIES), "United States",
-                 rng.randrange(1, 500) * 100000, rng.randrange(10, 5000), "false", created, "",
-                 created, "", created)
-            )  # fmt: skip
-            rep_accounts[rid].append(aid)
-            account_contacts[aid] = []
-            for _ in range(2):
-                cid = ids.new("Contact")
-                first, last = rng.choice(_FIRST), rng.choice(_LAST)
-                contacts.append(
-                    (cid, aid, first, last, f"{first} {last}",
-                     f"{first}.{last}@{name.split()[0].lower()}.example".lower(), "Buyer",
-                     "", rid, "false", created, "", created, "", created)
-                )  # fmt: skip
-                account_contacts[aid].append(cid)
-    counts["Account"] = _write(
-        out_dir,
-        "Account",
-        ("Id", "Name", "OwnerId", "Type", "Industry", "BillingCountry", "AnnualRevenue",
-         "NumberOfEmployees", *COMMON),
-        accounts,
-    )  # fmt: skip
-    counts["Contact"] = _write(
-        out_dir,
-        "Contact",
-        ("Id", "AccountId", "FirstName", "LastName", "Name", "Email", "Title", "Phone",
-         "OwnerId", *COMMON),
-        contacts,
-    )  # fmt: skip
-
-    # ---- opportunities and their stage history
-    opps: list[tuple[object, ...]] = []
-    history: list[tuple[object, ...]] = []
-    rep_opps: dict[str, list[str]] = {rid: [] for rid in rep_ids}
-    total_days = (end - start_day).days
-    for rid in rep_ids:
-        s = skill[rid]
-        starts = round(months * rng.uniform(4, 9) * (0.6 + 0.6 * s))
-        for _ in range(starts):
-            oid = ids.new("Opportunity")
-            created_e = start_epoch + rng.uniform(0, total_days) * day_s
-            amount = round(rng.lognormvariate(9.6 + 0.8 * s, 0.6), -2)
-            amount_text: object = "" if rng.random() < 0.05 else amount
-            # How far the deal gets; skilled reps push deals further before losing them.
-            reach = min(len(OPEN_STAGES), 1 + int(rng.betavariate(1 + 3 * s, 2.5) * 8))
-            elapsed_days = (end_epoch - created_e) / day_s
-            cycle = rng.uniform(20, 120) * (1.3 - 0.5 * s)
-            step = cycle / (reach + 1)
-            closed = elapsed_days > cycle + 2
-            won = closed and reach >= 6 and rng.random() < 0.25 + 0.55 * s
-            t = created_e
-            rows_e: list[tuple[str, float]] = []
-            for index in range(reach if closed else min(reach, 1 + int(elapsed_days / step))):
-                if index and t >= end_epoch - 3600:
-                    break
-                rows_e.append((OPEN_STAGES[index][0], t))
-                t += step * rng.uniform(0.5, 1.5) * day_s
-            # Stage changes only move forward in time, and never past the end of the data.
-            closed = closed and rows_e[-1][1] < end_epoch - 7200
-            won = won and closed
-            if closed:
-                final = "Closed Won" if won else "Closed Lost"
-                t = max(rows_e[-1][1] + 3600, min(t, end_epoch - rng.uniform(1, 48) * 3600))
-                t = min(t, end_epoch - 60)
-                rows_e.append((final, t))
-                close_date = time.strftime("%Y-%m-%d", time.gmtime(t))
-            else:
-                final = rows_e[-1][0]
-                close_date = time.strftime(
-                    "%Y-%m-%d", time.gmtime(created_e + cycle * day_s + rng.uniform(0, 20) * day_s)
-                )
-            stage = next(st for st in STAGES if st[0] == final)
-            last_e = rows_e[-1][1]
-            deleted = rng.random() < 0.01
-            modstamp = _ts(recent_epoch + rng.uniform(0, 4) * day_s) if deleted else _ts(last_e)
-            account = rng.choice(rep_accounts[rid])
-            opps.append(
-                (oid, rid, f"{account[-6:]} deal {len(opps) + 1}", account, amount_text, final,
-                 _b(stage[2]), _b(stage[3]), close_date, stage[4], stage[5],
-                 rng.choice(_OPP_TYPES), rng.choice(_LEAD_SOURCES), _b(deleted),
-                 _ts(created_e), rid, _ts(last_e), rid, modstamp)
-            )  # fmt: skip
-            rep_opps[rid].append(oid)
-            prob_of = {st[0]: st[4] for st in STAGES}
-            fc_of = {st[0]: st[5] for st in STAGES}
-            for stage_name, when in rows_e:
-                stamp = _ts(when)
-                history.append(
-                    (ids.new("OpportunityHistory"), oid, stage_name, amount_text, close_date,
-                     prob_of[stage_name], fc_of[stage_name], _b(deleted), stamp, rid, stamp,
-                     rid, stamp)
-                )  # fmt: skip
-    counts["Opportunity"] = _write(
-        out_dir,
-        "Opportunity",
-        ("Id", "OwnerId", "Name", "AccountId", "Amount", "StageName", "IsClosed", "IsWon",
-         "CloseDate", "Probability", "ForecastCategoryName", "Type", "LeadSource", *COMMON),
-        opps,
-    )  # fmt: skip
-    counts["OpportunityHistory"] = _write(
-        out_dir,
-        "OpportunityHistory",
-        ("Id", "OpportunityId", "StageName", "Amount", "CloseDate", "Probability",
-         "ForecastCategory", *COMMON),
-        history,
-    )  # fmt: skip
-
-    # ---- activities: tasks (calls, emails, to-dos) and events (meetings)
-    archive_before = (end - timedelta(days=365)).isoformat()
-    # Activity history reaches further back than the pipeline, past the one-year archive line.
-    lead_days = 45
-    activity_start = start_day - timedelta(days=lead_days)
-    activity_start_epoch = start_epoch - lead_days * day_s
-    activity_days = total_days + lead_days
-    days = [(activity_start + timedelta(days=i)).isoformat() for i in range(activity_days + 14)]
-    weeks = max(1, total_days // 7)
-    task_header = (
-        "Id", "OwnerId", "WhatId", "WhoId", "Subject", "Status", "Priority", "IsClosed",
-        "ActivityDate", "TaskSubtype", "Type", "CallDurationInSeconds", "CallType",
-        "CompletedDateTime", "IsArchived", "Salescoach_Id__c", *COMMON,
-    )  # fmt: skip
-    event_header = (
-        "Id", "OwnerId", "WhatId", "WhoId", "Subject", "StartDateTime", "EndDateTime",
-        "ActivityDate", "ActivityDateTime", "DurationInMinutes", "Type", "IsArchived", *COMMON,
-    )  # fmt: skip
-    task_prefix, event_prefix = KEY_PREFIXES["Task"], KEY_PREFIXES["Event"]
-
-    def task_rows() -> Iterable[tuple[object, ...]]:
-        number = 0
-        for rid in rep_ids:
-            s = skill[rid]
-            per_week = activities_per_rep_week * (0.5 + 0.7 * s)
-            n = int(per_week * weeks)
-            whats = rep_opps[rid] + rep_accounts[rid]
-            accts = rep_accounts[rid]
-            rand = rng.random
-            for _ in range(n):
-                number += 1
-                tid = make_id(task_prefix, number)
-                day_index = int(rand() * (activity_days + 14))
-                activity_date = days[day_index]
-                base = activity_start_epoch + day_index * day_s + 8 * 3600
-                future = activity_date > end.isoformat()
-                roll = rand()
-                subtype = "Call" if roll < 0.5 else ("Email" if roll < 0.85 else "Task")
-                done = not future and rand() < 0.92
-                # Tasks dated on the end day are completed before it starts, like everything else,
-                # at distinct moments of the twelve hours before (not all at one stamp, which
-                # would be the newest and an incremental sync's window would re-read every time).
-                completed_e = base + rand() * 9 * 3600
-                if completed_e >= end_epoch - 60:
-                    completed_e = end_epoch - 60 - rand() * 12 * 3600
-                created_e = min(base, end_epoch) - (1 + rand() * 3 * 3600) * 60
-                deleted = rand() < 0.002
-                modstamp = (
-                    _ts(recent_epoch + rand() * 4 * day_s)
-                    if deleted
-                    else _ts(completed_e if done else created_e)
-                )
-                who = account_contacts[accts[int(rand() * len(accts))]][0]
-                yield (
-                    tid, rid, whats[int(rand() * len(whats))], who,
-                    _SUBJECTS[subtype],
-                    "Completed" if done else "Not Started", "Normal", _b(done), activity_date,
-                    subtype, subtype if subtype != "Task" else "Other",
-                    int(60 + rand() * 900) if subtype == "Call" and done else "",
-                    "Outbound" if subtype == "Call" else "",
-                    _ts(completed_e) if done else "", _b(activity_date < archive_before), "",
-                    _b(deleted), _ts(created_e), rid, modstamp, rid, modstamp,
-                )  # fmt: skip
-
-    counts["Task"] = _write(out_dir, "Task", task_header, task_rows())
-
-    def event_rows() -> Iterable[tuple[object, ...]]:
-        number = 0
-        for rid in rep_ids:
-            s = skill[rid]
-            n = int(activities_per_rep_week / 8 * (0.5 + 0.7 * s) * weeks)
-            whats = rep_opps[rid] + rep_accounts[rid]
-            for _ in range(n):
-                number += 1
-                day_index = rng.randrange(activity_days + 14)
-                start_e = activity_start_epoch + day_index * day_s + rng.randrange(8, 17) * 3600
-                minutes = rng.choice((30, 45, 60, 90))
-                # Booked two days ahead; a future meeting (up to 14 days out) 16 days ahead, so
-                # stamps stay in the past and distinct, as Salesforce's would.
-                stamp = _ts(start_e - (2 if start_e <= end_epoch else 16) * day_s)
-                start_text = _ts(start_e)
-                yield (
-                    make_id(event_prefix, number), rid, rng.choice(whats), "", "Meeting",
-                    start_text, _ts(start_e + minutes * 60), days[day_index], start_text,
-                    minutes, "Meeting", _b(days[day_index] < archive_before), "false", stamp,
-                    rid, stamp, rid, stamp,
-                )  # fmt: skip
-
-    counts["Event"] = _write(out_dir, "Event", event_header, event_rows())
-    # Salescoach_Id__c is the write-back key: declare it so describe marks it an external id.
-    fields = {
-        "Task": {
-            "Salescoach_Id__c": {
-                "type": "string",
-                "externalId": True,
-                "unique": True,
-                "length": 64,
-                "label": "Salescoach Id",
-            }
-        }
-    }
-    (out_dir / "fields.json").write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
+    book = _Book(skill={rid: rng.uniform(0.25, 1.0) for rid in rep_ids})
+    counts["User"] = _write(out_dir, "User", USER_HEADER, users)
+    counts["OpportunityStage"] = _write(out_dir, "OpportunityStage", STAGE_HEADER, _stages(ids, cal))
+    accounts, contacts = _accounts_and_contacts(rng, ids, cal, book)
+    counts["Account"] = _write(out_dir, "Account", ACCOUNT_HEADER, accounts)
+    counts["Contact"] = _write(out_dir, "Contact", CONTACT_HEADER, contacts)
+    opps, history = _opportunities(rng, ids, cal, book, months=months)
+    counts["Opportunity"] = _write(out_dir, "Opportunity", OPPORTUNITY_HEADER, opps)
+    counts["OpportunityHistory"] = _write(out_dir, "OpportunityHistory", HISTORY_HEADER, history)
+    per_week = activities_per_rep_week
+    counts["Task"] = _write(out_dir, "Task", TASK_HEADER, _tasks(rng, cal, book, per_rep_week=per_week))
+    counts["Event"] = _write(out_dir, "Event", EVENT_HEADER, _events(rng, cal, book, per_rep_week=per_week))
+    (out_dir / "fields.json").write_text(json.dumps(FIELDS, indent=2) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - started
     log.info("emulator.org_generated", out_dir=str(out_dir), counts=counts, seconds=round(seconds, 2))
     return GenerateResult(out_dir, counts, seconds)

@@ -23,8 +23,8 @@ import structlog
 import uvicorn
 
 from salescoach_emulator.auth import Credentials, JwtKeys
-from salescoach_emulator.orgstore import OrgStore, now_utc
 from salescoach_emulator.server import Emulator, EmulatorConfig
+from salescoach_emulator.store.org import OrgStore, now_utc
 from salescoach_emulator.tls import ensure_tls
 
 log = structlog.get_logger(__name__)

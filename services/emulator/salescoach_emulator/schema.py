@@ -129,6 +129,14 @@ SYSTEM_FIELDS: tuple[FieldDef, ...] = (
 )
 SYSTEM_FIELD_NAMES = frozenset(f.name for f in SYSTEM_FIELDS)
 
+# The fields Task and Event share as activities, first in both.
+_ACTIVITY_FIELDS: tuple[FieldDef, ...] = (
+    _f("OwnerId", "reference", "User"),
+    _f("WhatId", "reference", "Account", "Opportunity"),
+    _f("WhoId", "reference", "Contact", "Lead"),
+    _f("Subject", "string"),
+    _f("Description", "textarea", length=32000),
+)
 _STANDARD: dict[str, tuple[FieldDef, ...]] = {
     "User": (
         _f("Username", "string", unique=True),
@@ -195,11 +203,7 @@ _STANDARD: dict[str, tuple[FieldDef, ...]] = {
         _f("ForecastCategoryName", "picklist", **_RO),
     ),
     "Task": (
-        _f("OwnerId", "reference", "User"),
-        _f("WhatId", "reference", "Account", "Opportunity"),
-        _f("WhoId", "reference", "Contact", "Lead"),
-        _f("Subject", "string"),
-        _f("Description", "textarea", length=32000),
+        *_ACTIVITY_FIELDS,
         _f("Status", "picklist"),
         _f("Priority", "picklist"),
         _f("IsClosed", "boolean", **_RO),
@@ -212,11 +216,7 @@ _STANDARD: dict[str, tuple[FieldDef, ...]] = {
         _f("IsArchived", "boolean", **_RO),
     ),
     "Event": (
-        _f("OwnerId", "reference", "User"),
-        _f("WhatId", "reference", "Account", "Opportunity"),
-        _f("WhoId", "reference", "Contact", "Lead"),
-        _f("Subject", "string"),
-        _f("Description", "textarea", length=32000),
+        *_ACTIVITY_FIELDS,
         _f("StartDateTime", "datetime"),
         _f("EndDateTime", "datetime"),
         _f("ActivityDate", "date"),

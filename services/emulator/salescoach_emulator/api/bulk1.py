@@ -25,8 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from salescoach_emulator.orgstore import ResultSet
+from salescoach_emulator.faults import QUERY_TIMEOUT
 from salescoach_emulator.soql import CompiledQuery, SoqlError, format_datetime, parse_datetime_literal
+from salescoach_emulator.store.codecs import rest_datetime
+from salescoach_emulator.store.results import ResultSet
 
 if TYPE_CHECKING:
     from salescoach_emulator.server import Emulator
@@ -41,7 +43,6 @@ RESULT_ROWS = 100_000
 # A status request waits this long for a running batch, sparing clients a 5-60 s poll sleep.
 STATUS_WAIT_SECONDS = 1.0
 NO_RECORDS = "Records not found for this query"
-QUERY_TIMEOUT = "QUERY_TIMEOUT: Your query request was running for too long."
 _CONTENT_TYPES = {"CSV", "JSON"}
 
 
@@ -87,10 +88,6 @@ class Job:
     modstamp: datetime | None = None
     batches: dict[str, Batch] = field(default_factory=dict)
     retries: int = 0
-
-
-def _json_date(value: datetime) -> str:
-    return format_datetime(value)[:-1] + "+0000"
 
 
 class Bulk1:
@@ -173,9 +170,6 @@ class Bulk1:
             raise Bulk1Error("InvalidBatch", f"Unable to find batch: {request.path_params['batch_id']}")
         return job, batch
 
-    def _new_id(self, prefix: str) -> str:
-        return prefix + self.store.minter.new_id(prefix)[3:]
-
     # ------------------------------------------------------------------ jobs
 
     async def create_job(self, request: Request) -> Response:
@@ -198,7 +192,7 @@ class Bulk1:
         # simple-salesforce sends concurrencyMode 0/1 for Parallel/Serial.
         concurrency = "Serial" if str(data.get("concurrencyMode")) in ("Serial", "1") else "Parallel"
         job = Job(
-            id=self._new_id("750"),
+            id=self.store.minter.new_id("750"),
             operation=operation,
             object=obj.name,
             content_type=content_type,
@@ -320,7 +314,9 @@ class Bulk1:
         return self._batch_response(job, batch, status=201)
 
     def _add_batch(self, job: Job, soql: str) -> Batch:
-        batch = Batch(id=self._new_id("751"), job_id=job.id, soql=soql, created=self.store.clock())
+        batch = Batch(
+            id=self.store.minter.new_id("751"), job_id=job.id, soql=soql, created=self.store.clock()
+        )
         job.batches[batch.id] = batch
         self.batches_created += 1
         return batch
@@ -336,7 +332,7 @@ class Bulk1:
             self._check_query(job, compiled)
             result = await run_in_threadpool(
                 functools.partial(
-                    self.store.materialize,
+                    self.store.results.materialize,
                     compiled,
                     include_deleted=job.operation == "queryAll",
                     prefix="752",
@@ -349,16 +345,17 @@ class Bulk1:
         except Bulk1Error as exc:
             self._fail(batch, f"{exc.code} : {exc.message}")
             return
-        timeout_rows = self.emulator.faults.plan.query_timeout_rows
-        if timeout_rows is not None and result.total > timeout_rows:
+        if self.emulator.faults.query_times_out(result.total):
             # The `querytimeout` fault, as for Bulk 2.0: too many rows for one batch; PK
             # chunking or a narrower window gets through.
-            await run_in_threadpool(self.store.drop_result, result.locator)
+            await run_in_threadpool(self.store.results.drop, result.locator)
             self._fail(batch, f"InvalidBatch : Failed to process query: {QUERY_TIMEOUT}")
             return
         batch.result = result
         batch.processed = result.total
-        batch.result_ids = [self._new_id("752") for _ in range(max(1, -(-result.total // RESULT_ROWS)))]
+        batch.result_ids = [
+            self.store.minter.new_id("752") for _ in range(max(1, -(-result.total // RESULT_ROWS)))
+        ]
         batch.processing_ms = int((time.perf_counter() - started) * 1000)
         batch.modstamp = self.store.clock()
         batch.state = "Completed"
@@ -453,7 +450,7 @@ class Bulk1:
             )
         if result.total == 0:
             return Response(NO_RECORDS, media_type="text/csv")
-        chunks = self.store.stream_csv(result, start, count, quote_all=True)
+        chunks = self.store.results.stream_csv(result, start, count, quote_all=True)
         return StreamingResponse(chunks, media_type="text/csv")
 
     def _json_rows(self, result: ResultSet, start: int, count: int, version: str) -> Iterator[bytes]:
@@ -462,10 +459,10 @@ class Bulk1:
         yield b"["
         done = 0
         while done < count:
-            rows = self.store.read_result(result, start + done, min(5000, count - done))
+            rows = self.store.results.read(result, start + done, min(5000, count - done))
             if not rows:
                 break
-            records = self.store.records(result.query, rows, version)
+            records = self.store.results.records(result.query, rows, version)
             for record in records:
                 for column in temporal:
                     _epoch_millis(record, column.label.split("."))
@@ -503,7 +500,7 @@ def _chunk_soql(soql: str, low: str | None, high: str | None) -> str:
 def _json(body: object, status: int = 200) -> Response:
     def default(value: object) -> str:
         if isinstance(value, datetime):
-            return _json_date(value)
+            return rest_datetime(value)
         raise TypeError(type(value).__name__)
 
     return Response(json.dumps(body, default=default), status, media_type="application/json")

@@ -1,0 +1,1 @@
+"""The org store: CSV folder in, SQLite working copy, queries and writes (one module per concern)."""
