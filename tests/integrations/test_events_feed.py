@@ -87,3 +87,25 @@ def test_pruning_drops_events_past_the_retention(committed_engine: Engine) -> No
         kept = events.prune_events(session, now=emitted_by + timedelta(days=29), retention_days=30)
         dropped = events.prune_events(session, now=emitted_by + timedelta(days=31), retention_days=30)
     assert (kept, dropped) == (0, 1)
+
+
+def test_figures_in_events_are_json_numbers_as_in_rest(client: TestClient, org: Org) -> None:
+    """One JSON type for money and rates everywhere: a goal's target of 60 calls is the number 60
+    in the REST answer and in the event, not the string "60"."""
+    goal = client.post(
+        f"/v1/reps/{org.rep_a1.id}/goals",
+        json={
+            "kind": "activity",
+            "period": "2026-11",
+            "metric": "calls",
+            "cadence": "per_period",
+            "target": 60,
+            "measurement_plan": "calls logged in Salesforce",
+        },
+    )
+    assert goal.status_code == 201, goal.text
+    data = client.get("/v1/events").json()["items"][-1]["data"]
+    assert goal.json()["target"] == 60
+    assert data["target"] == 60
+    assert isinstance(data["target"], int | float)
+    assert type(data["progress"]) is type(goal.json()["progress"])

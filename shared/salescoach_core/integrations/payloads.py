@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from salescoach_core.models import ActionItem, CoachingGoal, CoachingSession
+from salescoach_core.numbers import json_number
 
 
 def goal_data(goal: CoachingGoal, *, previous_status: str | None = None) -> dict[str, Any]:
@@ -18,8 +19,8 @@ def goal_data(goal: CoachingGoal, *, previous_status: str | None = None) -> dict
         "metric": goal.metric,
         "skill": goal.skill,
         "period": goal.period_label,
-        "target": None if goal.target is None else str(goal.target),
-        "progress": None if goal.progress is None else str(goal.progress),
+        "target": json_number(goal.target),
+        "progress": json_number(goal.progress),
         "status": goal.status,
     }
     if previous_status is not None:

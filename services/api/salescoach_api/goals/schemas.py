@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from salescoach_api.types import Day, RequestModel, SalesforceId
 from salescoach_core.models import ActionItem, CoachingGoal, GoalStatusChange
+from salescoach_core.numbers import json_number
 
 GoalKind = Literal["activity", "outcome", "skill"]
 GoalStatus = Literal["active", "achieved", "missed", "abandoned"]
@@ -122,9 +123,9 @@ class GoalPublic(BaseModel):
             skill=goal.skill,
             stage=goal.stage,
             measurement_plan=goal.measurement_plan,
-            baseline=_number(goal.baseline),
-            target=_number(goal.target),
-            progress=_number(goal.progress),
+            baseline=json_number(goal.baseline),
+            target=json_number(goal.target),
+            progress=json_number(goal.progress),
             progress_as_of=goal.progress_as_of,
             coach_rating=goal.coach_rating,
             status=goal.status,
@@ -147,11 +148,6 @@ def writeback_of(item: CoachingGoal | ActionItem) -> WritebackPublic:
     )
 
 
-def _number(value: Decimal | None) -> float | None:
-    # Goal figures are counts, rates or amounts rounded to 4 places in storage.
-    return float(value) if value is not None else None
-
-
 class GoalStatusChangePublic(BaseModel):
     from_status: GoalStatus | None
     to_status: GoalStatus
@@ -168,7 +164,7 @@ class GoalStatusChangePublic(BaseModel):
             changed_at=change.changed_at,
             changed_by=change.changed_by,
             reason=change.reason,
-            progress=_number(change.progress),
+            progress=json_number(change.progress),
         )
 
 
