@@ -42,7 +42,7 @@ def what_if(client: TestClient, rep: SfUser, changes: dict[str, Any]) -> Any:
 
 
 def test_two_more_starts_a_month(client: TestClient, alice: SfUser) -> None:
-    response = what_if(client, alice, {"monthly_starts": {"kind": "absolute", "value": 2}})
+    response = what_if(client, alice, {"monthly_starts": {"kind": "add", "value": 2}})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["baseline_period"]["from"] == "2026-08-01"
@@ -68,14 +68,14 @@ def test_two_more_starts_a_month(client: TestClient, alice: SfUser) -> None:
     assert body["lag_days"] == 15.0
 
 
-def test_percent_and_absolute_changes_together(client: TestClient, alice: SfUser) -> None:
+def test_scale_and_add_changes_together(client: TestClient, alice: SfUser) -> None:
     response = what_if(
         client,
         alice,
         {
-            "win_rate": {"kind": "percent", "value": 20},
-            "avg_deal_size": {"kind": "percent", "value": -10},
-            "sales_cycle_days": {"kind": "absolute", "value": -5},
+            "win_rate": {"kind": "scale", "value": 1.2},
+            "avg_deal_size": {"kind": "scale", "value": 0.9},
+            "sales_cycle_days": {"kind": "add", "value": -5},
         },
     )
     assert response.status_code == 200, response.text
@@ -95,6 +95,36 @@ def test_percent_and_absolute_changes_together(client: TestClient, alice: SfUser
     assert body["lag_days"] == 10.0
 
 
+def test_set_gives_a_lever_its_value_whatever_the_baseline(client: TestClient, alice: SfUser) -> None:
+    body = what_if(
+        client,
+        alice,
+        {"win_rate": {"kind": "set", "value": 0.4}, "monthly_starts": {"kind": "set", "value": 3}},
+    ).json()
+    # 3 x 15000 x 0.4 = 18000 a month: +3000 against the baseline's 15000, +9000 a quarter.
+    assert body["projected"]["win_rate"] == 0.4
+    assert body["projected"]["monthly_starts"] == 3.0
+    assert body["projected"]["monthly_bookings"] == 18000.0
+    assert body["monthly_difference"] == 3000.0
+    assert body["quarterly_difference"] == 9000.0
+
+
+def test_an_impossible_value_is_named_rounded_to_its_levers_places(client: TestClient, alice: SfUser) -> None:
+    problem = what_if(
+        client,
+        alice,
+        {
+            "avg_deal_size": {"kind": "scale", "value": -0.333333},
+            "win_rate": {"kind": "set", "value": 1.234567},
+        },
+    ).json()
+    # 15000 x -0.333333 = -4999.995, in cents -5000.00; a win rate to 4 places: 1.2346.
+    assert [e["msg"] for e in problem["errors"]] == [
+        "avg_deal_size would become -5000.00; it must be at least 0.",
+        "win_rate would become 1.2346; it must be between 0 and 1.",
+    ]
+
+
 def test_no_change_projects_the_baseline(client: TestClient, alice: SfUser) -> None:
     body = what_if(client, alice, {}).json()
     assert body["projected"] == body["baseline"]
@@ -105,7 +135,7 @@ def test_out_of_range_result_is_422_naming_the_field(client: TestClient, alice: 
     response = what_if(
         client,
         alice,
-        {"win_rate": {"kind": "absolute", "value": 0.6}, "avg_deal_size": {"kind": "percent", "value": -150}},
+        {"win_rate": {"kind": "add", "value": 0.6}, "avg_deal_size": {"kind": "scale", "value": -0.5}},
     )
     assert response.status_code == 422
     problem = response.json()
@@ -120,10 +150,10 @@ def test_out_of_range_result_is_422_naming_the_field(client: TestClient, alice: 
 @pytest.mark.parametrize(
     ("changes", "loc"),
     [
-        ({"starts": {"kind": "absolute", "value": 1}}, ["body", "changes", "starts"]),
+        ({"starts": {"kind": "add", "value": 1}}, ["body", "changes", "starts"]),
         ({"win_rate": {"kind": "double", "value": 1}}, ["body", "changes", "win_rate", "kind"]),
-        ({"win_rate": {"kind": "percent", "value": "lots"}}, ["body", "changes", "win_rate", "value"]),
-        ({"win_rate": {"kind": "percent"}}, ["body", "changes", "win_rate", "value"]),
+        ({"win_rate": {"kind": "scale", "value": "lots"}}, ["body", "changes", "win_rate", "value"]),
+        ({"win_rate": {"kind": "scale"}}, ["body", "changes", "win_rate", "value"]),
     ],
 )
 def test_malformed_changes_are_422_with_field_paths(
@@ -140,12 +170,12 @@ def test_rep_without_wins_or_quota(client: TestClient, factory: Factory, fixed_n
     response = what_if(
         client,
         rep,
-        {"avg_deal_size": {"kind": "percent", "value": 10}, "win_rate": {"kind": "absolute", "value": 0.25}},
+        {"avg_deal_size": {"kind": "scale", "value": 1.1}, "win_rate": {"kind": "add", "value": 0.25}},
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    # 1 start / 3 months; no wins: no deal size, and a percent of nothing stays nothing. An
-    # absolute win rate starts from 0: 0.25.
+    # 1 start / 3 months; no wins: no deal size, and scaling nothing stays nothing. Adding to
+    # a win rate starts from 0: 0.25.
     assert body["baseline"]["monthly_starts"] == 0.33
     assert body["projected"]["avg_deal_size"] is None
     assert body["projected"]["win_rate"] == 0.25

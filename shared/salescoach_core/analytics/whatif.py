@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
 from sqlmodel import Session
@@ -21,7 +21,6 @@ from salescoach_core.periods import Period, month_of
 from salescoach_core.scorecards.config import ScorecardConfig
 from salescoach_core.scorecards.service import compute_scorecards, quotas_for
 
-HUNDRED = Decimal(100)
 MONTHS_PER_QUARTER = 3
 
 
@@ -52,12 +51,25 @@ _UPPER_BOUND: dict[str, Decimal | None] = {
 }
 
 
+ChangeKind = Literal["add", "set", "scale"]
+
+
 @dataclass(frozen=True)
 class Change:
-    """`absolute` adds `value` (negative to lower); `percent` scales by (1 + value/100)."""
+    """`add` adds `value` to the lever (negative to lower it); `set` makes the lever `value`;
+    `scale` multiplies it by `value` (1.2 is 20% more, 0.9 is 10% less)."""
 
-    kind: Literal["absolute", "percent"]
+    kind: ChangeKind
     value: Decimal
+
+
+# The places each lever is shown with, in answers and in messages alike.
+_LEVER_PLACES = {
+    "monthly_starts": Decimal("0.01"),
+    "avg_deal_size": Decimal("0.01"),
+    "win_rate": Decimal("0.0001"),
+    "sales_cycle_days": Decimal("0.01"),
+}
 
 
 @dataclass(frozen=True)
@@ -99,24 +111,28 @@ def baseline_drivers(
 def project(baseline: Drivers, changes: dict[str, Change]) -> Drivers:
     """Apply the changes; refuse, naming each field, any that leave a lever out of range.
 
-    An absolute change to a lever the baseline has no value for starts from 0 (a win rate of
-    +0.2 for a rep with nothing decided means 0.2); a percent change of nothing stays nothing.
+    Adding to a lever the baseline has no value for starts from 0 (a win rate of +0.2 for a rep
+    with nothing decided means 0.2); scaling nothing stays nothing.
     """
     projected = baseline
     errors = []
     for lever, change in changes.items():
         current = getattr(baseline, lever)
-        if change.kind == "absolute":
-            value: Decimal | None = (current or Decimal(0)) + change.value
+        value: Decimal | None
+        if change.kind == "add":
+            value = (current or Decimal(0)) + change.value
+        elif change.kind == "set":
+            value = change.value
         else:
-            value = current * (1 + change.value / HUNDRED) if current is not None else None
+            value = current * change.value if current is not None else None
         upper = _UPPER_BOUND[lever]
         if value is not None and (value < 0 or (upper is not None and value > upper)):
             bounds = f"between 0 and {upper}" if upper is not None else "at least 0"
+            shown = value.quantize(_LEVER_PLACES[lever], rounding=ROUND_HALF_EVEN)
             errors.append(
                 {
                     "loc": ["body", "changes", lever, "value"],
-                    "msg": f"{lever} would become {value.normalize():f}; it must be {bounds}.",
+                    "msg": f"{lever} would become {shown:f}; it must be {bounds}.",
                     "type": "value_out_of_range",
                 }
             )

@@ -14,7 +14,7 @@ from salescoach_core.analytics.conversion import ConversionReport, StageCounts
 from salescoach_core.analytics.loss import LossAnalysis
 from salescoach_core.analytics.pipeline import PipelineHealth, Tally
 from salescoach_core.analytics.trend import TREND_METRICS, MetricKind, TrendPoint
-from salescoach_core.analytics.whatif import Change, Drivers, WhatIf
+from salescoach_core.analytics.whatif import Change, ChangeKind, Drivers, WhatIf
 
 # --- loss analysis
 
@@ -199,12 +199,12 @@ class PipelinePublic(BaseModel):
 
 
 class ChangeRequest(RequestModel):
-    """`absolute` adds `value` to the baseline (negative lowers it); `percent` scales the
-    baseline by (1 + value/100)."""
+    """`add` adds `value` to the baseline (negative lowers it); `set` makes the lever `value`;
+    `scale` multiplies the baseline by `value` (1.2: 20% more; 0.9: 10% less)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["absolute", "percent"]
+    kind: ChangeKind
     value: Annotated[Decimal, Field(allow_inf_nan=False, ge=-1_000_000_000, le=1_000_000_000)]
 
     def to_change(self) -> Change:
@@ -217,7 +217,7 @@ class Changes(RequestModel):
     monthly_starts: ChangeRequest | None = None
     avg_deal_size: ChangeRequest | None = None
     win_rate: ChangeRequest | None = Field(
-        default=None, description="A fraction: `absolute` 0.05 is five points."
+        default=None, description="A fraction: `add` 0.05 is five points, `set` 0.3 is 30%."
     )
     sales_cycle_days: ChangeRequest | None = None
 
@@ -226,7 +226,9 @@ class WhatIfRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     changes: Changes = Field(
-        examples=[{"monthly_starts": {"kind": "absolute", "value": 2}}],
+        examples=[
+            {"monthly_starts": {"kind": "add", "value": 2}, "win_rate": {"kind": "scale", "value": 1.1}}
+        ],
         description="Any of the four levers; the others keep their baseline value.",
     )
 
