@@ -10,13 +10,17 @@ team B is "the other team" in every scope test.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlmodel import Session
 
 from salescoach_api.auth.service import create_api_key
+from salescoach_core.integrations import webhooks
 from salescoach_core.models import SfUser
 from salescoach_core.roles import Role
 from tests.plugins.factories import Factory
@@ -101,3 +105,38 @@ def committed_org(committed_url: str) -> tuple[Org, RoleKeys]:
     finally:
         engine.dispose()
     return org, keys
+
+
+@pytest.fixture
+def path_values(client: TestClient, db_session: Session, org: Org, admin_key: str) -> dict[str, str]:
+    """A usable value for every path parameter of the API (a session, an action item, a goal, a
+    webhook of rep_a1's org...), so a request reaches its body and query validation."""
+    session = client.post(f"/v1/reps/{org.rep_a1.id}/sessions", json={"scheduled_at": "2026-11-10T10:00:00Z"})
+    assert session.status_code == 201, session.text
+    item = client.post(f"/v1/sessions/{session.json()['id']}/action-items", json={"description": "Call"})
+    assert item.status_code == 201, item.text
+    goal = client.post(
+        f"/v1/reps/{org.rep_a1.id}/goals",
+        json={"kind": "skill", "skill": "discovery", "measurement_plan": "rated", "period": "2026-11"},
+    )
+    assert goal.status_code == 201, goal.text
+    endpoint = webhooks.create_endpoint(
+        db_session,
+        url="https://bi.example.com/hooks",
+        event_types=[],
+        secret=None,
+        description=None,
+        now=datetime.now(UTC),
+        allow_private_targets=False,
+    )
+    return {
+        "rep_id": org.rep_a1.id,
+        "manager_id": org.manager_a.id,
+        "session_id": session.json()["id"],
+        "item_id": item.json()["id"],
+        "goal_id": goal.json()["id"],
+        "webhook_id": str(endpoint.id),
+        "delivery_id": str(uuid.uuid4()),
+        "month": "2026-11",
+        "prefix": admin_key[:16],
+    }

@@ -5,7 +5,8 @@ values. Each probe must answer 422 problem+json whose `errors[]` names the probe
 (never a 5xx, never a row stored), and afterwards every list and the sessions export still read.
 
 The document is the app's own (`app.openapi()`), so a new operation or field is probed the day it
-is added; `VALID_PATH_VALUES` must name a usable value for any new path parameter.
+is added; the `path_values` fixture (tests/plugins/auth.py) names a usable value for each path
+parameter, so every probe reaches the validation it tests.
 """
 
 from __future__ import annotations
@@ -14,20 +15,17 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
 from salescoach_api.app import create_app
 from salescoach_api.auth.policy import PUBLIC_PATHS
 from salescoach_api.limits import MULTIPART_OVERHEAD_BYTES
 from salescoach_api.quotas.router import MAX_UPLOAD_BYTES
-from salescoach_core.integrations import webhooks
 from salescoach_core.settings import Settings
 from tests.plugins.auth import Org
 
@@ -186,48 +184,6 @@ def probes() -> Iterator[Probe]:
 PROBES = list(probes())
 
 
-@dataclass(frozen=True)
-class Records:
-    """Rows the probes' path parameters name, so each probe reaches its validation."""
-
-    path_values: dict[str, str]
-
-
-@pytest.fixture
-def records(client: TestClient, db_session: Session, org: Org, admin_key: str) -> Records:
-    session = client.post(f"/v1/reps/{org.rep_a1.id}/sessions", json={"scheduled_at": "2026-11-10T10:00:00Z"})
-    assert session.status_code == 201, session.text
-    item = client.post(f"/v1/sessions/{session.json()['id']}/action-items", json={"description": "Call"})
-    assert item.status_code == 201, item.text
-    goal = client.post(
-        f"/v1/reps/{org.rep_a1.id}/goals",
-        json={"kind": "skill", "skill": "discovery", "measurement_plan": "rated", "period": "2026-11"},
-    )
-    assert goal.status_code == 201, goal.text
-    endpoint = webhooks.create_endpoint(
-        db_session,
-        url="https://bi.example.com/hooks",
-        event_types=[],
-        secret=None,
-        description=None,
-        now=datetime.now(UTC),
-        allow_private_targets=False,
-    )
-    return Records(
-        path_values={
-            "rep_id": org.rep_a1.id,
-            "manager_id": org.manager_a.id,
-            "session_id": session.json()["id"],
-            "item_id": item.json()["id"],
-            "goal_id": goal.json()["id"],
-            "webhook_id": str(endpoint.id),
-            "delivery_id": str(uuid.uuid4()),
-            "month": "2026-11",
-            "prefix": admin_key[:16],
-        }
-    )
-
-
 def _quote(value: str) -> str:
     # A URL carries bytes: a lone surrogate goes as its (invalid) UTF-8 bytes, as a client would send it.
     return quote(value.encode("utf-8", "surrogatepass"), safe="")
@@ -237,7 +193,7 @@ def _url(op: Operation, path_values: dict[str, str], override: tuple[str, str] |
     url = op.path
     for parameter in op.parameters("path"):
         name = parameter["name"]
-        assert name in path_values, f"{op.name}: add a valid value for {{{name}}} to the records fixture"
+        assert name in path_values, f"{op.name}: add a valid value for {{{name}}} to the path_values fixture"
         value = override[1] if override and override[0] == name else path_values[name]
         url = url.replace(f"{{{name}}}", _quote(value))
     return url
@@ -292,11 +248,11 @@ def test_the_walk_covers_every_kind_of_input() -> None:
 
 
 def test_every_probe_is_a_422_naming_its_location_and_the_records_still_read(
-    app: FastAPI, client: TestClient, export_client: TestClient, records: Records, org: Org
+    app: FastAPI, client: TestClient, export_client: TestClient, path_values: dict[str, str], org: Org
 ) -> None:
     failures = []
     for probe in PROBES:
-        response = _send(client, probe, records.path_values)
+        response = _send(client, probe, path_values)
         body = response.json() if response.headers.get("content-type", "").startswith(PROBLEM) else None
         locs = [e["loc"] for e in (body or {}).get("errors") or []]
         if probe.where != "body" and probe.label == "surrogate":
