@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import RouteContext, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from salescoach_api.auth.service import create_api_key, revoke_api_key
+from salescoach_api.etags import ETagRoute
 from salescoach_core.integrations.idempotency import IdempotencyStore, prune_idempotency_records
 from salescoach_core.models.integrations import IdempotencyRecord
 from salescoach_core.roles import Role
@@ -79,6 +82,46 @@ def test_scorecard_etag_answers_304_when_unchanged(client: TestClient, org: Org)
     assert first.status_code == 200
     assert (unchanged.status_code, unchanged.content, unchanged.headers["etag"]) == (304, b"", tag)
     assert other_period.status_code == 200
+
+
+def etag_routes(app: FastAPI) -> list[RouteContext]:
+    """The app's routes that declare ETags, with their full paths."""
+    return [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, ETagRoute)]
+
+
+def test_both_scorecard_reads_declare_etags(app: FastAPI) -> None:
+    declared = {c.original_route.operation_id for c in etag_routes(app)}
+
+    assert declared >= {"getRepScorecard", "getTeamScorecards"}
+
+
+def test_every_route_declaring_etags_documents_and_sends_them(
+    app: FastAPI, client: TestClient, org: Org
+) -> None:
+    operations = {op["operationId"]: op for item in app.openapi()["paths"].values() for op in item.values()}
+    path_values = {"rep_id": org.rep_a1.id, "manager_id": org.manager_a.id}
+    query = {"period": "2026-10"}
+    routes = etag_routes(app)
+    assert routes
+    for route in routes:
+        operation = operations[route.original_route.operation_id]
+        unknown = set(route.param_convertors) - path_values.keys()
+        assert not unknown, f"{route.path}: give this test a value for {unknown}"
+        path = route.path.format(**path_values)
+
+        first = client.get(path, params=query)
+        assert first.status_code == 200, path
+        again = client.get(
+            path, params=query, headers={"If-None-Match": f'"stale", W/{first.headers["etag"]}'}
+        )
+
+        tag = '"' + hashlib.sha256(first.content).hexdigest()[:32] + '"'
+        assert (first.headers["etag"], first.headers["cache-control"]) == (tag, "private, no-cache"), path
+        assert "Authorization" in first.headers["vary"].split(", "), path
+        assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", tag), path
+        assert {"name": "If-None-Match", "in": "header"}.items() <= operation["parameters"][-1].items(), path
+        assert "ETag" in operation["responses"]["200"]["headers"], path
+        assert "304" in operation["responses"], path
 
 
 def test_a_retry_during_the_first_request_is_told_to_wait_then_takes_over_a_dead_one(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from salescoach_api.app import create_app
-from salescoach_api.auth.policy import PUBLIC_PATHS
+from salescoach_api.auth.policy import PUBLIC_PATHS, Access, requires, v1_router
 from salescoach_core.settings import Settings
 
 COMMITTED = Path(__file__).parents[2] / "docs" / "openapi.json"
@@ -52,3 +52,19 @@ def test_every_operation_has_a_tag_and_problem_responses(openapi: dict[str, Any]
             assert content["application/problem+json"]["schema"] == {
                 "$ref": "#/components/schemas/Problem"
             }, name
+
+
+def test_a_route_added_after_the_document_was_built_is_documented_like_the_others() -> None:
+    app = create_app(Settings())
+    app.openapi()
+    late = v1_router(prefix="/v1")
+    late.add_api_route("/late", _created, methods=["POST"], dependencies=[requires(Access.ADMIN)])
+    app.include_router(late)
+
+    operation = app.openapi()["paths"]["/v1/late"]["post"]
+
+    assert [p["name"] for p in operation["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
+
+
+def _created() -> dict[str, str]:
+    return {"status": "created"}

@@ -15,7 +15,6 @@ from salescoach_api.analytics.router import router as analytics_router
 from salescoach_api.auth.install import install_auth
 from salescoach_api.auth.policy import deny_undeclared_access
 from salescoach_api.dependencies import reject_unstorable_parameters
-from salescoach_api.etags import install_etags
 from salescoach_api.events.router import router as events_router
 from salescoach_api.exports.router import router as exports_router
 from salescoach_api.goals.router import router as goals_router
@@ -23,6 +22,7 @@ from salescoach_api.health.router import router as health_router
 from salescoach_api.idempotency import install_idempotency
 from salescoach_api.limits import MULTIPART_OVERHEAD_BYTES, install_body_limit
 from salescoach_api.observability import install_observability
+from salescoach_api.openapi import install_openapi
 from salescoach_api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from salescoach_api.quotas.router import MAX_UPLOAD_BYTES
 from salescoach_api.quotas.router import router as quotas_router
@@ -71,9 +71,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
     app.state.scorecard_cache = TeamReportCache(ttl_seconds=settings.scorecard_cache_seconds)
     install_problem_handlers(app)
-    # Inside the observability middleware, so their answers carry request ids and access logs.
+    install_openapi(app)
+    # Inside the observability middleware, so its answers carry request ids and access logs.
     install_idempotency(app, database)
-    install_etags(app)
     # Outside every middleware and route that reads a body, inside those that only read headers
     # (request ids, access log, metrics, CORS), so a 413 is logged and carries its request id.
     install_body_limit(

@@ -1,5 +1,5 @@
-"""`ETag` / `If-None-Match` on scorecard reads: a client polling a scorecard that has not
-changed gets 304 and no body.
+"""`ETag` / `If-None-Match` on the reads whose route class is `ETagRoute` (the scorecards): a
+client polling one that has not changed gets 304 and no body.
 
 The tag is a hash of the body the route produced, so it changes exactly when the figures do
 (scorecards are computed per request, with no version column to derive it from); what is saved
@@ -8,16 +8,37 @@ is the transfer and the client's re-rendering, not the computation.
 
 from __future__ import annotations
 
+import copy
 import hashlib
-import re
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi.utils import deep_dict_update
+from starlette.requests import Request
+from starlette.responses import Response
 
-SCORECARD_PATH = re.compile(r"^/v1/(reps/[^/]+/scorecard|teams/[^/]+/scorecards)$")
-OPENAPI_PATH = re.compile(r"^/v1/(reps/\{rep_id\}/scorecard|teams/\{manager_id\}/scorecards)$")
+from salescoach_api.auth.policy import AccessRoute
+
+# Merged into the route's operation by FastAPI, like `x-access`: the route documents itself.
+OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "The `ETag` of a scorecard you hold: 304 when it is unchanged.",
+        }
+    ],
+    "responses": {
+        "200": {
+            "headers": {
+                "ETag": {"schema": {"type": "string"}, "description": "Tag of this scorecard's content."}
+            }
+        },
+        "304": {"description": "Unchanged since the `If-None-Match` tag."},
+    },
+}
 
 
 def _matches(tag: str, header: str) -> bool:
@@ -25,74 +46,37 @@ def _matches(tag: str, header: str) -> bool:
     return "*" in candidates or tag in candidates
 
 
-class ScorecardETagMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or not SCORECARD_PATH.match(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        start: Message | None = None
-        chunks: list[bytes] = []
-
-        async def buffer(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, buffer)
-        assert start is not None
-        body = b"".join(chunks)
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        if start["status"] != 200:
-            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        headers += [
-            (b"etag", tag.encode()),
-            (b"cache-control", b"private, no-cache"),
-            (b"vary", b"Authorization"),
-        ]
-        if _matches(tag, Headers(scope=scope).get("if-none-match", "")):
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+def conditional(request: Request, response: Response) -> Response:
+    """`response` with its `ETag`, or 304 when the request's `If-None-Match` holds that tag.
+    Only a 200 is tagged: an error is never cached nor answered with 304."""
+    if response.status_code != 200:
+        return response
+    tag = '"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
+    response.headers["etag"] = tag
+    response.headers["cache-control"] = "private, no-cache"
+    # Tags hash what this caller may see: a shared cache must not hand one caller's to another.
+    response.headers["vary"] = "Authorization"
+    if not _matches(tag, request.headers.get("if-none-match", "")):
+        return response
+    not_modified = Response(status_code=304, background=response.background)
+    not_modified.raw_headers = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
+    return not_modified
 
 
-def _document(schema: dict[str, Any]) -> None:
-    for path, operations in schema["paths"].items():
-        operation = operations.get("get") if OPENAPI_PATH.match(path) else None
-        if operation is None:
-            continue
-        operation.setdefault("parameters", []).append(
-            {
-                "name": "If-None-Match",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-                "description": "The `ETag` of a scorecard you hold: 304 when it is unchanged.",
-            }
-        )
-        operation["responses"]["200"]["headers"] = {
-            "ETag": {"schema": {"type": "string"}, "description": "Tag of this scorecard's content."}
-        }
-        operation["responses"]["304"] = {"description": "Unchanged since the `If-None-Match` tag."}
+class ETagRoute(AccessRoute):
+    """An `AccessRoute` whose 200 answers carry an `ETag` and honour `If-None-Match`, and whose
+    operation documents both. A router opts in with `v1_router(route_class=ETagRoute)`."""
 
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        extra = copy.deepcopy(self.openapi_extra or {})
+        deep_dict_update(extra, copy.deepcopy(OPENAPI))
+        self.openapi_extra = extra
 
-def install_etags(app: FastAPI) -> None:
-    app.add_middleware(ScorecardETagMiddleware)
-    generate = app.openapi
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            _document(generate())
-        assert app.openapi_schema is not None
-        return app.openapi_schema
+        async def tagged(request: Request) -> Response:
+            return conditional(request, await handler(request))
 
-    app.openapi = openapi  # type: ignore[method-assign]
+        return tagged

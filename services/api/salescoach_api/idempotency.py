@@ -260,7 +260,8 @@ async def _replay(request: Request, exc: Exception) -> Response:
     )
 
 
-def _document(schema: dict[str, Any]) -> None:
+def document_idempotency(schema: dict[str, Any]) -> None:
+    """Add the `Idempotency-Key` header to every `/v1` POST of the OpenAPI document."""
     for path, operations in schema["paths"].items():
         operation = operations.get("post") if path.startswith("/v1/") else None
         if operation is not None:
@@ -280,12 +281,3 @@ def install_idempotency(app: FastAPI, database: Database) -> None:
     app.state.idempotency_store = IdempotencyStore(lambda: session_scope(database.engine()))
     app.add_middleware(IdempotencyMiddleware)
     app.add_exception_handler(Replay, _replay)
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            _document(generate())
-        assert app.openapi_schema is not None
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

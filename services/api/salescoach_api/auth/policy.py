@@ -159,9 +159,10 @@ class AccessRoute(APIRoute):
         self.openapi_extra = {**(self.openapi_extra or {}), ACCESS_EXTENSION: access.value}
 
 
-def v1_router(**kwargs: Any) -> APIRouter:
-    """An APIRouter whose every route must declare its access. Use it for every `/v1` router."""
-    return APIRouter(route_class=AccessRoute, **kwargs)
+def v1_router(*, route_class: type[AccessRoute] = AccessRoute, **kwargs: Any) -> APIRouter:
+    """An APIRouter whose every route must declare its access. Use it for every `/v1` router;
+    `route_class` adds behaviour to the access check (e.g. `etags.ETagRoute`), never removes it."""
+    return APIRouter(route_class=route_class, **kwargs)
 
 
 def deny_undeclared_access(request: Request) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
+from salescoach_api import etags
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
 from salescoach_api.periods import PeriodDep
@@ -15,7 +16,7 @@ from salescoach_core.scorecards.cache import TeamReportCache
 from salescoach_core.scorecards.config import ScorecardConfig
 from salescoach_core.scorecards.service import data_as_of, team_report
 
-router = v1_router(prefix="/v1", tags=["scorecards"])
+router = v1_router(prefix="/v1", tags=["scorecards"], route_class=etags.ETagRoute)
 
 
 def get_scorecard_cache(request: Request) -> TeamReportCache:
