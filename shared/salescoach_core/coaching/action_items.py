@@ -30,12 +30,23 @@ from salescoach_core.sfids import normalise_id
 log = structlog.get_logger(__name__)
 
 
-def items_of(session: Session, row: CoachingSession) -> Sequence[ActionItem]:
-    return session.exec(
+def items_by_session(session: Session, rows: Sequence[CoachingSession]) -> dict[uuid.UUID, list[ActionItem]]:
+    """The items of each session (oldest first; every session a key), in one query whatever the
+    number of sessions, so a page of sessions does not cost a query per row."""
+    items: dict[uuid.UUID, list[ActionItem]] = {row.id: [] for row in rows}
+    if not items:
+        return items
+    for item in session.exec(
         select(ActionItem)
-        .where(col(ActionItem.session_id) == row.id)
+        .where(col(ActionItem.session_id).in_(list(items)))
         .order_by(col(ActionItem.created_at), col(ActionItem.id))
-    ).all()
+    ):
+        items[item.session_id].append(item)
+    return items
+
+
+def items_of(session: Session, row: CoachingSession) -> list[ActionItem]:
+    return items_by_session(session, [row])[row.id]
 
 
 def _opportunity(session: Session, *, rep_id: str, value: str | None) -> str | None:

@@ -72,7 +72,7 @@ VisibleItem = Annotated[ActionItem, Depends(visible_item)]
 
 
 def _public(session: SessionDep, row: CoachingSession) -> SessionPublic:
-    return SessionPublic.of(row, list(action_items.items_of(session, row)))
+    return SessionPublic.of(row, action_items.items_of(session, row))
 
 
 def _today(settings: SettingsDep, now: NowDep) -> date:
@@ -118,10 +118,11 @@ def list_sessions(
     rows = sessions.list_sessions(
         session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
     )
+    items = action_items.items_by_session(session, rows)
     return page_of(
         rows,
         limit,
-        public=lambda row: _public(session, row),
+        public=lambda row: SessionPublic.of(row, items[row.id]),
         cursor_of=lambda row: time_id_cursor(row.scheduled_at, row.id),
     )
 
