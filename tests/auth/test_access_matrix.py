@@ -30,6 +30,7 @@ from salescoach_api.auth.policy import (
     v1_router,
 )
 from salescoach_api.auth.service import create_api_key
+from salescoach_core.coaching import action_items
 from salescoach_core.coaching import sessions as coaching_sessions
 from salescoach_core.integrations import events, webhooks
 from salescoach_core.models import ActionItem, CoachingGoal, CoachingSession, SfUser
@@ -146,7 +147,7 @@ def _delivery(scene: Scene) -> WebhookDelivery:
 
 
 def _action_item(scene: Scene, own: bool) -> ActionItem:
-    return coaching_sessions.create_action_item(
+    return action_items.create_action_item(
         scene.session,
         row=_coaching_session(scene, own),
         owner="rep",

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from salescoach_core.coaching import goals
+from salescoach_core.coaching import goal_progress, goals
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.models import CoachingGoal, WritebackOutbox
 from salescoach_core.settings import Settings
@@ -243,7 +243,9 @@ def test_stage_conversion_goal_baseline_progress_and_close(
     # A lost exit on 11-20 makes November 2 / 5 = 0.4 < 0.5: missed at the end of the month.
     _walk(factory, alice, ("Qualification", 11, 18), ("Closed Lost", 11, 20))
     config = CoachingConfig.from_settings(settings)
-    assert goals.refresh_progress(db_session, now=datetime(2026, 11, 21, tzinfo=UTC), config=config) == 2
+    assert (
+        goal_progress.refresh_progress(db_session, now=datetime(2026, 11, 21, tzinfo=UTC), config=config) == 2
+    )
     assert ok(client.get(f"/v1/goals/{qualification['id']}"))["progress"] == 0.4
     closed = goals.close_due_goals(db_session, now=datetime(2026, 12, 1, 0, 5, tzinfo=UTC), config=config)
     status = {str(g.id): (g.status, g.progress) for g in closed}

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 
 from tests.coaching.conftest import Team, new_item, new_session, ok
+from tests.plugins.database import statements_on
 from tests.plugins.factories import Factory
 
 
@@ -159,3 +161,28 @@ def test_a_changed_item_gets_a_new_version_to_write_back(client: TestClient, tea
     assert changed["writeback"]["status"] == "pending"
     canceled = ok(client.patch(f"/v1/action-items/{item['id']}", json={"status": "canceled"}))
     assert canceled["writeback"]["version"] == 3
+
+
+def test_listing_sessions_loads_their_action_items_in_a_fixed_number_of_queries(
+    client: TestClient, team: Team, connection: Connection
+) -> None:
+    def add_sessions(count: int) -> dict[str, set[str]]:
+        created = {}
+        for _ in range(count):
+            session = new_session(client, team.alice)
+            created[session["id"]] = {new_item(client, session["id"])["id"] for _ in range(2)}
+        return created
+
+    def list_all() -> tuple[dict[str, set[str]], int]:
+        with statements_on(connection) as statements:
+            page = ok(client.get(f"/v1/reps/{team.alice.id}/sessions", params={"limit": 200}))
+        listed = {s["id"]: {i["id"] for i in s["action_items"]} for s in page["items"]}
+        return listed, len(statements)
+
+    expected = add_sessions(2)
+    listed, with_two = list_all()
+    assert listed == expected
+    expected |= add_sessions(10)
+    listed, with_twelve = list_all()
+    assert listed == expected
+    assert with_twelve == with_two

@@ -8,6 +8,7 @@ from datetime import UTC, date, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from salescoach_core.coaching import action_items
 from salescoach_core.coaching import sessions as coaching_sessions
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.refresh import complete_items_from_tasks
@@ -31,7 +32,7 @@ def test_sessions_and_action_items_emit_their_events(db_session: Session, org: O
     held = coaching_sessions.create_session(
         db_session, rep=org.rep_a1, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW
     )
-    item = coaching_sessions.create_action_item(
+    item = action_items.create_action_item(
         db_session,
         row=held,
         owner="coach",
@@ -48,9 +49,7 @@ def test_sessions_and_action_items_emit_their_events(db_session: Session, org: O
         now=NOW,
         config=config,
     )
-    coaching_sessions.update_action_item(
-        db_session, item=item, changes={"status": "completed"}, now=NOW, zone=UTC
-    )
+    action_items.update_action_item(db_session, item=item, changes={"status": "completed"}, now=NOW, zone=UTC)
     canceled = coaching_sessions.create_session(
         db_session, rep=org.rep_a1, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW
     )
@@ -68,7 +67,7 @@ def test_a_task_closed_in_salesforce_emits_action_item_completed(
     row = coaching_sessions.create_session(
         db_session, rep=org.rep_a1, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW
     )
-    item = coaching_sessions.create_action_item(
+    item = action_items.create_action_item(
         db_session,
         row=row,
         owner="rep",

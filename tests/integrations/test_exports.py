@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from salescoach_core.coaching import action_items
 from salescoach_core.coaching import sessions as coaching_sessions
 from salescoach_core.models import CoachingGoal
 from tests.integrations.conftest import NOW
@@ -29,7 +30,7 @@ def _records(db_session: Session, org: Org) -> None:
                 fields={"scheduled_at": NOW + timedelta(days=n)},
                 now=NOW,
             )
-            coaching_sessions.create_action_item(
+            action_items.create_action_item(
                 db_session,
                 row=row,
                 owner="coach",
@@ -105,7 +106,7 @@ def test_csv_text_cells_that_a_spreadsheet_would_run_are_neutralised(
         db_session, rep=org.rep_a2, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW
     )
     for text in FORMULAS:
-        coaching_sessions.create_action_item(
+        action_items.create_action_item(
             db_session, row=row, owner="coach", description=text, due_date=None, opportunity_id=None, now=NOW
         )
     goal = export_client.post(

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from psycopg import sql
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -120,3 +122,18 @@ def db_session(connection: Connection) -> Iterator[Session]:
 def database(settings: Settings, engine: Engine) -> Database:
     """The product's Database handle on the test database."""
     return Database.from_engine(settings, engine)
+
+
+@contextmanager
+def statements_on(connection: Connection) -> Iterator[list[str]]:
+    """The SQL statements run on `connection` inside the block, in order (to catch N+1 queries)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(connection, "before_cursor_execute", record)

@@ -24,10 +24,10 @@ from typing import Literal
 from sqlalchemy import text
 from sqlmodel import Session
 
-from salescoach_core.coaching.commitments import commitment_window
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.models import SfUser
 from salescoach_core.periods import Period
+from salescoach_core.scorecards.commitments import commitment_window
 from salescoach_core.scorecards.service import rep_scorecard
 
 Verdict = Literal["on_track", "skill", "will"]

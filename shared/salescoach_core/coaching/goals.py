@@ -1,21 +1,19 @@
-"""Coaching goals (docs/domain.md, "Coaching goals"): creation under the per-period limit, baseline and
-progress from the scorecard, status changes with their history, and the close at period end.
+"""Coaching goals (docs/domain.md, "Coaching goals"): creation under the per-period limit, edits,
+status changes with their history, and the close at period end; `goal_progress` measures them.
 
 Activity goals count calls, emails, meetings or opportunity starts, per week or per period;
 outcome goals track dollars in starts, win rate, sales cycle days or the conversion of one open
 stage (`stage_conversion` with its `stage`, as analytics computes it) over the period; skill goals
-name a skill and are rated by the coach. Baseline = the same metric over the period of the same
-kind just before the goal's (the previous month for a month goal), as the scorecard computes it.
+name a skill and are rated by the coach.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import structlog
@@ -23,7 +21,6 @@ from sqlalchemy import text, tuple_
 from sqlmodel import Session, col, select
 
 from salescoach_core import reps
-from salescoach_core.analytics.conversion import stage_conversion
 from salescoach_core.analytics.stages import stage_catalog
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.errors import (
@@ -32,14 +29,18 @@ from salescoach_core.coaching.errors import (
     GoalTransitionError,
     InvalidGoalError,
 )
+from salescoach_core.coaching.goal_progress import (
+    STAGE_CONVERSION,
+    due_goals_measured,
+    measure_new_goal,
+    period_outcome,
+)
 from salescoach_core.coaching.outbox import record_change
 from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import goal_data
 from salescoach_core.models import CoachingGoal, GoalStatusChange, SfUser
-from salescoach_core.periods import Period, month_of
-from salescoach_core.scorecards.metrics import RepScorecard
-from salescoach_core.scorecards.service import compute_scorecards
+from salescoach_core.periods import Period
 
 log = structlog.get_logger(__name__)
 
@@ -48,12 +49,9 @@ GoalStatus = Literal["active", "achieved", "missed", "abandoned"]
 Cadence = Literal["per_week", "per_period"]
 
 ACTIVITY_METRICS = ("calls", "emails", "meetings", "opportunity_starts")
-STAGE_CONVERSION = "stage_conversion"
 OUTCOME_METRICS = ("dollars_in_starts", "win_rate", STAGE_CONVERSION, "sales_cycle_days")
-LOWER_IS_BETTER = frozenset({"sales_cycle_days"})
 CLOSED_STATUSES = frozenset({"achieved", "missed", "abandoned"})
 SYSTEM_ACTOR = "system"
-PLACES = Decimal("0.0001")
 
 
 @dataclass(frozen=True)
@@ -70,65 +68,6 @@ class GoalSpec:
     coach_rating: int | None = None
     stage: str | None = None
     """Stage-conversion goals: the open stage (its API name) whose conversion is tracked."""
-
-
-def goal_period(goal: CoachingGoal) -> Period:
-    """The goal's period back from its stored bounds and label."""
-    if goal.period_label.count("..") == 1:
-        return Period.range(goal.period_start, goal.period_end)
-    return Period.parse(goal.period_label)
-
-
-def previous_period(period: Period) -> Period:
-    """The period of the same kind just before: previous month, quarter, or equal-length range."""
-    before = period.start - timedelta(days=1)
-    if period.kind == "month":
-        return month_of(before)
-    if period.kind == "quarter":
-        return Period.quarter(before.year, (before.month - 1) // 3 + 1)
-    return Period.range(period.start - timedelta(days=period.days), period.start)
-
-
-def metric_value(
-    card: RepScorecard,
-    *,
-    metric: str,
-    cadence: str | None,
-    period: Period,
-    now: datetime,
-    config: CoachingConfig,
-) -> Decimal | None:
-    """The goal metric from a scorecard: per week over the elapsed part of the period when the
-    cadence is `per_week`, else the period's figure so far."""
-    raw = getattr(card.metrics, metric)
-    if raw is None:
-        return None
-    value = Decimal(raw)
-    if cadence == "per_week":
-        elapsed_days = Decimal(period.days) * period.elapsed_fraction(now, config.scorecard.zone)
-        if elapsed_days == 0:
-            return None
-        value = value * 7 / elapsed_days
-    # Stored with 4 decimal places: round here so what is served equals what is stored.
-    return value.quantize(PLACES, rounding=ROUND_HALF_EVEN)
-
-
-def stage_conversion_value(
-    session: Session, *, rep_id: str, stage: str, period: Period, config: CoachingConfig
-) -> Decimal | None:
-    """The rep's conversion share at `stage` over `period`: converted / left among opportunities
-    that first entered the stage in the period, as analytics computes it (docs/metrics.md, "Stage
-    conversion"); None when none left the stage."""
-    report = stage_conversion(
-        session,
-        rep_id=rep_id,
-        team_ids=None,
-        period=period,
-        stages=stage_catalog(session),
-        config=config.analytics,
-    )
-    value = next((item.rep.conversion for item in report.stages if item.stage == stage), None)
-    return value.quantize(PLACES, rounding=ROUND_HALF_EVEN) if value is not None else None
 
 
 def _validate_stage(session: Session, spec: GoalSpec) -> None:
@@ -252,28 +191,7 @@ def create_goal(
         external_id=f"goal-{goal_id}",
         writeback_status="not_mirrored",
     )
-    if goal.metric == STAGE_CONVERSION:
-        assert goal.stage is not None
-        goal.baseline = stage_conversion_value(
-            session, rep_id=rep.id, stage=goal.stage, period=previous_period(spec.period), config=config
-        )
-        goal.progress = stage_conversion_value(
-            session, rep_id=rep.id, stage=goal.stage, period=spec.period, config=config
-        )
-        goal.progress_as_of = now
-    elif goal.metric is not None:
-        before = previous_period(spec.period)
-        card = compute_scorecards(session, reps=[rep], period=before, config=config.scorecard, now=now)[0]
-        goal.baseline = metric_value(
-            card, metric=goal.metric, cadence=goal.cadence, period=before, now=now, config=config
-        )
-        card = compute_scorecards(session, reps=[rep], period=spec.period, config=config.scorecard, now=now)[
-            0
-        ]
-        goal.progress = metric_value(
-            card, metric=goal.metric, cadence=goal.cadence, period=spec.period, now=now, config=config
-        )
-        goal.progress_as_of = now
+    measure_new_goal(session, goal=goal, rep=rep, now=now, config=config)
     session.add(goal)
     session.flush()
     _history(session, goal, None, "active", actor=actor, now=now, reason="created")
@@ -416,88 +334,13 @@ def _history(
     session.flush()
 
 
-def _measured_goals(
-    session: Session, *, due_by: datetime | None, config: CoachingConfig
-) -> list[CoachingGoal]:
-    query = select(CoachingGoal).where(
-        col(CoachingGoal.status) == "active", col(CoachingGoal.kind).in_(("activity", "outcome"))
-    )
-    if due_by is not None:
-        query = query.where(col(CoachingGoal.period_end) <= due_by.astimezone(config.scorecard.zone).date())
-    return list(session.exec(query.with_for_update(skip_locked=True)))
-
-
-def _refresh(session: Session, goals: list[CoachingGoal], *, now: datetime, config: CoachingConfig) -> None:
-    """Recompute progress: one scorecard computation per distinct period for all its reps."""
-    by_period: dict[tuple[str, Any, Any], list[CoachingGoal]] = defaultdict(list)
-    for goal in goals:
-        by_period[(goal.period_label, goal.period_start, goal.period_end)].append(goal)
-    for group in by_period.values():
-        period = goal_period(group[0])
-        rep_ids = sorted({g.rep_id for g in group})
-        users = session.exec(select(SfUser).where(col(SfUser.id).in_(rep_ids))).all()
-        cards = {
-            card.rep_id: card
-            for card in compute_scorecards(
-                session, reps=users, period=period, config=config.scorecard, now=now
-            )
-        }
-        for goal in group:
-            card = cards.get(goal.rep_id)
-            assert goal.metric is not None
-            if goal.metric == STAGE_CONVERSION:
-                assert goal.stage is not None
-                goal.progress = stage_conversion_value(
-                    session, rep_id=goal.rep_id, stage=goal.stage, period=period, config=config
-                )
-                goal.progress_as_of = now
-                session.add(goal)
-                continue
-            goal.progress = (
-                metric_value(
-                    card, metric=goal.metric, cadence=goal.cadence, period=period, now=now, config=config
-                )
-                if card is not None
-                else None
-            )
-            goal.progress_as_of = now
-            session.add(goal)
-    session.flush()
-
-
-def refresh_progress(session: Session, *, now: datetime, config: CoachingConfig) -> int:
-    """Recompute the progress of every active activity and outcome goal (after each sync)."""
-    goals = _measured_goals(session, due_by=None, config=config)
-    _refresh(session, goals, now=now, config=config)
-    return len(goals)
-
-
-def target_met(goal: CoachingGoal) -> bool:
-    if goal.progress is None or goal.target is None:
-        return False
-    if goal.metric in LOWER_IS_BETTER:
-        return goal.progress <= goal.target
-    return goal.progress >= goal.target
-
-
 def close_due_goals(session: Session, *, now: datetime, config: CoachingConfig) -> list[CoachingGoal]:
     """Close every active activity and outcome goal whose period has ended as achieved or missed,
     from its progress over the whole period. Safe to run from several workers (SKIP LOCKED)."""
-    goals = _measured_goals(session, due_by=now, config=config)
-    _refresh(session, goals, now=now, config=config)
+    goals = due_goals_measured(session, now=now, config=config)
     for goal in goals:
-        outcome = "achieved" if target_met(goal) else "missed"
-        progress = f"{goal.progress.normalize():f}" if goal.progress is not None else "no data"
-        target = f"{goal.target.normalize():f}" if goal.target is not None else "?"
-        measured = f"{goal.metric} at {goal.stage}" if goal.stage else goal.metric
-        set_status(
-            session,
-            goal,
-            outcome,
-            actor=SYSTEM_ACTOR,
-            now=now,
-            reason=f"period {goal.period_label} ended: {measured} {progress} against target {target}",
-        )
+        outcome, reason = period_outcome(goal)
+        set_status(session, goal, outcome, actor=SYSTEM_ACTOR, now=now, reason=reason)
         record_change(session, goal, now=now, created=False)
     session.flush()
     if goals:

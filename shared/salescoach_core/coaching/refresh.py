@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from salescoach_core.coaching.config import CoachingConfig
-from salescoach_core.coaching.goals import close_due_goals, refresh_progress
+from salescoach_core.coaching.goal_progress import refresh_progress
+from salescoach_core.coaching.goals import close_due_goals
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import action_item_data
 from salescoach_core.models import ActionItem

@@ -1,8 +1,8 @@
-"""Coaching sessions and their action items (docs/domain.md, "Coaching sessions").
+"""Coaching sessions (docs/domain.md, "Coaching sessions"); their action items are in `action_items`.
 
 A session is scheduled, then closed once: held, canceled or no-show. Holding needs at least one
 action item with a due date and a scheduled follow-up; a developmental session freezes the
-scorecard the coach and rep looked at. Action items owned by the rep are mirrored to Salesforce.
+scorecard the coach and rep looked at.
 """
 
 from __future__ import annotations
@@ -10,44 +10,38 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import exists, tuple_
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from salescoach_core import reps
+from salescoach_core.coaching import action_items
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.errors import (
     ActionItemAndFollowUpRequiredError,
-    ActionItemNotFoundError,
     ActionItemWithDueDateRequiredError,
-    CompletedOnOutOfRangeError,
     FollowUpRequiredError,
     HoldRequirementsMissingError,
-    InvalidActionItemError,
-    InvalidOpportunityError,
     InvalidSessionError,
     NotAConsequenceSessionError,
     SessionClosedError,
     SessionNotFoundError,
 )
-from salescoach_core.coaching.outbox import record_change
 from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
-from salescoach_core.integrations.payloads import action_item_data, session_data
-from salescoach_core.models import ActionItem, CoachingSession, SfOpportunity, SfUser
+from salescoach_core.integrations.payloads import session_data
+from salescoach_core.models import CoachingSession, SfUser
 from salescoach_core.periods import Period, month_of
 from salescoach_core.scorecards.service import rep_scorecard
-from salescoach_core.sfids import normalise_id
 
 log = structlog.get_logger(__name__)
 
 Mode = Literal["developmental", "consequence"]
 SessionStatus = Literal["scheduled", "held", "canceled", "no_show"]
-ItemStatus = Literal["open", "completed", "canceled"]
 
 DEVELOPMENTAL_FIELDS = (
     "objectives",
@@ -157,14 +151,6 @@ def update_session(
     return row
 
 
-def items_of(session: Session, row: CoachingSession) -> Sequence[ActionItem]:
-    return session.exec(
-        select(ActionItem)
-        .where(col(ActionItem.session_id) == row.id)
-        .order_by(col(ActionItem.created_at), col(ActionItem.id))
-    ).all()
-
-
 def hold_session(
     session: Session,
     *,
@@ -176,7 +162,10 @@ def hold_session(
 ) -> CoachingSession:
     """Close the session as held: checks what holding needs, freezes the scorecard snapshot."""
     _lock_scheduled(session, row)
-    has_item = any(item.due_date is not None and item.status != "canceled" for item in items_of(session, row))
+    has_item = any(
+        item.due_date is not None and item.status != "canceled"
+        for item in action_items.items_of(session, row)
+    )
     # Checked before anything is applied, so a refused hold leaves the session untouched.
     follow_up = fields.get("follow_up_at", row.follow_up_at)
     has_follow_up = follow_up is not None and follow_up > row.scheduled_at
@@ -268,160 +257,3 @@ def acknowledge(session: Session, *, row: CoachingSession, actor: str, now: date
         session.flush()
         log.info("session_acknowledged", session_id=str(row.id), actor=actor)
     return row
-
-
-# ---------------------------------------------------------------------------- action items
-
-
-def _opportunity(session: Session, *, rep_id: str, value: str | None) -> str | None:
-    """The opportunity id (18 characters) if it is one of the rep's, not deleted: the Task
-    written back to Salesforce links to it."""
-    if value is None:
-        return None
-    opportunity_id = normalise_id(value, field="opportunity_id")
-    owned = exists().where(
-        col(SfOpportunity.id) == opportunity_id,
-        col(SfOpportunity.owner_id) == rep_id,
-        col(SfOpportunity.is_deleted).is_(False),
-    )
-    if not session.scalar(select(owned)):
-        raise InvalidOpportunityError(
-            f"`opportunity_id` {opportunity_id} is not an opportunity of rep {rep_id} "
-            "(as last synced from Salesforce).",
-            field="opportunity_id",
-        )
-    return opportunity_id
-
-
-def create_action_item(
-    session: Session,
-    *,
-    row: CoachingSession,
-    owner: Literal["rep", "coach"],
-    description: str,
-    due_date: date | None,
-    opportunity_id: str | None,
-    now: datetime,
-) -> ActionItem:
-    # Locked so that an item cannot join a session a concurrent request is closing.
-    lock_row(session, row)
-    if row.status in ("canceled", "no_show"):
-        raise SessionClosedError(f"Session {row.id} is {row.status}; it takes no action items.")
-    if not description.strip():
-        raise InvalidActionItemError("An action item needs a `description`.")
-    item_id = uuid.uuid4()
-    item = ActionItem(
-        id=item_id,
-        session_id=row.id,
-        rep_id=row.rep_id,
-        owner=owner,
-        description=description,
-        due_date=due_date,
-        opportunity_id=_opportunity(session, rep_id=row.rep_id, value=opportunity_id),
-        status="open",
-        created_at=now,
-        updated_at=now,
-        external_id=f"ai-{item_id}",
-        writeback_status="not_mirrored",
-    )
-    session.add(item)
-    session.flush()
-    record_change(session, item, now=now, created=True)
-    log.info("action_item_created", action_item_id=str(item.id), session_id=str(row.id), owner=owner)
-    return item
-
-
-def get_action_item(session: Session, item_id: uuid.UUID) -> ActionItem:
-    item = session.get(ActionItem, item_id)
-    if item is None:
-        raise ActionItemNotFoundError(f"No action item {item_id}.")
-    return item
-
-
-def update_action_item(
-    session: Session, *, item: ActionItem, changes: dict[str, Any], now: datetime, zone: tzinfo
-) -> ActionItem:
-    """Edit an item; `status` completes (on `completed_on`, default today in `zone`), cancels or
-    reopens it. `completed_on` lies between the day the item was created and today."""
-    lock_row(session, item)
-    today = now.astimezone(zone).date()
-    completed_on = changes.get("completed_on")
-    if completed_on is not None:
-        created_on = item.created_at.astimezone(zone).date()
-        if not created_on <= completed_on <= today:
-            raise CompletedOnOutOfRangeError(
-                f"`completed_on` must lie between the day the item was created ({created_on}) and "
-                f"today ({today}), in the org's time zone; got {completed_on}."
-            )
-    if "description" in changes:
-        if not changes["description"] or not str(changes["description"]).strip():
-            raise InvalidActionItemError("`description` cannot be empty.")
-        item.description = changes["description"]
-    if "due_date" in changes:
-        item.due_date = changes["due_date"]
-    if "opportunity_id" in changes:
-        item.opportunity_id = _opportunity(session, rep_id=item.rep_id, value=changes["opportunity_id"])
-    status = changes.get("status")
-    if status is not None and status != item.status:
-        item.status = status
-        if status == "completed":
-            item.completed_on = changes.get("completed_on") or today
-            item.completed_source = "api"
-            emit(session, "action_item.completed", action_item_data(item), now=now)
-        else:
-            item.completed_on = None
-            item.completed_source = None
-    elif changes.get("completed_on") is not None:
-        if item.status != "completed":
-            raise InvalidActionItemError("`completed_on` applies to a completed item (set `status`).")
-        item.completed_on = changes["completed_on"]
-    item.updated_at = now
-    session.add(item)
-    record_change(session, item, now=now, created=False)
-    session.flush()
-    return item
-
-
-def list_action_items(
-    session: Session,
-    *,
-    rep_id: str,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> Sequence[ActionItem]:
-    query = select(ActionItem).where(col(ActionItem.rep_id) == rep_id)
-    if status is not None:
-        query = query.where(col(ActionItem.status) == status)
-    if after is not None:
-        query = query.where(
-            tuple_(col(ActionItem.created_at), col(ActionItem.id)) > tuple_(after[0], after[1])
-        )
-    return session.exec(query.order_by(col(ActionItem.created_at), col(ActionItem.id)).limit(limit)).all()
-
-
-def plan(
-    session: Session, *, rep_id: str, today: date, days: int
-) -> tuple[Sequence[ActionItem], Sequence[ActionItem]]:
-    """The rep's plan: open items overdue, and every item due in `[today, today + days)`."""
-    end = today + timedelta(days=days)
-    overdue = session.exec(
-        select(ActionItem)
-        .where(
-            col(ActionItem.rep_id) == rep_id,
-            col(ActionItem.status) == "open",
-            col(ActionItem.due_date) < today,
-        )
-        .order_by(col(ActionItem.due_date), col(ActionItem.id))
-    ).all()
-    upcoming = session.exec(
-        select(ActionItem)
-        .where(
-            col(ActionItem.rep_id) == rep_id,
-            col(ActionItem.status) != "canceled",
-            col(ActionItem.due_date) >= today,
-            col(ActionItem.due_date) < end,
-        )
-        .order_by(col(ActionItem.due_date), col(ActionItem.id))
-    ).all()
-    return overdue, upcoming

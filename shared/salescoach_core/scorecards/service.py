@@ -12,10 +12,10 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from salescoach_core.coaching.commitments import commitments_for
 from salescoach_core.models import DEFAULT_SCOPE, ActivityRequirement, Quota, SfUser, SyncState
 from salescoach_core.periods import Period
 from salescoach_core.reps import team_members
+from salescoach_core.scorecards.commitments import commitments_for
 from salescoach_core.scorecards.config import ScorecardConfig
 from salescoach_core.scorecards.metrics import (
     Figures,

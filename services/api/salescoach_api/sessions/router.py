@@ -29,7 +29,7 @@ from salescoach_api.sessions.schemas import (
 )
 from salescoach_api.types import Page, page_of
 from salescoach_core import reps
-from salescoach_core.coaching import sessions
+from salescoach_core.coaching import action_items, sessions
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.diagnosis import diagnose
 from salescoach_core.coaching.errors import (
@@ -60,7 +60,7 @@ def visible_session(
 
 
 def visible_item(request: Request, session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID) -> ActionItem:
-    item = sessions.get_action_item(session, item_id)
+    item = action_items.get_action_item(session, item_id)
     require_row_access(
         request, scope, item.rep_id, missing=ActionItemNotFoundError(f"No action item {item_id}.")
     )
@@ -72,7 +72,7 @@ VisibleItem = Annotated[ActionItem, Depends(visible_item)]
 
 
 def _public(session: SessionDep, row: CoachingSession) -> SessionPublic:
-    return SessionPublic.of(row, list(sessions.items_of(session, row)))
+    return SessionPublic.of(row, action_items.items_of(session, row))
 
 
 def _today(settings: SettingsDep, now: NowDep) -> date:
@@ -118,10 +118,11 @@ def list_sessions(
     rows = sessions.list_sessions(
         session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
     )
+    items = action_items.items_by_session(session, rows)
     return page_of(
         rows,
         limit,
-        public=lambda row: _public(session, row),
+        public=lambda row: SessionPublic.of(row, items[row.id]),
         cursor_of=lambda row: time_id_cursor(row.scheduled_at, row.id),
     )
 
@@ -208,7 +209,7 @@ def create_action_item(
     session: SessionDep, now: NowDep, row: VisibleSession, body: ActionItemCreate
 ) -> ActionItemPublic:
     """An agreed action. Owned by the rep, it becomes a Salesforce Task owned by the rep."""
-    item = sessions.create_action_item(
+    item = action_items.create_action_item(
         session,
         row=row,
         owner=body.owner,
@@ -256,7 +257,7 @@ def update_action_item(
             )
     zone = CoachingConfig.from_settings(settings).scorecard.zone
     return ActionItemPublic.of(
-        sessions.update_action_item(session, item=item, changes=changes, now=now, zone=zone)
+        action_items.update_action_item(session, item=item, changes=changes, now=now, zone=zone)
     )
 
 
@@ -272,7 +273,7 @@ def list_action_items(
 ) -> Page[ActionItemPublic]:
     """The rep's action items, oldest first, optionally by status."""
     rep = reps.get_user(session, rep_id)
-    rows = sessions.list_action_items(
+    rows = action_items.list_action_items(
         session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
     )
     return page_of(
@@ -287,7 +288,7 @@ def get_plan(session: SessionDep, settings: SettingsDep, now: NowDep, rep_id: st
     rep = reps.get_user(session, rep_id)
     today = _today(settings, now)
     days = settings.plan_days
-    overdue, upcoming = sessions.plan(session, rep_id=rep.id, today=today, days=days)
+    overdue, upcoming = action_items.plan(session, rep_id=rep.id, today=today, days=days)
     goals = active_overlapping(session, rep_id=rep.id, period=month_of(today))
     return PlanPublic(
         rep_id=rep.id,
