@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -402,8 +404,21 @@ class Settings(BaseSettings):
 
     @property
     def salesforce_mode(self) -> Literal["emulator", "real"]:
-        """Real Salesforce when a connected app is configured, else the local emulator."""
-        return "real" if self.sf_client_id else "emulator"
+        """The local emulator when no connected app is configured or the login host is a
+        loopback address (`salescoach run` points a client id at the emulator it starts there;
+        Salesforce never serves on loopback); else a real org."""
+        if not self.sf_client_id or _is_loopback(urlsplit(self.sf_login_url).hostname or ""):
+            return "emulator"
+        return "real"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

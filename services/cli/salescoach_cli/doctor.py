@@ -52,7 +52,10 @@ def run_doctor(settings: Settings) -> None:
                 f"salesforce: SALESCOACH_SF_JWT_KEY_FILE {settings.sf_jwt_key_file} does not exist"
             )
     else:
-        console.print("salesforce: local emulator (no SALESCOACH_SF_CLIENT_ID set)")
+        reason = (
+            f"at {settings.sf_login_url}" if settings.sf_client_id else "(no SALESCOACH_SF_CLIENT_ID set)"
+        )
+        console.print(f"salesforce: local emulator {reason}")
 
     if problems:
         for problem in problems:
