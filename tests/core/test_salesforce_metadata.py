@@ -63,9 +63,7 @@ def test_opportunity_read_comes_with_account_read() -> None:
 
 def test_every_read_has_the_reads_it_depends_on() -> None:
     readable = _readable_objects(_parse())
-    missing = {
-        obj: [dep for dep in READ_DEPENDS_ON.get(obj, []) if dep not in readable] for obj in readable
-    }
+    missing = {obj: [dep for dep in READ_DEPENDS_ON.get(obj, []) if dep not in readable] for obj in readable}
     assert {obj: deps for obj, deps in missing.items() if deps} == {}
 
 

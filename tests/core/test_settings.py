@@ -90,3 +90,15 @@ def test_secrets_are_masked_in_the_sources_table(monkeypatch: pytest.MonkeyPatch
 def test_salesforce_mode_with_a_client_id_follows_the_login_host(login_url: str, mode: str) -> None:
     settings = Settings(sf_client_id="3MVG9abc", sf_login_url=login_url)
     assert settings.salesforce_mode == mode
+
+
+@pytest.mark.parametrize("host", ['127.0.0.1" -c "log_statement=all', "a b", "host;rm", ""])
+def test_embedded_listen_addresses_refuse_anything_but_hosts(host: str) -> None:
+    # pg_ctl passes the value through a shell: quotes, spaces and separators must never reach it.
+    with pytest.raises(ValidationError, match="host names or IP addresses"):
+        Settings(embedded_pg_host=host)
+
+
+def test_embedded_listen_addresses_take_a_list_and_the_wildcard() -> None:
+    assert Settings(embedded_pg_host="127.0.0.1, ::1").embedded_pg_host == "127.0.0.1,::1"
+    assert Settings(embedded_pg_host="*").embedded_pg_host == "*"
