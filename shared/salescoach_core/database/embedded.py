@@ -140,7 +140,8 @@ def _install_listener_hook() -> None:
 def _uri(server: Any, database: str | None = None) -> str:
     # The wheel's URI names the socket directory but not the port, which names the socket file.
     uri: str = server.get_uri(database)
-    return f"{uri}&port={server.get_postmaster_info().port}"
+    info = server.get_postmaster_info()
+    return f"{uri}&port={info.port}" if info.socket_dir is not None else uri
 
 
 def _set_tcp_password(conn: psycopg.Connection[Any], password: str) -> None:
