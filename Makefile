@@ -55,9 +55,10 @@ bench: install ## benchmarks: a table on stdout, JSON in bench-results/
 	$(BIN)/python -m compileall -q shared services
 	$(BIN)/pytest -m bench -p no:cacheprovider --override-ini="addopts=-ra" -o timeout=7200 tests/bench -s
 
-docker-config: ## validate docker-compose.yml (docker compose, or docker-compose v1)
+docker-config: ## validate docker-compose.yml (docker compose, or docker-compose v1; skipped without either)
 	if docker compose version >/dev/null 2>&1; then docker compose config --quiet; \
-	else docker-compose config --quiet; fi
+	elif command -v docker-compose >/dev/null 2>&1; then docker-compose config --quiet; \
+	else echo "docker-config skipped: no compose client (docker compose or docker-compose)"; fi
 
 clean: ## remove the virtual env, tools and local state
 	rm -rf $(VENV) $(TOOLS) .salescoach

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -17,6 +20,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from salescoach_core.roles import Role
 
 ENV_PREFIX = "SALESCOACH_"
+# A host name or address; never starting with "-", which pg_ctl would read as an option.
+_LISTEN_ADDRESS = re.compile(r"\*|[A-Za-z0-9:][A-Za-z0-9.:_-]*")
 ENV_FILE = ".env"
 
 
@@ -44,6 +49,23 @@ class Settings(BaseSettings):
     )
     embedded_database_name: str = Field(
         default="salescoach", description="Database created on the embedded server."
+    )
+    embedded_pg_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="TCP port the embedded server also listens on, with password (SCRAM) logins, "
+        "for BI tools and psql; unset: its Unix socket only.",
+    )
+    embedded_pg_host: str = Field(
+        default="127.0.0.1",
+        description="Addresses the embedded server's TCP port listens on (PostgreSQL "
+        "listen_addresses: comma-separated host names or IPs, `*` for all).",
+    )
+    embedded_pg_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the embedded server's `postgres` login over TCP; unset: one is "
+        "generated into embedded-pg-password in the state directory (mode 0600).",
     )
 
     database_connect_timeout_seconds: int = Field(
@@ -383,6 +405,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'America/New_York')") from exc
         return value
 
+    @field_validator("embedded_pg_host")
+    @classmethod
+    def _listen_addresses(cls, value: str) -> str:
+        # pg_ctl hands the value to a shell: allow only what host names and addresses contain.
+        parts = [part.strip() for part in value.split(",")]
+        if not parts or any(not _LISTEN_ADDRESS.fullmatch(part) for part in parts):
+            raise ValueError(
+                f"{value!r} is not a list of host names or IP addresses (e.g. '127.0.0.1' or '*')"
+            )
+        return ",".join(parts)
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
@@ -402,8 +435,21 @@ class Settings(BaseSettings):
 
     @property
     def salesforce_mode(self) -> Literal["emulator", "real"]:
-        """Real Salesforce when a connected app is configured, else the local emulator."""
-        return "real" if self.sf_client_id else "emulator"
+        """The local emulator when no connected app is configured or the login host is a
+        loopback address (`salescoach run` points a client id at the emulator it starts there;
+        Salesforce never serves on loopback); else a real org."""
+        if not self.sf_client_id or _is_loopback(urlsplit(self.sf_login_url).hostname or ""):
+            return "emulator"
+        return "real"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

@@ -72,3 +72,33 @@ def test_secrets_are_masked_in_the_sources_table(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SALESCOACH_SF_CLIENT_SECRET", "s3cr3t-value")
     rows = {row.name: row for row in describe_sources(Settings())}
     assert rows["sf_client_secret"].value == "********"
+
+
+@pytest.mark.parametrize(
+    ("login_url", "mode"),
+    [
+        # Salesforce never serves its login on a loopback address; the local emulator does.
+        ("https://127.0.0.1:8443", "emulator"),
+        ("https://127.3.2.1", "emulator"),
+        ("https://localhost:8443", "emulator"),
+        ("https://[::1]:8443", "emulator"),
+        ("https://login.salesforce.com", "real"),
+        ("https://acme.my.salesforce.com", "real"),
+        ("https://10.0.0.7:8443", "real"),
+    ],
+)
+def test_salesforce_mode_with_a_client_id_follows_the_login_host(login_url: str, mode: str) -> None:
+    settings = Settings(sf_client_id="3MVG9abc", sf_login_url=login_url)
+    assert settings.salesforce_mode == mode
+
+
+@pytest.mark.parametrize("host", ['127.0.0.1" -c "log_statement=all', "a b", "host;rm", ""])
+def test_embedded_listen_addresses_refuse_anything_but_hosts(host: str) -> None:
+    # pg_ctl passes the value through a shell: quotes, spaces and separators must never reach it.
+    with pytest.raises(ValidationError, match="host names or IP addresses"):
+        Settings(embedded_pg_host=host)
+
+
+def test_embedded_listen_addresses_take_a_list_and_the_wildcard() -> None:
+    assert Settings(embedded_pg_host="127.0.0.1, ::1").embedded_pg_host == "127.0.0.1,::1"
+    assert Settings(embedded_pg_host="*").embedded_pg_host == "*"

@@ -165,3 +165,16 @@ def test_worker_stops_gracefully_on_sigterm_and_rolls_back_the_object_in_progres
     assert sync_env.state("Task")["last_status"] == "interrupted"  # type: ignore[index]
     assert _assert_complete_or_untouched(sync_env) == ["User", "OpportunityStage", "Opportunity",
                                                       "OpportunityHistory"]  # fmt: skip
+
+
+def test_worker_start_log_says_emulator_when_pointed_at_the_emulator(sync_env: SyncEnv) -> None:
+    # The worker has the emulator's client id and secret, as under `salescoach run`.
+    assert sync_env.process_env()["SALESCOACH_SF_CLIENT_ID"]
+    process = sync_env.spawn("worker", "--interval", "60")
+    try:
+        seen = read_until(process, lambda e: e["event"] == "sync_worker_started")
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    started = log_events(seen)[-1]
+    assert started["salesforce_mode"] == "emulator"

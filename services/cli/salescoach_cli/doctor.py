@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from salescoach_cli.output import console, fail
 from salescoach_core.database import Database
+from salescoach_core.database.embedded import tcp_connection_hint
 from salescoach_core.database.migrations import revision_state
 from salescoach_core.settings import Settings, describe_sources
 
@@ -28,6 +29,9 @@ def run_doctor(settings: Settings) -> None:
             server_version = conn.execute(text("SHOW server_version")).scalar_one()
         state = revision_state(engine)
         console.print(f"database: {where}, PostgreSQL {server_version}, reachable")
+        if settings.database_url is None:
+            for line in tcp_connection_hint(settings):
+                console.print(line, markup=False, soft_wrap=True)
         if state.at_head:
             console.print(f"migrations: at head ({state.head})")
         else:
@@ -52,7 +56,10 @@ def run_doctor(settings: Settings) -> None:
                 f"salesforce: SALESCOACH_SF_JWT_KEY_FILE {settings.sf_jwt_key_file} does not exist"
             )
     else:
-        console.print("salesforce: local emulator (no SALESCOACH_SF_CLIENT_ID set)")
+        reason = (
+            f"at {settings.sf_login_url}" if settings.sf_client_id else "(no SALESCOACH_SF_CLIENT_ID set)"
+        )
+        console.print(f"salesforce: local emulator {reason}")
 
     if problems:
         for problem in problems:

@@ -41,7 +41,9 @@ def run_all(settings: Settings) -> None:
     upgrade(engine)
     console.print(f"database ready at revision {revision_state(engine).current}")
 
-    demo = settings.salesforce_mode == "emulator"
+    # No connection configured: start the demo emulator. A configured one, even an emulator the
+    # user started on loopback, is used as it is.
+    demo = not settings.sf_client_id
     with ExitStack() as stack:
         if demo:
             settings = stack.enter_context(_demo_emulator(settings))

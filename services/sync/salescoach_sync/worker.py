@@ -140,7 +140,7 @@ def run_worker(
     listener = WakeListener(engine)
     install_coaching_hooks(settings)
     passes = 0
-    log.info("sync_worker_started", interval_seconds=base)
+    log.info("sync_worker_started", interval_seconds=base, salesforce_mode=settings.salesforce_mode)
 
     def record(calls: int, passes_done: int) -> tuple[int, int]:
         try:

@@ -32,10 +32,12 @@ def database_url(settings: Settings) -> str:
     """The SQLAlchemy URL of the database: DATABASE_URL, else the embedded server (started here)."""
     if settings.database_url is not None:
         return to_sqlalchemy_url(settings.database_url.get_secret_value())
-    from salescoach_core.database.embedded import start_embedded_server
+    from salescoach_core.database.embedded import start_embedded_server, tcp_listener
 
     try:
-        url = start_embedded_server(settings.state_dir, settings.embedded_database_name)
+        url = start_embedded_server(
+            settings.state_dir, settings.embedded_database_name, tcp_listener(settings)
+        )
     except Exception as exc:
         raise DatabaseUnavailableError(
             f"could not start the embedded PostgreSQL under {settings.state_dir / 'pgdata'}: {exc}. "
