@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Response, status
+from fastapi import Path, Response, status
 
 from salescoach_api.auth import service
 from salescoach_api.auth.dependencies import CurrentPrincipal
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, PrincipalPublic
 from salescoach_api.dependencies import SessionDep
-from salescoach_api.types import Page, decode_cursor, encode_cursor, page_of
+from salescoach_api.pagination import Page, PaginationDep, encode_cursor
 
 router = v1_router(prefix="/v1", tags=["auth"])
 
@@ -33,12 +33,11 @@ def create_api_key(session: SessionDep, body: ApiKeyCreate) -> ApiKeyCreated:
 @router.get("/api-keys", operation_id="listApiKeys", dependencies=[requires(Access.ADMIN)])
 def list_api_keys(
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    page: PaginationDep,
 ) -> Page[ApiKeyPublic]:
     """Every API key, revoked ones included, by prefix. Keys themselves are never shown again."""
-    rows = service.list_api_keys(session, after_prefix=decode_cursor(cursor), limit=limit + 1)
-    return page_of(rows, limit, public=ApiKeyPublic.of, cursor_of=lambda row: encode_cursor(row.prefix))
+    rows = service.list_api_keys(session, after_prefix=page.after_key(), limit=page.fetch)
+    return page.page(rows, public=ApiKeyPublic.of, cursor_of=lambda row: encode_cursor(row.prefix))
 
 
 @router.delete(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, status
+from fastapi import Depends, Request, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
-from salescoach_api.goals.dependencies import actor_of, parse_time_id_cursor, time_id_cursor
+from salescoach_api.goals.dependencies import actor_of
 from salescoach_api.goals.schemas import (
     GoalCreate,
     GoalHistory,
@@ -19,7 +19,7 @@ from salescoach_api.goals.schemas import (
     GoalStatusChangePublic,
     GoalUpdate,
 )
-from salescoach_api.types import Page, page_of
+from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
 from salescoach_core import reps
 from salescoach_core.coaching import goals
 from salescoach_core.coaching.config import CoachingConfig
@@ -28,9 +28,6 @@ from salescoach_core.models import CoachingGoal
 from salescoach_core.periods import Period
 
 router = v1_router(prefix="/v1", tags=["goals"])
-
-LimitQuery = Annotated[int, Query(ge=1, le=200)]
-CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
 def visible_goal(
@@ -92,16 +89,15 @@ def create_goal(
 def list_goals(
     session: SessionDep,
     rep_id: str,
+    page: PaginationDep,
     status: GoalStatus | None = None,
-    limit: LimitQuery = 100,
-    cursor: CursorQuery = None,
 ) -> Page[GoalPublic]:
     """Every goal of the rep, oldest first (the rep's full goal history), optionally by status."""
     rep = reps.get_user(session, rep_id)
     rows = goals.list_goals(
-        session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
+        session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
     )
-    return page_of(rows, limit, public=GoalPublic.of, cursor_of=lambda g: time_id_cursor(g.created_at, g.id))
+    return page.page(rows, public=GoalPublic.of, cursor_of=lambda g: time_id_cursor(g.created_at, g.id))
 
 
 @router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ)])

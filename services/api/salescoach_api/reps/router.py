@@ -9,8 +9,8 @@ from fastapi import Query
 from salescoach_api.auth.dependencies import RepScopeDep
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import SessionDep
+from salescoach_api.pagination import Page, PaginationDep, encode_cursor
 from salescoach_api.reps.schemas import RepPublic, TeamPublic
-from salescoach_api.types import Page, decode_cursor, encode_cursor, page_of
 from salescoach_core import reps
 
 router = v1_router(prefix="/v1", tags=["reps"])
@@ -24,15 +24,14 @@ ScopeQuery = Annotated[
 def list_reps(
     session: SessionDep,
     scope: RepScopeDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    page: PaginationDep,
 ) -> Page[RepPublic]:
     """Reps visible to the caller: active Salesforce users who own an opportunity or have a
     manager, by id."""
     rows = reps.list_reps(
-        session, after_id=decode_cursor(cursor), limit=limit + 1, visible=scope.visible_rep_ids_clause
+        session, after_id=page.after_key(), limit=page.fetch, visible=scope.visible_rep_ids_clause
     )
-    return page_of(rows, limit, public=RepPublic.of, cursor_of=lambda user: encode_cursor(user.id))
+    return page.page(rows, public=RepPublic.of, cursor_of=lambda user: encode_cursor(user.id))
 
 
 @router.get("/reps/{rep_id}", operation_id="getRep", dependencies=[requires(Access.REP_READ)])

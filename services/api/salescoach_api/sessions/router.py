@@ -12,8 +12,9 @@ from fastapi import Depends, Query, Request, status
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
-from salescoach_api.goals.dependencies import actor_of, parse_time_id_cursor, time_id_cursor
+from salescoach_api.goals.dependencies import actor_of
 from salescoach_api.goals.schemas import GoalPublic
+from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
 from salescoach_api.sessions.schemas import (
     ActionItemCreate,
     ActionItemPublic,
@@ -27,7 +28,6 @@ from salescoach_api.sessions.schemas import (
     SessionStatus,
     SessionUpdate,
 )
-from salescoach_api.types import Page, page_of
 from salescoach_core import reps
 from salescoach_core.coaching import sessions
 from salescoach_core.coaching.config import CoachingConfig
@@ -44,8 +44,6 @@ from salescoach_core.periods import Period, month_of
 
 router = v1_router(prefix="/v1", tags=["sessions"])
 
-LimitQuery = Annotated[int, Query(ge=1, le=200)]
-CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 REP_ITEM_FIELDS = frozenset({"status", "completed_on"})
 
 
@@ -109,18 +107,16 @@ def create_session(
 def list_sessions(
     session: SessionDep,
     rep_id: str,
+    page: PaginationDep,
     status: SessionStatus | None = None,
-    limit: LimitQuery = 100,
-    cursor: CursorQuery = None,
 ) -> Page[SessionPublic]:
     """The rep's sessions by scheduled time, oldest first, with their action items."""
     rep = reps.get_user(session, rep_id)
     rows = sessions.list_sessions(
-        session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
+        session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
     )
-    return page_of(
+    return page.page(
         rows,
-        limit,
         public=lambda row: _public(session, row),
         cursor_of=lambda row: time_id_cursor(row.scheduled_at, row.id),
     )
@@ -266,18 +262,15 @@ def update_action_item(
 def list_action_items(
     session: SessionDep,
     rep_id: str,
+    page: PaginationDep,
     status: ItemStatus | None = None,
-    limit: LimitQuery = 100,
-    cursor: CursorQuery = None,
 ) -> Page[ActionItemPublic]:
     """The rep's action items, oldest first, optionally by status."""
     rep = reps.get_user(session, rep_id)
     rows = sessions.list_action_items(
-        session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
+        session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
     )
-    return page_of(
-        rows, limit, public=ActionItemPublic.of, cursor_of=lambda i: time_id_cursor(i.created_at, i.id)
-    )
+    return page.page(rows, public=ActionItemPublic.of, cursor_of=lambda i: time_id_cursor(i.created_at, i.id))
 
 
 @router.get("/reps/{rep_id}/plan", operation_id="getRepPlan", dependencies=[requires(Access.REP_READ)])

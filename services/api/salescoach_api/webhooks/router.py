@@ -6,20 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Response, status
+from fastapi import Depends, Response, status
 
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
-from salescoach_api.goals.dependencies import parse_time_id_cursor, time_id_cursor
-from salescoach_api.types import Page, page_of
+from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
 from salescoach_api.webhooks.schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
 from salescoach_core.integrations import webhooks
 from salescoach_core.models.integrations import WebhookEndpoint
 
 router = v1_router(prefix="/v1", tags=["webhooks"])
-
-LimitQuery = Annotated[int, Query(ge=1, le=200)]
-CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
 def endpoint_of(session: SessionDep, webhook_id: uuid.UUID) -> WebhookEndpoint:
@@ -52,14 +48,10 @@ def create_webhook(
 
 
 @router.get("/webhooks", operation_id="listWebhooks", dependencies=[requires(Access.ADMIN)])
-def list_webhooks(
-    session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
-) -> Page[WebhookPublic]:
+def list_webhooks(session: SessionDep, page: PaginationDep) -> Page[WebhookPublic]:
     """Every endpoint, oldest first (secrets are never listed)."""
-    rows = webhooks.list_endpoints(session, after=parse_time_id_cursor(cursor), limit=limit + 1)
-    return page_of(
-        rows, limit, public=WebhookPublic.of, cursor_of=lambda e: time_id_cursor(e.created_at, e.id)
-    )
+    rows = webhooks.list_endpoints(session, after=page.after_time_id(), limit=page.fetch)
+    return page.page(rows, public=WebhookPublic.of, cursor_of=lambda e: time_id_cursor(e.created_at, e.id))
 
 
 @router.get("/webhooks/{webhook_id}", operation_id="getWebhook", dependencies=[requires(Access.ADMIN)])
@@ -84,16 +76,10 @@ def delete_webhook(session: SessionDep, endpoint: Endpoint) -> None:
     operation_id="listWebhookDeliveries",
     dependencies=[requires(Access.ADMIN)],
 )
-def list_deliveries(
-    session: SessionDep, endpoint: Endpoint, limit: LimitQuery = 100, cursor: CursorQuery = None
-) -> Page[DeliveryPublic]:
+def list_deliveries(session: SessionDep, endpoint: Endpoint, page: PaginationDep) -> Page[DeliveryPublic]:
     """The endpoint's delivery log, newest first: status, attempts, last response code or error."""
-    rows = webhooks.list_deliveries(
-        session, endpoint=endpoint, after=parse_time_id_cursor(cursor), limit=limit + 1
-    )
-    return page_of(
-        rows, limit, public=DeliveryPublic.of, cursor_of=lambda d: time_id_cursor(d.created_at, d.id)
-    )
+    rows = webhooks.list_deliveries(session, endpoint=endpoint, after=page.after_time_id(), limit=page.fetch)
+    return page.page(rows, public=DeliveryPublic.of, cursor_of=lambda d: time_id_cursor(d.created_at, d.id))
 
 
 @router.post(
