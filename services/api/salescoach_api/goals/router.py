@@ -9,7 +9,7 @@ from fastapi import Depends, Request, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
-from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
+from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
 from salescoach_api.goals.dependencies import actor_of
 from salescoach_api.goals.schemas import (
     GoalCreate,
@@ -31,12 +31,12 @@ router = v1_router(prefix="/v1", tags=["goals"])
 
 
 def visible_goal(
-    request: Request, session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID
+    request: Request, db_session: DbSessionDep, scope: RepScopeDep, goal_id: uuid.UUID
 ) -> CoachingGoal:
     """The goal, if the caller may see its rep (and coach them, on a write). A dependency, so the
     scope is checked before the body is validated: an out-of-scope id answers 404 whatever the
     body, exactly what a missing goal answers."""
-    goal = goals.get_goal(session, goal_id)
+    goal = goals.get_goal(db_session, goal_id)
     require_row_access(request, scope, goal.rep_id, missing=GoalNotFoundError(f"No goal {goal_id}."))
     return goal
 
@@ -51,7 +51,7 @@ VisibleGoal = Annotated[CoachingGoal, Depends(visible_goal)]
     dependencies=[requires(Access.REP_WRITE)],
 )
 def create_goal(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     principal: CurrentPrincipal,
     now: NowDep,
@@ -61,7 +61,7 @@ def create_goal(
     """A coaching goal for the rep, with its baseline from the scorecard. At most
     `SALESCOACH_GOAL_LIMIT_PER_PERIOD` (2) active goals in overlapping periods: past it, 409
     `goal_limit_reached` names the active ones (`active_goals`)."""
-    rep = reps.get_rep(session, rep_id)
+    rep = reps.get_rep(db_session, rep_id)
     spec = goals.GoalSpec(
         kind=body.kind,
         period=Period.parse(body.period, body.period_from, body.period_to),
@@ -74,7 +74,7 @@ def create_goal(
         stage=body.stage,
     )
     goal = goals.create_goal(
-        session,
+        db_session,
         rep=rep,
         coach_id=body.coach_id or principal.sf_user_id,
         spec=spec,
@@ -87,15 +87,15 @@ def create_goal(
 
 @router.get("/reps/{rep_id}/goals", operation_id="listGoals", dependencies=[requires(Access.REP_READ)])
 def list_goals(
-    session: SessionDep,
+    db_session: DbSessionDep,
     rep_id: str,
     page: PaginationDep,
     status: GoalStatus | None = None,
 ) -> Page[GoalPublic]:
     """Every goal of the rep, oldest first (the rep's full goal history), optionally by status."""
-    rep = reps.get_user(session, rep_id)
+    rep = reps.get_user(db_session, rep_id)
     rows = goals.list_goals(
-        session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
+        db_session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
     )
     return page.page(rows, public=GoalPublic.of, cursor_of=lambda g: time_id_cursor(g.created_at, g.id))
 
@@ -108,21 +108,21 @@ def get_goal(goal: VisibleGoal) -> GoalPublic:
 
 @router.patch("/goals/{goal_id}", operation_id="updateGoal", dependencies=[requires(Access.REP_WRITE)])
 def update_goal(
-    session: SessionDep, goal: VisibleGoal, principal: CurrentPrincipal, now: NowDep, body: GoalUpdate
+    db_session: DbSessionDep, goal: VisibleGoal, principal: CurrentPrincipal, now: NowDep, body: GoalUpdate
 ) -> GoalPublic:
     """Change the measurement plan, target or coach rating, or abandon the goal (skill goals may
     also be closed as `achieved` or `missed`). Closed goals answer 409."""
     changes = body.model_dump(exclude_unset=True)
     return GoalPublic.of(
-        goals.update_goal(session, goal=goal, changes=changes, actor=actor_of(principal), now=now)
+        goals.update_goal(db_session, goal=goal, changes=changes, actor=actor_of(principal), now=now)
     )
 
 
 @router.get(
     "/goals/{goal_id}/history", operation_id="getGoalHistory", dependencies=[requires(Access.REP_READ)]
 )
-def get_goal_history(session: SessionDep, goal: VisibleGoal) -> GoalHistory:
+def get_goal_history(db_session: DbSessionDep, goal: VisibleGoal) -> GoalHistory:
     """Every status change of the goal, oldest first, with who made it and why."""
     return GoalHistory(
-        goal_id=goal.id, items=[GoalStatusChangePublic.of(c) for c in goals.history(session, goal)]
+        goal_id=goal.id, items=[GoalStatusChangePublic.of(c) for c in goals.history(db_session, goal)]
     )

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Response, status
 
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
+from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
 from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
 from salescoach_api.webhooks.schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
 from salescoach_core.integrations import webhooks
@@ -18,8 +18,8 @@ from salescoach_core.models.integrations import WebhookEndpoint
 router = v1_router(prefix="/v1", tags=["webhooks"])
 
 
-def endpoint_of(session: SessionDep, webhook_id: uuid.UUID) -> WebhookEndpoint:
-    return webhooks.get_endpoint(session, webhook_id)
+def endpoint_of(db_session: DbSessionDep, webhook_id: uuid.UUID) -> WebhookEndpoint:
+    return webhooks.get_endpoint(db_session, webhook_id)
 
 
 Endpoint = Annotated[WebhookEndpoint, Depends(endpoint_of)]
@@ -32,11 +32,11 @@ Endpoint = Annotated[WebhookEndpoint, Depends(endpoint_of)]
     dependencies=[requires(Access.ADMIN)],
 )
 def create_webhook(
-    session: SessionDep, settings: SettingsDep, now: NowDep, body: WebhookCreate
+    db_session: DbSessionDep, settings: SettingsDep, now: NowDep, body: WebhookCreate
 ) -> WebhookCreated:
     """Subscribe a URL to event types. The answer holds the signing secret, once."""
     endpoint = webhooks.create_endpoint(
-        session,
+        db_session,
         url=body.url,
         event_types=body.event_types,
         secret=body.secret,
@@ -48,9 +48,9 @@ def create_webhook(
 
 
 @router.get("/webhooks", operation_id="listWebhooks", dependencies=[requires(Access.ADMIN)])
-def list_webhooks(session: SessionDep, page: PaginationDep) -> Page[WebhookPublic]:
+def list_webhooks(db_session: DbSessionDep, page: PaginationDep) -> Page[WebhookPublic]:
     """Every endpoint, oldest first (secrets are never listed)."""
-    rows = webhooks.list_endpoints(session, after=page.after_time_id(), limit=page.fetch)
+    rows = webhooks.list_endpoints(db_session, after=page.after_time_id(), limit=page.fetch)
     return page.page(rows, public=WebhookPublic.of, cursor_of=lambda e: time_id_cursor(e.created_at, e.id))
 
 
@@ -66,9 +66,9 @@ def get_webhook(endpoint: Endpoint) -> WebhookPublic:
     response_class=Response,
     dependencies=[requires(Access.ADMIN)],
 )
-def delete_webhook(session: SessionDep, endpoint: Endpoint) -> None:
+def delete_webhook(db_session: DbSessionDep, endpoint: Endpoint) -> None:
     """Stop sending to the endpoint; its pending deliveries and its log are removed."""
-    webhooks.delete_endpoint(session, endpoint)
+    webhooks.delete_endpoint(db_session, endpoint)
 
 
 @router.get(
@@ -76,9 +76,13 @@ def delete_webhook(session: SessionDep, endpoint: Endpoint) -> None:
     operation_id="listWebhookDeliveries",
     dependencies=[requires(Access.ADMIN)],
 )
-def list_deliveries(session: SessionDep, endpoint: Endpoint, page: PaginationDep) -> Page[DeliveryPublic]:
+def list_deliveries(
+    db_session: DbSessionDep, endpoint: Endpoint, page: PaginationDep
+) -> Page[DeliveryPublic]:
     """The endpoint's delivery log, newest first: status, attempts, last response code or error."""
-    rows = webhooks.list_deliveries(session, endpoint=endpoint, after=page.after_time_id(), limit=page.fetch)
+    rows = webhooks.list_deliveries(
+        db_session, endpoint=endpoint, after=page.after_time_id(), limit=page.fetch
+    )
     return page.page(rows, public=DeliveryPublic.of, cursor_of=lambda d: time_id_cursor(d.created_at, d.id))
 
 
@@ -88,7 +92,11 @@ def list_deliveries(session: SessionDep, endpoint: Endpoint, page: PaginationDep
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[requires(Access.ADMIN)],
 )
-def redeliver(session: SessionDep, endpoint: Endpoint, now: NowDep, delivery_id: uuid.UUID) -> DeliveryPublic:
+def redeliver(
+    db_session: DbSessionDep, endpoint: Endpoint, now: NowDep, delivery_id: uuid.UUID
+) -> DeliveryPublic:
     """Queue the delivery's event again (same event id, so the same `webhook-id`); the worker
     sends it on its next pass."""
-    return DeliveryPublic.of(webhooks.redeliver(session, endpoint=endpoint, delivery_id=delivery_id, now=now))
+    return DeliveryPublic.of(
+        webhooks.redeliver(db_session, endpoint=endpoint, delivery_id=delivery_id, now=now)
+    )
