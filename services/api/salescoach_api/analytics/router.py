@@ -37,7 +37,7 @@ router = v1_router(prefix="/v1", tags=["analytics"])
 @router.get(
     "/reps/{rep_id}/loss-analysis",
     operation_id="getRepLossAnalysis",
-    dependencies=[requires(Access.REP_READ)],
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_loss_analysis(
     db_session: DbSessionDep,
@@ -57,7 +57,7 @@ def get_loss_analysis(
 @router.get(
     "/reps/{rep_id}/stage-conversion",
     operation_id="getRepStageConversion",
-    dependencies=[requires(Access.REP_READ)],
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_stage_conversion(
     db_session: DbSessionDep,
@@ -91,7 +91,9 @@ def get_stage_conversion(
 
 
 @router.get(
-    "/reps/{rep_id}/pipeline", operation_id="getRepPipeline", dependencies=[requires(Access.REP_READ)]
+    "/reps/{rep_id}/pipeline",
+    operation_id="getRepPipeline",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_pipeline(
     db_session: DbSessionDep,
@@ -118,7 +120,7 @@ def get_pipeline(
     "/reps/{rep_id}/what-if",
     operation_id="runRepWhatIf",
     # A calculation, not a write: nothing is stored, so reading the rep is all it needs.
-    dependencies=[requires(Access.REP_READ)],
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def post_what_if(
     db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_id: str, body: WhatIfRequest
@@ -137,7 +139,9 @@ def post_what_if(
     return WhatIfPublic.of(rep.id, result, config.zone.key)
 
 
-@router.get("/reps/{rep_id}/trend", operation_id="getRepTrend", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/reps/{rep_id}/trend", operation_id="getRepTrend", dependencies=[requires(Access.REP_READ, rep="rep_id")]
+)
 def get_trend(
     db_session: DbSessionDep,
     settings: SettingsDep,

@@ -48,7 +48,7 @@ VisibleGoal = Annotated[CoachingGoal, Depends(visible_goal)]
     "/reps/{rep_id}/goals",
     operation_id="createGoal",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[requires(Access.REP_WRITE)],
+    dependencies=[requires(Access.REP_WRITE, rep="rep_id")],
 )
 def create_goal(
     db_session: DbSessionDep,
@@ -85,7 +85,9 @@ def create_goal(
     return GoalPublic.of(goal)
 
 
-@router.get("/reps/{rep_id}/goals", operation_id="listGoals", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/reps/{rep_id}/goals", operation_id="listGoals", dependencies=[requires(Access.REP_READ, rep="rep_id")]
+)
 def list_goals(
     db_session: DbSessionDep,
     rep_id: str,
@@ -100,13 +102,15 @@ def list_goals(
     return page.page(rows, public=GoalPublic.of, cursor_of=lambda g: time_id_cursor(g.created_at, g.id))
 
 
-@router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ)])
+@router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ, by_row=True)])
 def get_goal(goal: VisibleGoal) -> GoalPublic:
     """One goal, with its progress and write-back state."""
     return GoalPublic.of(goal)
 
 
-@router.patch("/goals/{goal_id}", operation_id="updateGoal", dependencies=[requires(Access.REP_WRITE)])
+@router.patch(
+    "/goals/{goal_id}", operation_id="updateGoal", dependencies=[requires(Access.REP_WRITE, by_row=True)]
+)
 def update_goal(
     db_session: DbSessionDep, goal: VisibleGoal, principal: CurrentPrincipal, now: NowDep, body: GoalUpdate
 ) -> GoalPublic:
@@ -119,7 +123,9 @@ def update_goal(
 
 
 @router.get(
-    "/goals/{goal_id}/history", operation_id="getGoalHistory", dependencies=[requires(Access.REP_READ)]
+    "/goals/{goal_id}/history",
+    operation_id="getGoalHistory",
+    dependencies=[requires(Access.REP_READ, by_row=True)],
 )
 def get_goal_history(db_session: DbSessionDep, goal: VisibleGoal) -> GoalHistory:
     """Every status change of the goal, oldest first, with who made it and why."""

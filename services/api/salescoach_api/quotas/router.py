@@ -24,7 +24,9 @@ def set_quota(db_session: DbSessionDep, rep_id: str, month: str, body: QuotaSet)
     return QuotaPublic.of(quota)
 
 
-@router.get("/reps/{rep_id}/quotas", operation_id="listQuotas", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/reps/{rep_id}/quotas", operation_id="listQuotas", dependencies=[requires(Access.REP_READ, rep="rep_id")]
+)
 def list_quotas(db_session: DbSessionDep, rep_id: str) -> QuotaList:
     """The rep's monthly quotas, oldest first."""
     rep = reps.get_user(db_session, rep_id)

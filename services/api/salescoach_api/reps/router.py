@@ -34,13 +34,15 @@ def list_reps(
     return page.page(rows, public=RepPublic.of, cursor_of=lambda user: encode_cursor(user.id))
 
 
-@router.get("/reps/{rep_id}", operation_id="getRep", dependencies=[requires(Access.REP_READ)])
+@router.get("/reps/{rep_id}", operation_id="getRep", dependencies=[requires(Access.REP_READ, rep="rep_id")])
 def get_rep(db_session: DbSessionDep, rep_id: str) -> RepPublic:
     """One rep, by Salesforce User Id (15 or 18 characters)."""
     return RepPublic.of(reps.get_rep(db_session, rep_id))
 
 
-@router.get("/teams/{manager_id}", operation_id="getTeam", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/teams/{manager_id}", operation_id="getTeam", dependencies=[requires(Access.REP_READ, rep="manager_id")]
+)
 def get_team(db_session: DbSessionDep, manager_id: str, scope: ScopeQuery = "team") -> TeamPublic:
     """A manager's direct reports, or their whole org (a manager sees their own and those below)."""
     manager = reps.get_user(db_session, manager_id)

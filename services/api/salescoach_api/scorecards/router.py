@@ -27,7 +27,9 @@ ScorecardCacheDep = Annotated[TeamReportCache, Depends(get_scorecard_cache)]
 
 
 @router.get(
-    "/reps/{rep_id}/scorecard", operation_id="getRepScorecard", dependencies=[requires(Access.REP_READ)]
+    "/reps/{rep_id}/scorecard",
+    operation_id="getRepScorecard",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_rep_scorecard(
     db_session: DbSessionDep,
@@ -55,7 +57,7 @@ def get_rep_scorecard(
 @router.get(
     "/teams/{manager_id}/scorecards",
     operation_id="getTeamScorecards",
-    dependencies=[requires(Access.REP_READ)],
+    dependencies=[requires(Access.REP_READ, rep="manager_id")],
 )
 def get_team_scorecards(
     db_session: DbSessionDep,

@@ -83,7 +83,7 @@ def _today(settings: SettingsDep, now: NowDep) -> date:
     "/reps/{rep_id}/sessions",
     operation_id="createSession",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[requires(Access.REP_WRITE)],
+    dependencies=[requires(Access.REP_WRITE, rep="rep_id")],
 )
 def create_session(
     db_session: DbSessionDep, principal: CurrentPrincipal, now: NowDep, rep_id: str, body: SessionCreate
@@ -105,7 +105,11 @@ def create_session(
     return _public(db_session, row)
 
 
-@router.get("/reps/{rep_id}/sessions", operation_id="listSessions", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/reps/{rep_id}/sessions",
+    operation_id="listSessions",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
+)
 def list_sessions(
     db_session: DbSessionDep,
     rep_id: str,
@@ -124,13 +128,17 @@ def list_sessions(
     )
 
 
-@router.get("/sessions/{session_id}", operation_id="getSession", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/sessions/{session_id}", operation_id="getSession", dependencies=[requires(Access.REP_READ, by_row=True)]
+)
 def get_session(db_session: DbSessionDep, row: VisibleSession) -> SessionPublic:
     return _public(db_session, row)
 
 
 @router.patch(
-    "/sessions/{session_id}", operation_id="updateSession", dependencies=[requires(Access.REP_WRITE)]
+    "/sessions/{session_id}",
+    operation_id="updateSession",
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def update_session(
     db_session: DbSessionDep, now: NowDep, row: VisibleSession, body: SessionUpdate
@@ -141,7 +149,9 @@ def update_session(
 
 
 @router.post(
-    "/sessions/{session_id}/hold", operation_id="holdSession", dependencies=[requires(Access.REP_WRITE)]
+    "/sessions/{session_id}/hold",
+    operation_id="holdSession",
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def hold_session(
     db_session: DbSessionDep,
@@ -168,7 +178,9 @@ def hold_session(
 
 
 @router.post(
-    "/sessions/{session_id}/cancel", operation_id="cancelSession", dependencies=[requires(Access.REP_WRITE)]
+    "/sessions/{session_id}/cancel",
+    operation_id="cancelSession",
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def cancel_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
     return _public(db_session, sessions.close_session(db_session, row=row, status="canceled", now=now))
@@ -177,7 +189,7 @@ def cancel_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) -
 @router.post(
     "/sessions/{session_id}/no-show",
     operation_id="markSessionNoShow",
-    dependencies=[requires(Access.REP_WRITE)],
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def no_show_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
     return _public(db_session, sessions.close_session(db_session, row=row, status="no_show", now=now))
@@ -186,7 +198,7 @@ def no_show_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) 
 @router.post(
     "/sessions/{session_id}/acknowledge",
     operation_id="acknowledgeSession",
-    dependencies=[requires(Access.REP_SELF_WRITE)],
+    dependencies=[requires(Access.REP_SELF_WRITE, by_row=True)],
 )
 def acknowledge_session(
     db_session: DbSessionDep, principal: CurrentPrincipal, now: NowDep, row: VisibleSession
@@ -200,7 +212,7 @@ def acknowledge_session(
     "/sessions/{session_id}/action-items",
     operation_id="createActionItem",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[requires(Access.REP_WRITE)],
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def create_action_item(
     db_session: DbSessionDep, now: NowDep, row: VisibleSession, body: ActionItemCreate
@@ -218,14 +230,20 @@ def create_action_item(
     return ActionItemPublic.of(item)
 
 
-@router.get("/action-items/{item_id}", operation_id="getActionItem", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/action-items/{item_id}",
+    operation_id="getActionItem",
+    dependencies=[requires(Access.REP_READ, by_row=True)],
+)
 def get_action_item(item: VisibleItem) -> ActionItemPublic:
     """One action item with its write-back state (a permanent Salesforce error shows here)."""
     return ActionItemPublic.of(item)
 
 
 @router.patch(
-    "/action-items/{item_id}", operation_id="updateActionItem", dependencies=[requires(Access.REP_SELF_WRITE)]
+    "/action-items/{item_id}",
+    operation_id="updateActionItem",
+    dependencies=[requires(Access.REP_SELF_WRITE, by_row=True)],
 )
 def update_action_item(
     db_session: DbSessionDep,
@@ -259,7 +277,9 @@ def update_action_item(
 
 
 @router.get(
-    "/reps/{rep_id}/action-items", operation_id="listActionItems", dependencies=[requires(Access.REP_READ)]
+    "/reps/{rep_id}/action-items",
+    operation_id="listActionItems",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def list_action_items(
     db_session: DbSessionDep,
@@ -275,7 +295,9 @@ def list_action_items(
     return page.page(rows, public=ActionItemPublic.of, cursor_of=lambda i: time_id_cursor(i.created_at, i.id))
 
 
-@router.get("/reps/{rep_id}/plan", operation_id="getRepPlan", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/reps/{rep_id}/plan", operation_id="getRepPlan", dependencies=[requires(Access.REP_READ, rep="rep_id")]
+)
 def get_plan(db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_id: str) -> PlanPublic:
     """The rep's 30-day plan: overdue open items, items due in the next 30 days (configurable),
     and the active goals of the current month."""
@@ -295,7 +317,9 @@ def get_plan(db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_i
 
 
 @router.get(
-    "/reps/{rep_id}/diagnosis", operation_id="getRepDiagnosis", dependencies=[requires(Access.REP_READ)]
+    "/reps/{rep_id}/diagnosis",
+    operation_id="getRepDiagnosis",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_diagnosis(
     db_session: DbSessionDep,
