@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
-from salescoach_api.dependencies import get_now, get_session
+from salescoach_api.dependencies import get_db_session, get_now
 from salescoach_core.database import Database
 from salescoach_core.settings import Settings
 from tests.plugins.factories import Factory
@@ -59,7 +59,7 @@ def client_with(
         def session_in_test_transaction() -> Iterator[Session]:
             yield db_session
 
-        application.dependency_overrides[get_session] = session_in_test_transaction
+        application.dependency_overrides[get_db_session] = session_in_test_transaction
         application.dependency_overrides[get_now] = lambda: FIXED_NOW
         client = TestClient(
             application, raise_server_exceptions=False, headers={"Authorization": f"Bearer {admin_key}"}

@@ -228,11 +228,17 @@ def probe_router() -> Any:
             router.add_api_route(f"/{access.value}", _ok, methods=["GET"], dependencies=[requires(access)])
         elif access is Access.REP_READ:
             router.add_api_route(
-                f"/{access.value}/{{rep_id}}", _ok, methods=["GET"], dependencies=[requires(access)]
+                f"/{access.value}/{{rep_id}}",
+                _ok,
+                methods=["GET"],
+                dependencies=[requires(access, rep="rep_id")],
             )
         elif access in (Access.REP_WRITE, Access.REP_SELF_WRITE):
             router.add_api_route(
-                f"/{access.value}/{{rep_id}}", _ok, methods=["POST"], dependencies=[requires(access)]
+                f"/{access.value}/{{rep_id}}",
+                _ok,
+                methods=["POST"],
+                dependencies=[requires(access, rep="rep_id")],
             )
         else:
             router.add_api_route(f"/{access.value}", _ok, methods=["GET"], dependencies=[requires(access)])

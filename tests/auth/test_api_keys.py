@@ -22,7 +22,7 @@ from salescoach_api.auth.service import (
     hash_key,
     revoke_api_key,
 )
-from salescoach_api.dependencies import get_session
+from salescoach_api.dependencies import get_db_session
 from salescoach_core.database import Database
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
@@ -124,7 +124,7 @@ def test_requests_over_the_rate_limit_get_429_with_retry_after(
     settings: Settings, database: Database, db_session: Session, role_keys: RoleKeys
 ) -> None:
     app = create_app(settings.model_copy(update={"rate_limit_per_minute": 3}), database)
-    app.dependency_overrides[get_session] = lambda: db_session
+    app.dependency_overrides[get_db_session] = lambda: db_session
     with TestClient(app, raise_server_exceptions=False) as client:
         rep = role_keys.headers(Role.REP)
         assert [client.get("/v1/me", headers=rep).status_code for _ in range(3)] == [200, 200, 200]

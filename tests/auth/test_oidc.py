@@ -28,7 +28,7 @@ from jwt.utils import base64url_encode
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
-from salescoach_api.dependencies import get_session
+from salescoach_api.dependencies import get_db_session
 from salescoach_core.database import Database
 from salescoach_core.settings import Settings
 from tests.plugins.auth import Org, bearer
@@ -118,7 +118,7 @@ def oidc_client(
         }
     )
     app: FastAPI = create_app(oidc_settings, database)
-    app.dependency_overrides[get_session] = lambda: db_session
+    app.dependency_overrides[get_db_session] = lambda: db_session
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -274,7 +274,7 @@ def test_role_map_and_sf_user_id_claim_from_settings(
         }
     )
     app = create_app(mapped, database)
-    app.dependency_overrides[get_session] = lambda: db_session
+    app.dependency_overrides[get_db_session] = lambda: db_session
     token = idp.token(
         email=None,
         roles=None,

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from salescoach_api.app import create_app
 from salescoach_api.auth.service import create_api_key
-from salescoach_api.dependencies import get_session
+from salescoach_api.dependencies import get_db_session
 from salescoach_api.exports.router import ExportSource, get_export_source
 from salescoach_core.database import Database
 from salescoach_core.roles import Role
@@ -33,7 +33,7 @@ def app_in_test_transaction(settings: Settings, database: Database, db_session: 
         yield db_session
         db_session.flush()
 
-    application.dependency_overrides[get_session] = session_in_test_transaction
+    application.dependency_overrides[get_db_session] = session_in_test_transaction
     return application
 
 
@@ -94,6 +94,6 @@ def export_client(app: FastAPI, client: TestClient, db_session: Session) -> Test
         yield db_session.connection()
 
     app.dependency_overrides[get_export_source] = lambda: ExportSource(
-        connect=connect, session=lambda: nullcontext(db_session)
+        connect=connect, db_session=lambda: nullcontext(db_session)
     )
     return client

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
-from salescoach_api.dependencies import get_now, get_session
+from salescoach_api.dependencies import get_db_session, get_now
 from salescoach_core.database import Database
 from salescoach_core.settings import Settings
 
@@ -40,7 +40,7 @@ def app_in_zone(
         def session_in_test_transaction() -> Iterator[Session]:
             yield db_session
 
-        application.dependency_overrides[get_session] = session_in_test_transaction
+        application.dependency_overrides[get_db_session] = session_in_test_transaction
         application.dependency_overrides[get_now] = lambda: FIXED_NOW
         client = TestClient(application, headers={"Authorization": f"Bearer {admin_key}"})
         clients.append(client)

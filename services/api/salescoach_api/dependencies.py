@@ -27,19 +27,19 @@ def get_engine_dep(request: Request) -> Engine:
     return engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine_dep)]) -> Iterator[Session]:
+def get_db_session(engine: Annotated[Engine, Depends(get_engine_dep)]) -> Iterator[Session]:
     """The request's unit of work: committed once when the endpoint returns, rolled back on error.
 
     Scoped to the endpoint function, so the commit happens before the response is sent and a
     failed commit becomes an error response rather than a success the data does not back.
     """
-    with session_scope(engine) as session:
-        yield session
+    with session_scope(engine) as db_session:
+        yield db_session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+DbSessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
 
 
 def get_now() -> datetime:

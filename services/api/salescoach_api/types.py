@@ -1,18 +1,15 @@
-"""Wire types every schema shares: money, rates, pages, and the input types that keep out what
+"""Wire types every schema shares: money, rates, and the input types that keep out what
 the database cannot store or give back (docs/errors.md, "Input limits")."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -27,12 +24,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from salescoach_core.errors import UnprocessableError
 from salescoach_core.periods import FIRST_DAY, LAST_DAY
 from salescoach_core.sfids import to18
 
-T = TypeVar("T")
-R = TypeVar("R")
 CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.0001")
 
@@ -248,39 +242,3 @@ SalesforceId = Annotated[
     AfterValidator(_salesforce_id),
     Field(examples=["0055e000001AbCdEAF"], json_schema_extra=_SF_ID_SCHEMA),
 ]
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list. Pass `next_cursor` as `cursor` for the next page; null on the last."""
-
-    items: list[T]
-    next_cursor: str | None = None
-
-
-def page_of(
-    rows: Sequence[R], limit: int, *, public: Callable[[R], T], cursor_of: Callable[[R], str]
-) -> Page[T]:
-    """The page of `rows` fetched with `limit + 1`: the extra row only says a next page exists."""
-    shown = rows[:limit]
-    next_cursor = cursor_of(shown[-1]) if len(rows) > limit else None
-    return Page[T](items=[public(row) for row in shown], next_cursor=next_cursor)
-
-
-class InvalidCursorError(UnprocessableError):
-    code = "invalid_cursor"
-
-
-def encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        key = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-        if not key or has_unstorable_text(key):
-            raise ValueError("empty cursor, or one with text no key holds")
-        return key
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursorError("`cursor` is not one this API issued; start again without it.") from exc

@@ -16,7 +16,7 @@ from salescoach_api.analytics.schemas import (
     WhatIfRequest,
 )
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
+from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
 from salescoach_api.periods import PeriodDep
 from salescoach_api.scorecards.schemas import PeriodPublic
 from salescoach_api.types import Day
@@ -37,19 +37,19 @@ router = v1_router(prefix="/v1", tags=["analytics"])
 @router.get(
     "/reps/{rep_id}/loss-analysis",
     operation_id="getRepLossAnalysis",
-    dependencies=[requires(Access.REP_READ)],
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_loss_analysis(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     rep_id: str,
     chosen: PeriodDep,
 ) -> LossAnalysisPublic:
     """Lost opportunities closing in the period, by the stage they were lost at."""
     config = AnalyticsConfig.from_settings(settings)
-    rep = reps.get_rep(session, rep_id)
+    rep = reps.get_rep(db_session, rep_id)
     analysis = loss_analysis(
-        session, rep_id=rep.id, period=chosen, stages=stage_catalog(session), config=config
+        db_session, rep_id=rep.id, period=chosen, stages=stage_catalog(db_session), config=config
     )
     return LossAnalysisPublic.of(rep.id, PeriodPublic.of(chosen, config.zone.key), analysis)
 
@@ -57,10 +57,10 @@ def get_loss_analysis(
 @router.get(
     "/reps/{rep_id}/stage-conversion",
     operation_id="getRepStageConversion",
-    dependencies=[requires(Access.REP_READ)],
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_stage_conversion(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     rep_id: str,
     chosen: PeriodDep,
@@ -68,17 +68,17 @@ def get_stage_conversion(
     """Conversion and days per open stage for opportunities entering it in the period, rep and
     team side by side, and the chokepoint."""
     config = AnalyticsConfig.from_settings(settings)
-    rep = reps.get_rep(session, rep_id)
+    rep = reps.get_rep(db_session, rep_id)
     team_ids = None
     if rep.manager_id is not None:
-        team = reps.team_members(session, manager_id=rep.manager_id, whole_org=False, active_only=True)
+        team = reps.team_members(db_session, manager_id=rep.manager_id, whole_org=False, active_only=True)
         team_ids = [member.id for member in team]
     report = stage_conversion(
-        session,
+        db_session,
         rep_id=rep.id,
         team_ids=team_ids,
         period=chosen,
-        stages=stage_catalog(session),
+        stages=stage_catalog(db_session),
         config=config,
     )
     return StageConversionReport.of(
@@ -91,10 +91,12 @@ def get_stage_conversion(
 
 
 @router.get(
-    "/reps/{rep_id}/pipeline", operation_id="getRepPipeline", dependencies=[requires(Access.REP_READ)]
+    "/reps/{rep_id}/pipeline",
+    operation_id="getRepPipeline",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_pipeline(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     now: NowDep,
     rep_id: str,
@@ -102,9 +104,9 @@ def get_pipeline(
 ) -> PipelinePublic:
     """Open, stale and past-due opportunities and next month's coverage, as of a day."""
     config = AnalyticsConfig.from_settings(settings)
-    rep = reps.get_rep(session, rep_id)
+    rep = reps.get_rep(db_session, rep_id)
     day = check_day(as_of or now.astimezone(config.zone).date())
-    health = pipeline_health(session, rep_id=rep.id, as_of=day, config=config)
+    health = pipeline_health(db_session, rep_id=rep.id, as_of=day, config=config)
     return PipelinePublic.of(
         rep.id,
         health,
@@ -118,16 +120,16 @@ def get_pipeline(
     "/reps/{rep_id}/what-if",
     operation_id="runRepWhatIf",
     # A calculation, not a write: nothing is stored, so reading the rep is all it needs.
-    dependencies=[requires(Access.REP_READ)],
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def post_what_if(
-    session: SessionDep, settings: SettingsDep, now: NowDep, rep_id: str, body: WhatIfRequest
+    db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_id: str, body: WhatIfRequest
 ) -> WhatIfPublic:
     """Baseline over the trailing full months, the scenario's projection and its dollar effect."""
     config = AnalyticsConfig.from_settings(settings)
-    rep = reps.get_rep(session, rep_id)
+    rep = reps.get_rep(db_session, rep_id)
     result = what_if(
-        session,
+        db_session,
         rep=rep,
         changes=body.domain_changes(),
         now=now,
@@ -137,9 +139,11 @@ def post_what_if(
     return WhatIfPublic.of(rep.id, result, config.zone.key)
 
 
-@router.get("/reps/{rep_id}/trend", operation_id="getRepTrend", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/reps/{rep_id}/trend", operation_id="getRepTrend", dependencies=[requires(Access.REP_READ, rep="rep_id")]
+)
 def get_trend(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     now: NowDep,
     rep_id: str,
@@ -150,6 +154,6 @@ def get_trend(
 ) -> TrendPublic:
     """One value of the metric per calendar month in `[from, to)`, for charts."""
     config = ScorecardConfig.from_settings(settings)
-    rep = reps.get_rep(session, rep_id)
-    points = metric_trend(session, rep=rep, metric=metric, start=from_, end=to, now=now, config=config)
+    rep = reps.get_rep(db_session, rep_id)
+    points = metric_trend(db_session, rep=rep, metric=metric, start=from_, end=to, now=now, config=config)
     return TrendPublic.of(rep.id, metric, points, config.zone.key)

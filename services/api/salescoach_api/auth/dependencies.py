@@ -15,7 +15,7 @@ from salescoach_api.auth.errors import UnauthorizedError
 from salescoach_api.auth.oidc import OidcVerifier, principal_from_claims
 from salescoach_api.auth.ratelimit import RateLimiter
 from salescoach_api.auth.service import authenticate_api_key, looks_like_api_key
-from salescoach_api.dependencies import SessionDep, SettingsDep
+from salescoach_api.dependencies import DbSessionDep, SettingsDep
 from salescoach_core.access import Principal, RepScope
 
 bearer_scheme = HTTPBearer(
@@ -27,7 +27,7 @@ bearer_scheme = HTTPBearer(
 
 def get_principal(
     request: Request,
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
@@ -38,11 +38,11 @@ def get_principal(
     token = credentials.credentials
     verifier: OidcVerifier | None = request.app.state.oidc_verifier
     if looks_like_api_key(token):
-        principal = authenticate_api_key(session, token)
+        principal = authenticate_api_key(db_session, token)
         if principal is None:
             raise UnauthorizedError("The API key is unknown or revoked.")
     elif verifier is not None:
-        principal = principal_from_claims(session, verifier.verify(token), settings)
+        principal = principal_from_claims(db_session, verifier.verify(token), settings)
     else:
         raise UnauthorizedError("The bearer token is not an API key, and OIDC is not configured.")
     limiter: RateLimiter = request.app.state.rate_limiter
@@ -53,8 +53,8 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_rep_scope(principal: CurrentPrincipal, session: SessionDep) -> RepScope:
-    return RepScope(principal=principal, session=session)
+def get_rep_scope(principal: CurrentPrincipal, db_session: DbSessionDep) -> RepScope:
+    return RepScope(principal=principal, session=db_session)
 
 
 RepScopeDep = Annotated[RepScope, Depends(get_rep_scope)]

@@ -1,11 +1,13 @@
 """Access policy: every `/v1` route declares one `Access` kind, and this module enforces it.
 
 A route declares its kind with `dependencies=[requires(Access.X)]` on a router made by
-`v1_router()`. Three things keep a route from forgetting (docs/auth.md, "Declaring a route's
-access"):
+`v1_router()`; a rep-scoped kind also names its rep path parameter (`rep="rep_id"`) or says the
+handler checks the row it loads (`by_row=True`). Three things keep a route from forgetting
+(docs/auth.md, "Declaring a route's access"):
 
-- `AccessRoute` refuses, at import time, a route of a `v1_router()` without a declaration, and
-  publishes the kind as `x-access` in the OpenAPI document;
+- `AccessRoute` refuses, at import time, a route of a `v1_router()` without a declaration, or
+  whose rep-scoped declaration names no scope or a parameter its path lacks, and publishes the
+  kind as `x-access` in the OpenAPI document;
 - `deny_undeclared_access`, an application-wide dependency, answers 500 `access_undeclared`
   for any route that has no declaration and is not on the public allow-list, so a route built
   some other way fails closed;
@@ -20,7 +22,7 @@ only then an `Idempotency-Key` replay (salescoach_api.idempotency.admit).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -40,9 +42,6 @@ from salescoach_core.roles import Role
 log = structlog.get_logger(__name__)
 
 ACCESS_EXTENSION = "x-access"
-# Path parameters naming a Salesforce user whose visibility the scope decides (a manager_id
-# names a rep too: managers are users of the same org).
-USER_ID_PARAMS = ("rep_id", "manager_id")
 
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
@@ -58,9 +57,9 @@ class Access(StrEnum):
     AUTHENTICATED = "authenticated"
     """Any caller; no rep-owned data (e.g. /v1/me, reference data)."""
     REP_READ = "rep_read"
-    """Read one rep's records. A `{rep_id}` or `{manager_id}` path parameter is checked here
-    (404 outside the scope); for other ids the handler loads the row and calls
-    `scope.require_rep(row.rep_id)`."""
+    """Read one rep's records. The path parameter named by `requires(..., rep=...)` is checked
+    here (404 outside the scope); with `by_row=True` the handler loads the row and calls
+    `require_row_access`."""
     REP_LIST = "rep_list"
     """A list across reps: every role may call it; the handler filters with
     `scope.visible_rep_ids_clause(column)`."""
@@ -89,24 +88,41 @@ REP_SCOPED = frozenset({Access.REP_READ, Access.REP_WRITE, Access.REP_SELF_WRITE
 
 
 class AccessCheck:
-    """The dependency behind `requires()`: role, then the scope of `{rep_id}` / `{manager_id}`."""
+    """The dependency behind `requires()`: role, then the scope of the declared rep parameter."""
 
-    def __init__(self, access: Access) -> None:
+    def __init__(self, access: Access, rep: str | None, by_row: bool) -> None:
         self.access = access
+        self.rep = rep
+        self.by_row = by_row
 
     def __call__(self, request: Request, principal: CurrentPrincipal, scope: RepScopeDep) -> None:
         if principal.role not in ALLOWED_ROLES[self.access]:
             raise ForbiddenError(f"The {principal.role.value} role may not do this ({self.access.value}).")
-        if self.access in REP_SCOPED:
-            for name in USER_ID_PARAMS:
-                user_id = request.path_params.get(name)
-                if isinstance(user_id, str):
-                    require_rep_access(self.access, scope, user_id)
+        if self.rep is not None:
+            # AccessRoute made sure the path has this parameter.
+            require_rep_access(self.access, scope, request.path_params[self.rep])
         # Last: a replay of an earlier answer is authorized like the request itself.
         admit(request, principal)
 
+    def scope_problem(self, path_params: Collection[str]) -> str | None:
+        """Why this declaration cannot be checked on a path with these parameters, or None."""
+        if self.access not in REP_SCOPED:
+            if self.rep is not None or self.by_row:
+                return f"{self.access.value} is not rep-scoped: drop `rep=` / `by_row=`"
+            return None
+        if (self.rep is None) == (not self.by_row):
+            return (
+                f'{self.access.value} is rep-scoped: name the rep path parameter (`rep="rep_id"`) '
+                "or, for a row addressed by its own id whose handler calls `require_row_access`, "
+                "`by_row=True`; exactly one of them"
+            )
+        if self.rep is not None and self.rep not in path_params:
+            return f"`rep={self.rep!r}` is not a parameter of the path"
+        return None
+
     def __repr__(self) -> str:
-        return f"requires(Access.{self.access.name})"
+        scope = f", rep={self.rep!r}" if self.rep else ", by_row=True" if self.by_row else ""
+        return f"requires(Access.{self.access.name}{scope})"
 
 
 def require_rep_access(
@@ -128,21 +144,30 @@ def require_row_access(request: Request, scope: RepScope, rep_id: str, *, missin
     require_rep_access(access, scope, rep_id, missing=missing)
 
 
-def requires(access: Access) -> DependsParam:
-    """The declaration of a route's access: `dependencies=[requires(Access.REP_READ)]`."""
-    declaration: DependsParam = Depends(AccessCheck(access))
+def requires(access: Access, *, rep: str | None = None, by_row: bool = False) -> DependsParam:
+    """The declaration of a route's access: `dependencies=[requires(Access.ADMIN)]`. A rep-scoped
+    kind says which rep it concerns: `requires(Access.REP_READ, rep="rep_id")` checks that path
+    parameter before the handler runs; `requires(Access.REP_WRITE, by_row=True)` is for a row
+    addressed by its own id, whose handler calls `require_row_access`."""
+    declaration: DependsParam = Depends(AccessCheck(access, rep, by_row))
     return declaration
+
+
+def _access_check(route: BaseRoute) -> AccessCheck | None:
+    dependencies: Sequence[DependsParam] = getattr(route, "dependencies", ())
+    declared = [dep.dependency for dep in dependencies if isinstance(dep.dependency, AccessCheck)]
+    return declared[0] if len(declared) == 1 else None
 
 
 def access_of(route: BaseRoute) -> Access | None:
     """The access a route declares, or None."""
-    dependencies: Sequence[DependsParam] = getattr(route, "dependencies", ())
-    declared = [dep.dependency.access for dep in dependencies if isinstance(dep.dependency, AccessCheck)]
-    return declared[0] if len(declared) == 1 else None
+    check = _access_check(route)
+    return check.access if check else None
 
 
 class UndeclaredAccessError(TypeError):
-    """A route of a `v1_router()` without exactly one `requires(...)`."""
+    """A route of a `v1_router()` without exactly one `requires(...)`, or whose rep-scoped
+    declaration cannot be checked on its path."""
 
 
 class AccessRoute(APIRoute):
@@ -150,13 +175,16 @@ class AccessRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
-        access = access_of(self)
-        if access is None:
+        check = _access_check(self)
+        if check is None:
             raise UndeclaredAccessError(
                 f"{sorted(self.methods or ())} {path}: declare who may call it with exactly one "
                 "`dependencies=[requires(Access.<KIND>)]` (see docs/auth.md)."
             )
-        self.openapi_extra = {**(self.openapi_extra or {}), ACCESS_EXTENSION: access.value}
+        problem = check.scope_problem(self.param_convertors)
+        if problem is not None:
+            raise UndeclaredAccessError(f"{sorted(self.methods or ())} {path}: {problem} (see docs/auth.md).")
+        self.openapi_extra = {**(self.openapi_extra or {}), ACCESS_EXTENSION: check.access.value}
 
 
 def v1_router(*, route_class: type[AccessRoute] = AccessRoute, **kwargs: Any) -> APIRouter:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Response, status
+from fastapi import Path, Response, status
 
 from salescoach_api.auth import service
 from salescoach_api.auth.dependencies import CurrentPrincipal
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, PrincipalPublic
-from salescoach_api.dependencies import SessionDep
-from salescoach_api.types import Page, decode_cursor, encode_cursor, page_of
+from salescoach_api.dependencies import DbSessionDep
+from salescoach_api.pagination import Page, PaginationDep, encode_cursor
 
 router = v1_router(prefix="/v1", tags=["auth"])
 
@@ -24,21 +24,20 @@ PrefixPath = Annotated[str, Path(description="The key's prefix, as listed.", exa
     operation_id="createApiKey",
     dependencies=[requires(Access.ADMIN)],
 )
-def create_api_key(session: SessionDep, body: ApiKeyCreate) -> ApiKeyCreated:
+def create_api_key(db_session: DbSessionDep, body: ApiKeyCreate) -> ApiKeyCreated:
     """Create an API key. The response carries the key once; store it now."""
-    new = service.create_api_key(session, name=body.name, role=body.role, sf_user_id=body.sf_user_id)
+    new = service.create_api_key(db_session, name=body.name, role=body.role, sf_user_id=body.sf_user_id)
     return ApiKeyCreated(**ApiKeyPublic.of(new.row).model_dump(), key=new.plaintext)
 
 
 @router.get("/api-keys", operation_id="listApiKeys", dependencies=[requires(Access.ADMIN)])
 def list_api_keys(
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    db_session: DbSessionDep,
+    page: PaginationDep,
 ) -> Page[ApiKeyPublic]:
     """Every API key, revoked ones included, by prefix. Keys themselves are never shown again."""
-    rows = service.list_api_keys(session, after_prefix=decode_cursor(cursor), limit=limit + 1)
-    return page_of(rows, limit, public=ApiKeyPublic.of, cursor_of=lambda row: encode_cursor(row.prefix))
+    rows = service.list_api_keys(db_session, after_prefix=page.after_key(), limit=page.fetch)
+    return page.page(rows, public=ApiKeyPublic.of, cursor_of=lambda row: encode_cursor(row.prefix))
 
 
 @router.delete(
@@ -47,9 +46,9 @@ def list_api_keys(
     operation_id="revokeApiKey",
     dependencies=[requires(Access.ADMIN)],
 )
-def revoke_api_key(session: SessionDep, prefix: PrefixPath) -> Response:
+def revoke_api_key(db_session: DbSessionDep, prefix: PrefixPath) -> Response:
     """Revoke a key at once. Revoking it again is harmless."""
-    service.revoke_api_key(session, prefix=prefix)
+    service.revoke_api_key(db_session, prefix=prefix)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Query
 
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import SessionDep
+from salescoach_api.dependencies import DbSessionDep
 from salescoach_api.events.schemas import EventPage, EventPublic
+from salescoach_api.pagination import PaginationDep
 from salescoach_core.integrations import events
 from salescoach_core.integrations.events import EventType
 
@@ -17,16 +18,15 @@ router = v1_router(prefix="/v1", tags=["events"])
 
 @router.get("/events", operation_id="listEvents", dependencies=[requires(Access.FEED)])
 def list_events(
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    db_session: DbSessionDep,
+    page: PaginationDep,
     after: Annotated[str | None, Query(description="Same as `cursor` (kept for feed clients).")] = None,
     type: Annotated[list[EventType] | None, Query(description="Only these event types.")] = None,
 ) -> EventPage:
     """Events after the cursor in commit order, `SALESCOACH_EVENT_RETENTION_DAYS` back at most.
     Cursors survive restarts; an event committed later never appears behind one."""
-    start = cursor or after
-    events.publish(session)
-    rows = events.feed(session, after=start, limit=limit, types=type)
+    start = page.cursor or after
+    events.publish(db_session)
+    rows = events.feed(db_session, after=start, limit=page.limit, types=type)
     next_cursor = rows[-1].cursor if rows else start
     return EventPage(items=[EventPublic.of(e) for e in rows], next_cursor=next_cursor)

@@ -41,7 +41,7 @@ class ExportSource:
     after the endpoint returns, so the export opens (and closes) its own connection."""
 
     connect: exports.ConnectionFactory
-    session: Callable[[], AbstractContextManager[Session]]
+    db_session: Callable[[], AbstractContextManager[Session]]
 
     @staticmethod
     def on(engine: Engine) -> ExportSource:
@@ -50,10 +50,10 @@ class ExportSource:
             with engine.connect() as conn, conn.begin():
                 yield conn
 
-        def session() -> AbstractContextManager[Session]:
+        def db_session() -> AbstractContextManager[Session]:
             return Session(engine)
 
-        return ExportSource(connect=connect, session=session)
+        return ExportSource(connect=connect, db_session=db_session)
 
 
 def get_export_source(engine: EngineDep) -> ExportSource:
@@ -156,7 +156,7 @@ def export_scorecards(
 ) -> StreamingResponse:
     """Every rep's scorecard over [from, to): the figures of `GET /v1/reps/{rep_id}/scorecard`."""
     batches = exports.scorecard_batches(
-        source.session,
+        source.db_session,
         period=Period.range(start, end),
         config=ScorecardConfig.from_settings(settings),
         now=now,

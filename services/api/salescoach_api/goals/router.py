@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, status
+from fastapi import Depends, Request, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
-from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
-from salescoach_api.goals.dependencies import actor_of, parse_time_id_cursor, time_id_cursor
+from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
+from salescoach_api.goals.dependencies import actor_of
 from salescoach_api.goals.schemas import (
     GoalCreate,
     GoalHistory,
@@ -19,7 +19,7 @@ from salescoach_api.goals.schemas import (
     GoalStatusChangePublic,
     GoalUpdate,
 )
-from salescoach_api.types import Page, page_of
+from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
 from salescoach_core import reps
 from salescoach_core.coaching import goals
 from salescoach_core.coaching.config import CoachingConfig
@@ -29,17 +29,14 @@ from salescoach_core.periods import Period
 
 router = v1_router(prefix="/v1", tags=["goals"])
 
-LimitQuery = Annotated[int, Query(ge=1, le=200)]
-CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
-
 
 def visible_goal(
-    request: Request, session: SessionDep, scope: RepScopeDep, goal_id: uuid.UUID
+    request: Request, db_session: DbSessionDep, scope: RepScopeDep, goal_id: uuid.UUID
 ) -> CoachingGoal:
     """The goal, if the caller may see its rep (and coach them, on a write). A dependency, so the
     scope is checked before the body is validated: an out-of-scope id answers 404 whatever the
     body, exactly what a missing goal answers."""
-    goal = goals.get_goal(session, goal_id)
+    goal = goals.get_goal(db_session, goal_id)
     require_row_access(request, scope, goal.rep_id, missing=GoalNotFoundError(f"No goal {goal_id}."))
     return goal
 
@@ -51,10 +48,10 @@ VisibleGoal = Annotated[CoachingGoal, Depends(visible_goal)]
     "/reps/{rep_id}/goals",
     operation_id="createGoal",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[requires(Access.REP_WRITE)],
+    dependencies=[requires(Access.REP_WRITE, rep="rep_id")],
 )
 def create_goal(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     principal: CurrentPrincipal,
     now: NowDep,
@@ -64,7 +61,7 @@ def create_goal(
     """A coaching goal for the rep, with its baseline from the scorecard. At most
     `SALESCOACH_GOAL_LIMIT_PER_PERIOD` (2) active goals in overlapping periods: past it, 409
     `goal_limit_reached` names the active ones (`active_goals`)."""
-    rep = reps.get_rep(session, rep_id)
+    rep = reps.get_rep(db_session, rep_id)
     spec = goals.GoalSpec(
         kind=body.kind,
         period=Period.parse(body.period, body.period_from, body.period_to),
@@ -77,7 +74,7 @@ def create_goal(
         stage=body.stage,
     )
     goal = goals.create_goal(
-        session,
+        db_session,
         rep=rep,
         coach_id=body.coach_id or principal.sf_user_id,
         spec=spec,
@@ -88,45 +85,50 @@ def create_goal(
     return GoalPublic.of(goal)
 
 
-@router.get("/reps/{rep_id}/goals", operation_id="listGoals", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/reps/{rep_id}/goals", operation_id="listGoals", dependencies=[requires(Access.REP_READ, rep="rep_id")]
+)
 def list_goals(
-    session: SessionDep,
+    db_session: DbSessionDep,
     rep_id: str,
+    page: PaginationDep,
     status: GoalStatus | None = None,
-    limit: LimitQuery = 100,
-    cursor: CursorQuery = None,
 ) -> Page[GoalPublic]:
     """Every goal of the rep, oldest first (the rep's full goal history), optionally by status."""
-    rep = reps.get_user(session, rep_id)
+    rep = reps.get_user(db_session, rep_id)
     rows = goals.list_goals(
-        session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
+        db_session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
     )
-    return page_of(rows, limit, public=GoalPublic.of, cursor_of=lambda g: time_id_cursor(g.created_at, g.id))
+    return page.page(rows, public=GoalPublic.of, cursor_of=lambda g: time_id_cursor(g.created_at, g.id))
 
 
-@router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ)])
+@router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ, by_row=True)])
 def get_goal(goal: VisibleGoal) -> GoalPublic:
     """One goal, with its progress and write-back state."""
     return GoalPublic.of(goal)
 
 
-@router.patch("/goals/{goal_id}", operation_id="updateGoal", dependencies=[requires(Access.REP_WRITE)])
+@router.patch(
+    "/goals/{goal_id}", operation_id="updateGoal", dependencies=[requires(Access.REP_WRITE, by_row=True)]
+)
 def update_goal(
-    session: SessionDep, goal: VisibleGoal, principal: CurrentPrincipal, now: NowDep, body: GoalUpdate
+    db_session: DbSessionDep, goal: VisibleGoal, principal: CurrentPrincipal, now: NowDep, body: GoalUpdate
 ) -> GoalPublic:
     """Change the measurement plan, target or coach rating, or abandon the goal (skill goals may
     also be closed as `achieved` or `missed`). Closed goals answer 409."""
     changes = body.model_dump(exclude_unset=True)
     return GoalPublic.of(
-        goals.update_goal(session, goal=goal, changes=changes, actor=actor_of(principal), now=now)
+        goals.update_goal(db_session, goal=goal, changes=changes, actor=actor_of(principal), now=now)
     )
 
 
 @router.get(
-    "/goals/{goal_id}/history", operation_id="getGoalHistory", dependencies=[requires(Access.REP_READ)]
+    "/goals/{goal_id}/history",
+    operation_id="getGoalHistory",
+    dependencies=[requires(Access.REP_READ, by_row=True)],
 )
-def get_goal_history(session: SessionDep, goal: VisibleGoal) -> GoalHistory:
+def get_goal_history(db_session: DbSessionDep, goal: VisibleGoal) -> GoalHistory:
     """Every status change of the goal, oldest first, with who made it and why."""
     return GoalHistory(
-        goal_id=goal.id, items=[GoalStatusChangePublic.of(c) for c in goals.history(session, goal)]
+        goal_id=goal.id, items=[GoalStatusChangePublic.of(c) for c in goals.history(db_session, goal)]
     )

@@ -8,7 +8,7 @@ from fastapi import Depends, Query, Request
 
 from salescoach_api import etags
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
+from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
 from salescoach_api.periods import PeriodDep
 from salescoach_api.scorecards.schemas import MetricsPublic, PeriodPublic, ScorecardPublic, TeamScorecards
 from salescoach_core import reps
@@ -28,10 +28,12 @@ ScorecardCacheDep = Annotated[TeamReportCache, Depends(get_scorecard_cache)]
 
 
 @router.get(
-    "/reps/{rep_id}/scorecard", operation_id="getRepScorecard", dependencies=[requires(Access.REP_READ)]
+    "/reps/{rep_id}/scorecard",
+    operation_id="getRepScorecard",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_rep_scorecard(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     now: NowDep,
     cache: ScorecardCacheDep,
@@ -40,26 +42,26 @@ def get_rep_scorecard(
 ) -> ScorecardPublic:
     """Every scorecard metric of the rep for the period, with the rep's rank in their team."""
     config = ScorecardConfig.from_settings(settings)
-    rep = reps.get_rep(session, rep_id)
+    rep = reps.get_rep(db_session, rep_id)
 
     def build() -> ScorecardPublic:
-        card = cache.rep_scorecard(session, rep=rep, period=chosen, config=config, now=now)
+        card = cache.rep_scorecard(db_session, rep=rep, period=chosen, config=config, now=now)
         return ScorecardPublic.of_card(
-            card, period=PeriodPublic.of(chosen, config.zone.key), data_as_of=data_as_of(session)
+            card, period=PeriodPublic.of(chosen, config.zone.key), data_as_of=data_as_of(db_session)
         )
 
     return cache.memo(
-        session, ("rep_scorecard", rep.id), period=chosen, config=config, now=now, compute=build
+        db_session, ("rep_scorecard", rep.id), period=chosen, config=config, now=now, compute=build
     )
 
 
 @router.get(
     "/teams/{manager_id}/scorecards",
     operation_id="getTeamScorecards",
-    dependencies=[requires(Access.REP_READ)],
+    dependencies=[requires(Access.REP_READ, rep="manager_id")],
 )
 def get_team_scorecards(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     now: NowDep,
     cache: ScorecardCacheDep,
@@ -69,14 +71,14 @@ def get_team_scorecards(
 ) -> TeamScorecards:
     """One scorecard per active rep in stack-rank order, team totals and the segment distribution."""
     config = ScorecardConfig.from_settings(settings)
-    manager = reps.get_user(session, manager_id)
+    manager = reps.get_user(db_session, manager_id)
 
     def build() -> TeamScorecards:
         report = team_report(
-            session, manager_id=manager.id, whole_org=scope == "org", period=chosen, config=config, now=now
+            db_session, manager_id=manager.id, whole_org=scope == "org", period=chosen, config=config, now=now
         )
         shown_period = PeriodPublic.of(chosen, config.zone.key)
-        as_of = data_as_of(session)
+        as_of = data_as_of(db_session)
         return TeamScorecards(
             manager_id=manager.id,
             scope=scope,
@@ -92,5 +94,10 @@ def get_team_scorecards(
     # The finished body is cached, not only the figures: building twelve cards costs as much as
     # reading them.
     return cache.memo(
-        session, ("team_scorecards", manager.id, scope), period=chosen, config=config, now=now, compute=build
+        db_session,
+        ("team_scorecards", manager.id, scope),
+        period=chosen,
+        config=config,
+        now=now,
+        compute=build,
     )

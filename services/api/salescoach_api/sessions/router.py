@@ -11,9 +11,10 @@ from fastapi import Depends, Query, Request, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
-from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
-from salescoach_api.goals.dependencies import actor_of, parse_time_id_cursor, time_id_cursor
+from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
+from salescoach_api.goals.dependencies import actor_of
 from salescoach_api.goals.schemas import GoalPublic
+from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
 from salescoach_api.sessions.schemas import (
     ActionItemCreate,
     ActionItemPublic,
@@ -27,7 +28,6 @@ from salescoach_api.sessions.schemas import (
     SessionStatus,
     SessionUpdate,
 )
-from salescoach_api.types import Page, page_of
 from salescoach_core import reps
 from salescoach_core.coaching import action_items, sessions
 from salescoach_core.coaching.config import CoachingConfig
@@ -44,23 +44,23 @@ from salescoach_core.periods import Period, month_of
 
 router = v1_router(prefix="/v1", tags=["sessions"])
 
-LimitQuery = Annotated[int, Query(ge=1, le=200)]
-CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 REP_ITEM_FIELDS = frozenset({"status", "completed_on"})
 
 
 def visible_session(
-    request: Request, session: SessionDep, scope: RepScopeDep, session_id: uuid.UUID
+    request: Request, db_session: DbSessionDep, scope: RepScopeDep, session_id: uuid.UUID
 ) -> CoachingSession:
     """The session, if the caller may see its rep (and coach them, on a write); checked before
     the body is validated. Out of scope answers exactly what a missing session answers."""
-    row = sessions.get_session(session, session_id)
+    row = sessions.get_session(db_session, session_id)
     require_row_access(request, scope, row.rep_id, missing=SessionNotFoundError(f"No session {session_id}."))
     return row
 
 
-def visible_item(request: Request, session: SessionDep, scope: RepScopeDep, item_id: uuid.UUID) -> ActionItem:
-    item = action_items.get_action_item(session, item_id)
+def visible_item(
+    request: Request, db_session: DbSessionDep, scope: RepScopeDep, item_id: uuid.UUID
+) -> ActionItem:
+    item = action_items.get_action_item(db_session, item_id)
     require_row_access(
         request, scope, item.rep_id, missing=ActionItemNotFoundError(f"No action item {item_id}.")
     )
@@ -71,8 +71,8 @@ VisibleSession = Annotated[CoachingSession, Depends(visible_session)]
 VisibleItem = Annotated[ActionItem, Depends(visible_item)]
 
 
-def _public(session: SessionDep, row: CoachingSession) -> SessionPublic:
-    return SessionPublic.of(row, action_items.items_of(session, row))
+def _public(db_session: DbSessionDep, row: CoachingSession) -> SessionPublic:
+    return SessionPublic.of(row, action_items.items_of(db_session, row))
 
 
 def _today(settings: SettingsDep, now: NowDep) -> date:
@@ -83,71 +83,79 @@ def _today(settings: SettingsDep, now: NowDep) -> date:
     "/reps/{rep_id}/sessions",
     operation_id="createSession",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[requires(Access.REP_WRITE)],
+    dependencies=[requires(Access.REP_WRITE, rep="rep_id")],
 )
 def create_session(
-    session: SessionDep, principal: CurrentPrincipal, now: NowDep, rep_id: str, body: SessionCreate
+    db_session: DbSessionDep, principal: CurrentPrincipal, now: NowDep, rep_id: str, body: SessionCreate
 ) -> SessionPublic:
     """Schedule a developmental or consequence session (a consequence session states the
     standard, the deadline and the consequence up front)."""
-    rep = reps.get_rep(session, rep_id)
+    rep = reps.get_rep(db_session, rep_id)
     fields = body.model_dump(exclude_unset=True, exclude={"mode", "coach_id"})
     fields["scheduled_at"] = body.scheduled_at
     fields["duration_minutes"] = body.duration_minutes
     row = sessions.create_session(
-        session,
+        db_session,
         rep=rep,
         mode=body.mode,
         coach_id=body.coach_id or principal.sf_user_id,
         fields=fields,
         now=now,
     )
-    return _public(session, row)
+    return _public(db_session, row)
 
 
-@router.get("/reps/{rep_id}/sessions", operation_id="listSessions", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/reps/{rep_id}/sessions",
+    operation_id="listSessions",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
+)
 def list_sessions(
-    session: SessionDep,
+    db_session: DbSessionDep,
     rep_id: str,
+    page: PaginationDep,
     status: SessionStatus | None = None,
-    limit: LimitQuery = 100,
-    cursor: CursorQuery = None,
 ) -> Page[SessionPublic]:
     """The rep's sessions by scheduled time, oldest first, with their action items."""
-    rep = reps.get_user(session, rep_id)
+    rep = reps.get_user(db_session, rep_id)
     rows = sessions.list_sessions(
-        session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
+        db_session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
     )
-    items = action_items.items_by_session(session, rows)
-    return page_of(
+    items = action_items.items_by_session(db_session, rows)
+    return page.page(
         rows,
-        limit,
         public=lambda row: SessionPublic.of(row, items[row.id]),
         cursor_of=lambda row: time_id_cursor(row.scheduled_at, row.id),
     )
 
 
-@router.get("/sessions/{session_id}", operation_id="getSession", dependencies=[requires(Access.REP_READ)])
-def get_session(session: SessionDep, row: VisibleSession) -> SessionPublic:
-    return _public(session, row)
+@router.get(
+    "/sessions/{session_id}", operation_id="getSession", dependencies=[requires(Access.REP_READ, by_row=True)]
+)
+def get_session(db_session: DbSessionDep, row: VisibleSession) -> SessionPublic:
+    return _public(db_session, row)
 
 
 @router.patch(
-    "/sessions/{session_id}", operation_id="updateSession", dependencies=[requires(Access.REP_WRITE)]
+    "/sessions/{session_id}",
+    operation_id="updateSession",
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def update_session(
-    session: SessionDep, now: NowDep, row: VisibleSession, body: SessionUpdate
+    db_session: DbSessionDep, now: NowDep, row: VisibleSession, body: SessionUpdate
 ) -> SessionPublic:
     """Edit a scheduled session (409 `session_closed` once held, canceled or no-show)."""
     fields = body.model_dump(exclude_unset=True)
-    return _public(session, sessions.update_session(session, row=row, fields=fields, now=now))
+    return _public(db_session, sessions.update_session(db_session, row=row, fields=fields, now=now))
 
 
 @router.post(
-    "/sessions/{session_id}/hold", operation_id="holdSession", dependencies=[requires(Access.REP_WRITE)]
+    "/sessions/{session_id}/hold",
+    operation_id="holdSession",
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def hold_session(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     now: NowDep,
     row: VisibleSession,
@@ -160,57 +168,59 @@ def hold_session(
     fields = request.model_dump(exclude_unset=True, exclude={"snapshot_period"})
     snapshot = Period.parse(request.snapshot_period) if request.snapshot_period else None
     held = sessions.hold_session(
-        session,
+        db_session,
         row=row,
         fields=fields,
         snapshot_period=snapshot,
         now=now,
         config=CoachingConfig.from_settings(settings),
     )
-    return _public(session, held)
+    return _public(db_session, held)
 
 
 @router.post(
-    "/sessions/{session_id}/cancel", operation_id="cancelSession", dependencies=[requires(Access.REP_WRITE)]
+    "/sessions/{session_id}/cancel",
+    operation_id="cancelSession",
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
-def cancel_session(session: SessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
-    return _public(session, sessions.close_session(session, row=row, status="canceled", now=now))
+def cancel_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
+    return _public(db_session, sessions.close_session(db_session, row=row, status="canceled", now=now))
 
 
 @router.post(
     "/sessions/{session_id}/no-show",
     operation_id="markSessionNoShow",
-    dependencies=[requires(Access.REP_WRITE)],
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
-def no_show_session(session: SessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
-    return _public(session, sessions.close_session(session, row=row, status="no_show", now=now))
+def no_show_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
+    return _public(db_session, sessions.close_session(db_session, row=row, status="no_show", now=now))
 
 
 @router.post(
     "/sessions/{session_id}/acknowledge",
     operation_id="acknowledgeSession",
-    dependencies=[requires(Access.REP_SELF_WRITE)],
+    dependencies=[requires(Access.REP_SELF_WRITE, by_row=True)],
 )
 def acknowledge_session(
-    session: SessionDep, principal: CurrentPrincipal, now: NowDep, row: VisibleSession
+    db_session: DbSessionDep, principal: CurrentPrincipal, now: NowDep, row: VisibleSession
 ) -> SessionPublic:
     """The rep acknowledges a consequence session's standard, deadline and consequence
     (`acknowledged_by` records the caller). 409 for developmental sessions."""
-    return _public(session, sessions.acknowledge(session, row=row, actor=actor_of(principal), now=now))
+    return _public(db_session, sessions.acknowledge(db_session, row=row, actor=actor_of(principal), now=now))
 
 
 @router.post(
     "/sessions/{session_id}/action-items",
     operation_id="createActionItem",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[requires(Access.REP_WRITE)],
+    dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def create_action_item(
-    session: SessionDep, now: NowDep, row: VisibleSession, body: ActionItemCreate
+    db_session: DbSessionDep, now: NowDep, row: VisibleSession, body: ActionItemCreate
 ) -> ActionItemPublic:
     """An agreed action. Owned by the rep, it becomes a Salesforce Task owned by the rep."""
     item = action_items.create_action_item(
-        session,
+        db_session,
         row=row,
         owner=body.owner,
         description=body.description,
@@ -221,17 +231,23 @@ def create_action_item(
     return ActionItemPublic.of(item)
 
 
-@router.get("/action-items/{item_id}", operation_id="getActionItem", dependencies=[requires(Access.REP_READ)])
+@router.get(
+    "/action-items/{item_id}",
+    operation_id="getActionItem",
+    dependencies=[requires(Access.REP_READ, by_row=True)],
+)
 def get_action_item(item: VisibleItem) -> ActionItemPublic:
     """One action item with its write-back state (a permanent Salesforce error shows here)."""
     return ActionItemPublic.of(item)
 
 
 @router.patch(
-    "/action-items/{item_id}", operation_id="updateActionItem", dependencies=[requires(Access.REP_SELF_WRITE)]
+    "/action-items/{item_id}",
+    operation_id="updateActionItem",
+    dependencies=[requires(Access.REP_SELF_WRITE, by_row=True)],
 )
 def update_action_item(
-    session: SessionDep,
+    db_session: DbSessionDep,
     scope: RepScopeDep,
     settings: SettingsDep,
     now: NowDep,
@@ -257,39 +273,40 @@ def update_action_item(
             )
     zone = CoachingConfig.from_settings(settings).scorecard.zone
     return ActionItemPublic.of(
-        action_items.update_action_item(session, item=item, changes=changes, now=now, zone=zone)
+        action_items.update_action_item(db_session, item=item, changes=changes, now=now, zone=zone)
     )
 
 
 @router.get(
-    "/reps/{rep_id}/action-items", operation_id="listActionItems", dependencies=[requires(Access.REP_READ)]
+    "/reps/{rep_id}/action-items",
+    operation_id="listActionItems",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def list_action_items(
-    session: SessionDep,
+    db_session: DbSessionDep,
     rep_id: str,
+    page: PaginationDep,
     status: ItemStatus | None = None,
-    limit: LimitQuery = 100,
-    cursor: CursorQuery = None,
 ) -> Page[ActionItemPublic]:
     """The rep's action items, oldest first, optionally by status."""
-    rep = reps.get_user(session, rep_id)
+    rep = reps.get_user(db_session, rep_id)
     rows = action_items.list_action_items(
-        session, rep_id=rep.id, status=status, after=parse_time_id_cursor(cursor), limit=limit + 1
+        db_session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
     )
-    return page_of(
-        rows, limit, public=ActionItemPublic.of, cursor_of=lambda i: time_id_cursor(i.created_at, i.id)
-    )
+    return page.page(rows, public=ActionItemPublic.of, cursor_of=lambda i: time_id_cursor(i.created_at, i.id))
 
 
-@router.get("/reps/{rep_id}/plan", operation_id="getRepPlan", dependencies=[requires(Access.REP_READ)])
-def get_plan(session: SessionDep, settings: SettingsDep, now: NowDep, rep_id: str) -> PlanPublic:
+@router.get(
+    "/reps/{rep_id}/plan", operation_id="getRepPlan", dependencies=[requires(Access.REP_READ, rep="rep_id")]
+)
+def get_plan(db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_id: str) -> PlanPublic:
     """The rep's 30-day plan: overdue open items, items due in the next 30 days (configurable),
     and the active goals of the current month."""
-    rep = reps.get_user(session, rep_id)
+    rep = reps.get_user(db_session, rep_id)
     today = _today(settings, now)
     days = settings.plan_days
-    overdue, upcoming = action_items.plan(session, rep_id=rep.id, today=today, days=days)
-    goals = active_overlapping(session, rep_id=rep.id, period=month_of(today))
+    overdue, upcoming = action_items.plan(db_session, rep_id=rep.id, today=today, days=days)
+    goals = active_overlapping(db_session, rep_id=rep.id, period=month_of(today))
     return PlanPublic(
         rep_id=rep.id,
         from_=today,
@@ -301,10 +318,12 @@ def get_plan(session: SessionDep, settings: SettingsDep, now: NowDep, rep_id: st
 
 
 @router.get(
-    "/reps/{rep_id}/diagnosis", operation_id="getRepDiagnosis", dependencies=[requires(Access.REP_READ)]
+    "/reps/{rep_id}/diagnosis",
+    operation_id="getRepDiagnosis",
+    dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_diagnosis(
-    session: SessionDep,
+    db_session: DbSessionDep,
     settings: SettingsDep,
     now: NowDep,
     rep_id: str,
@@ -312,7 +331,7 @@ def get_diagnosis(
 ) -> DiagnosisPublic:
     """`on_track`, `skill` or `will`, the figures behind it and the recommended coaching mode
     (docs/coaching.md, "Diagnosis")."""
-    rep = reps.get_rep(session, rep_id)
+    rep = reps.get_rep(db_session, rep_id)
     config = CoachingConfig.from_settings(settings)
     chosen = Period.parse(period) if period else month_of(now.astimezone(config.scorecard.zone).date())
-    return DiagnosisPublic.of(diagnose(session, rep=rep, period=chosen, now=now, config=config))
+    return DiagnosisPublic.of(diagnose(db_session, rep=rep, period=chosen, now=now, config=config))

@@ -6,24 +6,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Response, status
+from fastapi import Depends, Response, status
 
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import NowDep, SessionDep, SettingsDep
-from salescoach_api.goals.dependencies import parse_time_id_cursor, time_id_cursor
-from salescoach_api.types import Page, page_of
+from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
+from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
 from salescoach_api.webhooks.schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
 from salescoach_core.integrations import webhooks
 from salescoach_core.models.integrations import WebhookEndpoint
 
 router = v1_router(prefix="/v1", tags=["webhooks"])
 
-LimitQuery = Annotated[int, Query(ge=1, le=200)]
-CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
-
-def endpoint_of(session: SessionDep, webhook_id: uuid.UUID) -> WebhookEndpoint:
-    return webhooks.get_endpoint(session, webhook_id)
+def endpoint_of(db_session: DbSessionDep, webhook_id: uuid.UUID) -> WebhookEndpoint:
+    return webhooks.get_endpoint(db_session, webhook_id)
 
 
 Endpoint = Annotated[WebhookEndpoint, Depends(endpoint_of)]
@@ -36,11 +32,11 @@ Endpoint = Annotated[WebhookEndpoint, Depends(endpoint_of)]
     dependencies=[requires(Access.ADMIN)],
 )
 def create_webhook(
-    session: SessionDep, settings: SettingsDep, now: NowDep, body: WebhookCreate
+    db_session: DbSessionDep, settings: SettingsDep, now: NowDep, body: WebhookCreate
 ) -> WebhookCreated:
     """Subscribe a URL to event types. The answer holds the signing secret, once."""
     endpoint = webhooks.create_endpoint(
-        session,
+        db_session,
         url=body.url,
         event_types=body.event_types,
         secret=body.secret,
@@ -52,14 +48,10 @@ def create_webhook(
 
 
 @router.get("/webhooks", operation_id="listWebhooks", dependencies=[requires(Access.ADMIN)])
-def list_webhooks(
-    session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
-) -> Page[WebhookPublic]:
+def list_webhooks(db_session: DbSessionDep, page: PaginationDep) -> Page[WebhookPublic]:
     """Every endpoint, oldest first (secrets are never listed)."""
-    rows = webhooks.list_endpoints(session, after=parse_time_id_cursor(cursor), limit=limit + 1)
-    return page_of(
-        rows, limit, public=WebhookPublic.of, cursor_of=lambda e: time_id_cursor(e.created_at, e.id)
-    )
+    rows = webhooks.list_endpoints(db_session, after=page.after_time_id(), limit=page.fetch)
+    return page.page(rows, public=WebhookPublic.of, cursor_of=lambda e: time_id_cursor(e.created_at, e.id))
 
 
 @router.get("/webhooks/{webhook_id}", operation_id="getWebhook", dependencies=[requires(Access.ADMIN)])
@@ -74,9 +66,9 @@ def get_webhook(endpoint: Endpoint) -> WebhookPublic:
     response_class=Response,
     dependencies=[requires(Access.ADMIN)],
 )
-def delete_webhook(session: SessionDep, endpoint: Endpoint) -> None:
+def delete_webhook(db_session: DbSessionDep, endpoint: Endpoint) -> None:
     """Stop sending to the endpoint; its pending deliveries and its log are removed."""
-    webhooks.delete_endpoint(session, endpoint)
+    webhooks.delete_endpoint(db_session, endpoint)
 
 
 @router.get(
@@ -85,15 +77,13 @@ def delete_webhook(session: SessionDep, endpoint: Endpoint) -> None:
     dependencies=[requires(Access.ADMIN)],
 )
 def list_deliveries(
-    session: SessionDep, endpoint: Endpoint, limit: LimitQuery = 100, cursor: CursorQuery = None
+    db_session: DbSessionDep, endpoint: Endpoint, page: PaginationDep
 ) -> Page[DeliveryPublic]:
     """The endpoint's delivery log, newest first: status, attempts, last response code or error."""
     rows = webhooks.list_deliveries(
-        session, endpoint=endpoint, after=parse_time_id_cursor(cursor), limit=limit + 1
+        db_session, endpoint=endpoint, after=page.after_time_id(), limit=page.fetch
     )
-    return page_of(
-        rows, limit, public=DeliveryPublic.of, cursor_of=lambda d: time_id_cursor(d.created_at, d.id)
-    )
+    return page.page(rows, public=DeliveryPublic.of, cursor_of=lambda d: time_id_cursor(d.created_at, d.id))
 
 
 @router.post(
@@ -102,7 +92,11 @@ def list_deliveries(
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[requires(Access.ADMIN)],
 )
-def redeliver(session: SessionDep, endpoint: Endpoint, now: NowDep, delivery_id: uuid.UUID) -> DeliveryPublic:
+def redeliver(
+    db_session: DbSessionDep, endpoint: Endpoint, now: NowDep, delivery_id: uuid.UUID
+) -> DeliveryPublic:
     """Queue the delivery's event again (same event id, so the same `webhook-id`); the worker
     sends it on its next pass."""
-    return DeliveryPublic.of(webhooks.redeliver(session, endpoint=endpoint, delivery_id=delivery_id, now=now))
+    return DeliveryPublic.of(
+        webhooks.redeliver(db_session, endpoint=endpoint, delivery_id=delivery_id, now=now)
+    )
