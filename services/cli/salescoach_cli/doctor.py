@@ -18,7 +18,7 @@ def run_doctor(settings: Settings) -> None:
     table.add_column("from")
     for row in describe_sources(settings):
         table.add_row(row.name, row.value, row.source)
-    console.print(table)
+    console().print(table)
 
     problems: list[str] = []
     where = "external (DATABASE_URL)" if settings.database_url else f"embedded, under {settings.state_dir}"
@@ -27,9 +27,9 @@ def run_doctor(settings: Settings) -> None:
         with engine.connect() as conn:
             server_version = conn.execute(text("SHOW server_version")).scalar_one()
         state = revision_state(engine)
-        console.print(f"database: {where}, PostgreSQL {server_version}, reachable")
+        console().print(f"database: {where}, PostgreSQL {server_version}, reachable")
         if state.at_head:
-            console.print(f"migrations: at head ({state.head})")
+            console().print(f"migrations: at head ({state.head})")
         else:
             problems.append(
                 f"migrations: database at {state.current or 'no revision'}, head is {state.head}; "
@@ -39,7 +39,7 @@ def run_doctor(settings: Settings) -> None:
         problems.append(f"database ({where}) unreachable: {str(exc).strip().splitlines()[0]}")
 
     if settings.salesforce_mode == "real":
-        console.print(f"salesforce: real org via {settings.sf_login_url}")
+        console().print(f"salesforce: real org via {settings.sf_login_url}")
         has_secret = settings.sf_client_secret is not None
         has_jwt = settings.sf_jwt_key_file is not None and settings.sf_username is not None
         if not (has_secret or has_jwt):
@@ -52,10 +52,10 @@ def run_doctor(settings: Settings) -> None:
                 f"salesforce: SALESCOACH_SF_JWT_KEY_FILE {settings.sf_jwt_key_file} does not exist"
             )
     else:
-        console.print("salesforce: local emulator (no SALESCOACH_SF_CLIENT_ID set)")
+        console().print("salesforce: local emulator (no SALESCOACH_SF_CLIENT_ID set)")
 
     if problems:
         for problem in problems:
-            console.print(f"[red]problem:[/] {problem}")
+            console().print(f"[red]problem:[/] {problem}")
         fail(f"{len(problems)} problem(s) found")
-    console.print("[green]all checks passed[/]")
+    console().print("[green]all checks passed[/]")
