@@ -126,15 +126,16 @@ def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
         ) from exc
 
 
-def obtain_token(settings: Settings) -> AccessToken:
-    """Log in once. Bad credentials raise SalesforceAuthError at once; outages TransientError."""
+def obtain_token(settings: Settings, *, sending: threading.Event | None = None) -> AccessToken:
+    """Log in once. Bad credentials raise SalesforceAuthError at once; outages TransientError.
+    `sending` is set as the token request goes out."""
     grant = choose_grant(settings)
     url = settings.sf_login_url.rstrip("/") + "/services/oauth2/token"
     verify = _tls_verification(settings)
+    hooks = {"request": [lambda _request: sending.set()]} if sending is not None else {}
     try:
-        response = httpx.post(
-            url, data=_token_request(settings, grant), verify=verify, timeout=settings.sf_timeout_seconds
-        )
+        with httpx.Client(verify=verify, timeout=settings.sf_timeout_seconds, event_hooks=hooks) as http:
+            response = http.post(url, data=_token_request(settings, grant))
     except httpx.TransportError as exc:
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
             raise SalesforceUnavailableError(
@@ -171,16 +172,21 @@ def obtain_token(settings: Settings) -> AccessToken:
 
 
 def start_login(settings: Settings) -> Future[AccessToken]:
-    """`obtain_token` on a thread of its own, begun before the sync's heavy imports and set-up
-    so the token round trip overlaps them (`salescoach sync run`)."""
+    """`obtain_token` on a thread of its own, returning once the token request is going out: the
+    round trip then overlaps the sync's imports and set-up (`salescoach sync run`). Waiting for
+    the request keeps those imports, which hold the GIL, from delaying it."""
     future: Future[AccessToken] = Future()
+    sending = threading.Event()
 
     def login() -> None:
         try:
-            future.set_result(obtain_token(settings))
+            future.set_result(obtain_token(settings, sending=sending))
         except Exception as exc:
             future.set_exception(exc)
+        finally:
+            sending.set()
 
     # A daemon: a command that fails before it needs the token does not wait for the login.
     threading.Thread(target=login, name="salesforce-login", daemon=True).start()
+    sending.wait()
     return future
