@@ -165,12 +165,17 @@ def test_demo_admin_key_is_kept_across_runs_and_replaced_when_revoked(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
-def salescoach(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def salescoach(
+    *args: str, database_url: str, cwd: Path, columns: str | None = "200"
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": database_url}
+    if columns is not None:
+        env["COLUMNS"] = columns
     return subprocess.run(
         [sys.executable, "-c", "from salescoach_cli.main import main; main()", *args],
         capture_output=True,
         text=True,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "COLUMNS": "200", "DATABASE_URL": database_url},
+        env=env,
         cwd=cwd,
         timeout=120,
         check=False,
@@ -217,3 +222,21 @@ def test_cli_creates_lists_and_revokes_keys(
     )
     assert refused.returncode == 1
     assert "needs sf_user_id" in refused.stderr
+
+
+def test_cli_list_keeps_whole_rows_when_written_to_a_pipe(
+    database_url: str, tmp_path: Path, committed_rep: str
+) -> None:
+    name = "quarterly-pipeline-review-bot-for-the-emea-team"  # with the other cells, a row of > 80 columns
+    created = salescoach(
+        "apikey", "create", "--role", "rep", "--name", name, "--sf-user-id", committed_rep,
+        database_url=database_url, cwd=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    prefix = created.stdout.strip()[:16]
+
+    listed = salescoach("apikey", "list", database_url=database_url, cwd=tmp_path, columns=None)  # a pipe
+
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [line for line in listed.stdout.splitlines() if prefix in line]
+    assert [cell.strip() for cell in row.split("│")[1:-1]][:4] == [prefix, name, "rep", committed_rep]

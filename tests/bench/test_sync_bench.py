@@ -2,7 +2,7 @@
 opportunities and history in proportion), served by the emulator in its own process.
 
 Per org:
-- full sync: `python -m salescoach_sync run --full` in a subprocess on a fresh database; wall
+- full sync: `salescoach sync run --full` in a subprocess on a fresh database; wall
   time, the pass's own time (its `sync_pass_finished` line: no interpreter start, imports or
   login), rows/s over every synced row, and the process's peak RSS (os.wait4's ru_maxrss);
 - naive baseline, written here: simple-salesforce `query_all_iter` + one ORM insert (flush)
@@ -12,7 +12,7 @@ Per org:
   object's Bulk 2.0 CSV fetched with the same client and COPY-ed into an unindexed all-text
   table, no staging, no merge; its wall time and its own time (first call to last commit);
 - incremental: after 1% of the activity rows changed and 0.1% deleted (REST sObject
-  collections), `python -m salescoach_sync run` in a subprocess;
+  collections), `salescoach sync run` in a subprocess;
 - worker: the same change synced by a long-lived SyncEngine in this process, on its own
   database, as `sync worker` runs: its first pass (full) before the change, its next pass
   (incremental) after it, each timed with the refresh hooks that follow it.
@@ -148,7 +148,7 @@ class _Worker:
 
 
 def _run_sync(emu: EmulatorHandle, url: str, work: Path, *args: str, **settings: str) -> Measured:
-    return _run_child(emu, url, work, "salescoach_sync", "run", *args, **settings)
+    return _run_child(emu, url, work, "salescoach_cli", "sync", "run", *args, **settings)
 
 
 def _events(stderr: str, name: str) -> list[dict[str, Any]]:

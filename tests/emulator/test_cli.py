@@ -10,8 +10,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from salescoach_cli.emulator import app
 from salescoach_emulator import spawn_emulator
-from salescoach_emulator.cli import app
 from tests.plugins.emulator import salesforce_client
 
 
@@ -51,7 +51,7 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm(emulator_org: Path, tmp
 
 def test_serve_refuses_a_missing_org(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "salescoach_emulator", "serve", "--org", str(tmp_path / "nope")],
+        [sys.executable, "-m", "salescoach_cli", "emulator", "serve", "--org", str(tmp_path / "nope")],
         capture_output=True,
         timeout=60,
         check=False,

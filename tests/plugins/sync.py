@@ -248,7 +248,7 @@ class SyncEnv:
         return run_once(self.settings, self.engine, **options)
 
     def process_env(self) -> dict[str, str]:
-        """Environment for `python -m salescoach_sync` against this emulator and database."""
+        """Environment for `salescoach sync` against this emulator and database."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SALESCOACH_") and k != "DATABASE_URL"}
         env.update(
             {
@@ -271,9 +271,9 @@ class SyncEnv:
             return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
     def spawn(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        """`python -m salescoach_sync ARGS` in a subprocess, stderr (JSON log lines) piped."""
+        """`salescoach sync ARGS` in a subprocess, stderr (JSON log lines) piped."""
         return subprocess.Popen(
-            [sys.executable, "-m", "salescoach_sync", *args],
+            [sys.executable, "-m", "salescoach_cli", "sync", *args],
             env={**self.process_env(), **env},
             cwd=self.work_dir,  # no stray .env from the checkout
             stdout=subprocess.PIPE,

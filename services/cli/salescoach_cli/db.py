@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from salescoach_cli.output import console, fail
-from salescoach_core.database import Database
-from salescoach_core.database.migrations import new_revision, revision_state, schema_drift, upgrade
-from salescoach_core.integrations import bi
-from salescoach_core.settings import get_settings
+from salescoach_cli.output import command_app, console, fail
 
-app = typer.Typer(help="Database schema and migrations.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+app = command_app("Database schema and migrations.")
+
+
+def _engine() -> Engine:
+    from salescoach_core.database import Database
+    from salescoach_core.settings import get_settings
+
+    return Database(get_settings()).engine()
 
 
 @app.command("upgrade")
@@ -20,18 +26,22 @@ def upgrade_command(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    engine = Database(get_settings()).engine()
+    from salescoach_core.database.migrations import revision_state, upgrade
+
+    engine = _engine()
     before = revision_state(engine)
     upgrade(engine, revision)
     after = revision_state(engine)
-    console.print(f"database at {after.current} (was {before.current or 'empty'})")
+    console().print(f"database at {after.current} (was {before.current or 'empty'})")
 
 
 @app.command("current")
 def current_command() -> None:
     """Print the database's revision and the code's head."""
-    state = revision_state(Database(get_settings()).engine())
-    console.print(f"current: {state.current or '(none)'}  head: {state.head}")
+    from salescoach_core.database.migrations import revision_state
+
+    state = revision_state(_engine())
+    console().print(f"current: {state.current or '(none)'}  head: {state.head}")
     if not state.at_head:
         fail("database is not at head: run `salescoach db upgrade`")
 
@@ -39,15 +49,17 @@ def current_command() -> None:
 @app.command("check")
 def check_command() -> None:
     """Fail when the table models and the migrations disagree (a model changed without a migration)."""
-    drift = schema_drift(Database(get_settings()).engine())
+    from salescoach_core.database.migrations import schema_drift
+
+    drift = schema_drift(_engine())
     if drift:
         for diff in drift:
-            console.print(f"  {diff}", markup=False)
+            console().print(f"  {diff}", markup=False)
         fail(
             f"models and migrations disagree ({len(drift)} difference(s) above): "
             'add a migration with `salescoach db revision -m "what changed"`'
         )
-    console.print("models and migrations agree")
+    console().print("models and migrations agree")
 
 
 @app.command("revision")
@@ -55,7 +67,9 @@ def revision_command(
     message: Annotated[str, typer.Option("-m", "--message", help="What the migration changes.")],
 ) -> None:
     """Autogenerate a migration from the models (review it before committing)."""
-    new_revision(Database(get_settings()).engine(), message)
+    from salescoach_core.database.migrations import new_revision
+
+    new_revision(_engine(), message)
 
 
 @app.command("grant-bi")
@@ -69,6 +83,8 @@ def grant_bi_command(
     ] = None,
 ) -> None:
     """Give ROLE read-only access to the `bi` views (docs/integrations.md), and nothing else."""
-    with Database(get_settings()).engine().begin() as conn:
+    from salescoach_core.integrations import bi
+
+    with _engine().begin() as conn:
         created = bi.grant_bi(conn, role, password=password)
-    console.print(f"{'created login ' if created else ''}{role}: SELECT on every view of schema bi")
+    console().print(f"{'created login ' if created else ''}{role}: SELECT on every view of schema bi")

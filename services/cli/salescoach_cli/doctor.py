@@ -19,7 +19,7 @@ def run_doctor(settings: Settings) -> None:
     table.add_column("from")
     for row in describe_sources(settings):
         table.add_row(row.name, row.value, row.source)
-    console.print(table)
+    console().print(table)
 
     problems: list[str] = []
     where = "external (DATABASE_URL)" if settings.database_url else f"embedded, under {settings.state_dir}"
@@ -28,12 +28,12 @@ def run_doctor(settings: Settings) -> None:
         with engine.connect() as conn:
             server_version = conn.execute(text("SHOW server_version")).scalar_one()
         state = revision_state(engine)
-        console.print(f"database: {where}, PostgreSQL {server_version}, reachable")
+        console().print(f"database: {where}, PostgreSQL {server_version}, reachable")
         if settings.database_url is None:
             for line in tcp_connection_hint(settings):
-                console.print(line, markup=False, soft_wrap=True)
+                console().print(line, markup=False, soft_wrap=True)
         if state.at_head:
-            console.print(f"migrations: at head ({state.head})")
+            console().print(f"migrations: at head ({state.head})")
         else:
             problems.append(
                 f"migrations: database at {state.current or 'no revision'}, head is {state.head}; "
@@ -43,7 +43,7 @@ def run_doctor(settings: Settings) -> None:
         problems.append(f"database ({where}) unreachable: {str(exc).strip().splitlines()[0]}")
 
     if settings.salesforce_mode == "real":
-        console.print(f"salesforce: real org via {settings.sf_login_url}")
+        console().print(f"salesforce: real org via {settings.sf_login_url}")
         has_secret = settings.sf_client_secret is not None
         has_jwt = settings.sf_jwt_key_file is not None and settings.sf_username is not None
         if not (has_secret or has_jwt):
@@ -59,10 +59,10 @@ def run_doctor(settings: Settings) -> None:
         reason = (
             f"at {settings.sf_login_url}" if settings.sf_client_id else "(no SALESCOACH_SF_CLIENT_ID set)"
         )
-        console.print(f"salesforce: local emulator {reason}")
+        console().print(f"salesforce: local emulator {reason}")
 
     if problems:
         for problem in problems:
-            console.print(f"[red]problem:[/] {problem}")
+            console().print(f"[red]problem:[/] {problem}")
         fail(f"{len(problems)} problem(s) found")
-    console.print("[green]all checks passed[/]")
+    console().print("[green]all checks passed[/]")

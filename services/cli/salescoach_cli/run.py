@@ -39,7 +39,7 @@ def run_all(settings: Settings) -> None:
     database = Database(settings)
     engine = database.engine()
     upgrade(engine)
-    console.print(f"database ready at revision {revision_state(engine).current}")
+    console().print(f"database ready at revision {revision_state(engine).current}")
 
     # No connection configured: start the demo emulator. A configured one, even an emulator the
     # user started on loopback, is used as it is.
@@ -48,26 +48,26 @@ def run_all(settings: Settings) -> None:
         if demo:
             settings = stack.enter_context(_demo_emulator(settings))
         else:
-            console.print(f"salesforce: {settings.sf_login_url}")
+            console().print(f"salesforce: {settings.sf_login_url}")
 
         report = run_once(settings, engine, progress=default_progress())
         if not report.ok:
             first = report.first_error
             fail(f"first sync failed: {first.error if first else 'see the log above'}")
-        console.print(f"first sync done ({len(report.changed_objects)} object(s) changed)")
+        console().print(f"first sync done ({len(report.changed_objects)} object(s) changed)")
 
         with session_scope(engine) as session:
             if demo:
                 quotas, requirement = seed_demo_targets(session, today=datetime.now(UTC).date())
                 if quotas or requirement:
-                    console.print(f"demo targets: {quotas} monthly quotas, default activity requirement")
+                    console().print(f"demo targets: {quotas} monthly quotas, default activity requirement")
             admin_key = ensure_demo_admin_key(session, settings.state_dir)
 
         stack.enter_context(_sync_worker(settings))
-        console.print(f"API on http://{settings.api_host}:{settings.api_port} (docs at /docs)")
-        console.print(f"admin key (also in {settings.state_dir / 'demo-admin-key'}):")
+        console().print(f"API on http://{settings.api_host}:{settings.api_port} (docs at /docs)")
+        console().print(f"admin key (also in {settings.state_dir / 'demo-admin-key'}):")
         base = f"http://{settings.api_host}:{settings.api_port}"
-        console.print(f"  curl -H 'Authorization: Bearer {admin_key}' {base}/v1/reps", soft_wrap=True)
+        console().print(f"  curl -H 'Authorization: Bearer {admin_key}' {base}/v1/reps", soft_wrap=True)
         uvicorn.run(
             # The API's own handle: its connections carry the request time bounds, which the
             # migrations and the first sync above must not.
@@ -84,11 +84,11 @@ def _demo_emulator(settings: Settings) -> Iterator[Settings]:
     """Serve the demo org with the emulator; yield the settings that point the sync at it."""
     org_dir = settings.state_dir / DEMO_ORG_DIR
     if not (org_dir / "Task.csv").exists():
-        console.print(f"generating the demo org in {org_dir} ...")
+        console().print(f"generating the demo org in {org_dir} ...")
         result = generate_org(org_dir, seed=DEMO_SEED)
-        console.print(f"demo org: {sum(result.counts.values()):,} records in {result.seconds:.1f} s")
+        console().print(f"demo org: {sum(result.counts.values()):,} records in {result.seconds:.1f} s")
     with spawn_emulator(org_dir, state_dir=settings.state_dir / EMULATOR_STATE_DIR) as (handle, _):
-        console.print(f"salesforce: local emulator at {handle.instance_url}")
+        console().print(f"salesforce: local emulator at {handle.instance_url}")
         yield _pointed_at(settings, handle)
 
 

@@ -7,13 +7,9 @@ from typing import Annotated
 
 import typer
 
-from salescoach_core.database import Database
-from salescoach_core.integrations.delivery import run_pass
-from salescoach_core.settings import get_settings
+from salescoach_cli.output import command_app, console
 
-app = typer.Typer(
-    help="Webhook deliveries (also sent by the sync worker after each pass).", no_args_is_help=True
-)
+app = command_app("Webhook deliveries (also sent by the sync worker after each pass).")
 
 
 @app.command()
@@ -23,11 +19,15 @@ def deliver(
     ] = False,
 ) -> None:
     """Prune past the retention, then send every due delivery; with --loop, until interrupted."""
+    from salescoach_core.database import Database
+    from salescoach_core.integrations.delivery import run_pass
+    from salescoach_core.settings import get_settings
+
     settings = get_settings()
     engine = Database(settings).engine()
     while True:
         totals = run_pass(engine, settings)
-        typer.echo(f"delivered {totals.succeeded}, retrying {totals.retrying}, failed {totals.failed}")
+        console().print(f"delivered {totals.succeeded}, retrying {totals.retrying}, failed {totals.failed}")
         if not loop:
             return
         time.sleep(settings.webhook_interval_seconds)

@@ -215,12 +215,12 @@ def spawn_emulator(
     extra_args: list[str] | None = None,
     startup_timeout: float = 300.0,
 ) -> Iterator[tuple[EmulatorHandle, subprocess.Popen[bytes]]]:
-    """Run ``python -m salescoach_emulator serve`` in a subprocess (its own GIL and memory).
+    """Run ``salescoach emulator serve`` in a subprocess (its own GIL and memory).
 
     Yields the handle and the process (for RSS measurements); SIGTERM on exit.
     """
     cmd = [
-        sys.executable, "-m", "salescoach_emulator", "serve",
+        sys.executable, "-m", "salescoach_cli", "emulator", "serve",
         "--org", str(org_dir), "--state-dir", str(state_dir), "--port", "0",
         *(extra_args or []),
     ]  # fmt: skip

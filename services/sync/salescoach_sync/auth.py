@@ -7,12 +7,14 @@ login builds `*.salesforce.com` URLs and so cannot use a My Domain or the local 
 from __future__ import annotations
 
 import ssl
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import httpx
-import jwt
+import structlog
 
 from salescoach_core.settings import Settings
 from salescoach_sync.errors import (
@@ -21,6 +23,8 @@ from salescoach_sync.errors import (
     SalesforceUnavailableError,
     TransientError,
 )
+
+log = structlog.get_logger(__name__)
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # A JWT assertion only has to live long enough to be exchanged.
@@ -86,6 +90,10 @@ def _token_request(settings: Settings, grant: str) -> dict[str, str]:
             "aud": _jwt_audience(settings.sf_login_url),
             "exp": int(time.time()) + ASSERTION_SECONDS,
         }
+        # Imported for this flow only: PyJWT loads `cryptography`, a start-up cost the other
+        # flows need not pay.
+        import jwt
+
         return {"grant_type": JWT_BEARER, "assertion": jwt.encode(claims, key, algorithm="RS256")}
     if grant == "refresh_token":
         assert settings.sf_refresh_token is not None
@@ -118,15 +126,16 @@ def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
         ) from exc
 
 
-def obtain_token(settings: Settings) -> AccessToken:
-    """Log in once. Bad credentials raise SalesforceAuthError at once; outages TransientError."""
+def obtain_token(settings: Settings, *, sending: threading.Event | None = None) -> AccessToken:
+    """Log in once. Bad credentials raise SalesforceAuthError at once; outages TransientError.
+    `sending` is set as the token request goes out."""
     grant = choose_grant(settings)
     url = settings.sf_login_url.rstrip("/") + "/services/oauth2/token"
     verify = _tls_verification(settings)
+    hooks = {"request": [lambda _request: sending.set()]} if sending is not None else {}
     try:
-        response = httpx.post(
-            url, data=_token_request(settings, grant), verify=verify, timeout=settings.sf_timeout_seconds
-        )
+        with httpx.Client(verify=verify, timeout=settings.sf_timeout_seconds, event_hooks=hooks) as http:
+            response = http.post(url, data=_token_request(settings, grant))
     except httpx.TransportError as exc:
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
             raise SalesforceUnavailableError(
@@ -152,9 +161,32 @@ def obtain_token(settings: Settings) -> AccessToken:
     identity = str(body.get("id", ""))
     parts = [p for p in urlparse(identity).path.split("/") if p]
     org_id = parts[1] if len(parts) >= 3 and parts[0] == "id" else urlparse(body["instance_url"]).netloc
-    return AccessToken(
+    token = AccessToken(
         access_token=str(body["access_token"]),
         instance_url=str(body["instance_url"]).rstrip("/"),
         grant=grant,
         org_id=org_id,
     )
+    log.info("salesforce_logged_in", grant=grant, instance_url=token.instance_url, org_id=org_id)
+    return token
+
+
+def start_login(settings: Settings) -> Future[AccessToken]:
+    """`obtain_token` on a thread of its own, returning once the token request is going out: the
+    round trip then overlaps the sync's imports and set-up (`salescoach sync run`). Waiting for
+    the request keeps those imports, which hold the GIL, from delaying it."""
+    future: Future[AccessToken] = Future()
+    sending = threading.Event()
+
+    def login() -> None:
+        try:
+            future.set_result(obtain_token(settings, sending=sending))
+        except Exception as exc:
+            future.set_exception(exc)
+        finally:
+            sending.set()
+
+    # A daemon: a command that fails before it needs the token does not wait for the login.
+    threading.Thread(target=login, name="salesforce-login", daemon=True).start()
+    sending.wait()
+    return future

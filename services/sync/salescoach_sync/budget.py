@@ -6,13 +6,11 @@ rolling 24 hours; a UTC day is what an operator can read and plan with."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
-from sqlmodel import Session
 
 from salescoach_core.database import session_scope
-from salescoach_core.models import SyncApiUsage
 from salescoach_core.settings import Settings
 from salescoach_sync.quota import QuotaGuard
 
@@ -101,8 +99,3 @@ def save_pace(engine: Engine, result: Pace, *, now: datetime) -> None:
                 "projected": result.projected_calls,
             },
         )
-
-
-def usage_on(session: Session, day: date) -> SyncApiUsage | None:
-    """The day's row (`sync status`, `/v1/sync/status`, `/metrics`)."""
-    return session.get(SyncApiUsage, day)

@@ -135,10 +135,10 @@ class _Shared:
     """What the clients of one org share across threads: the access token (one login serves
     them all, and an expired token is replaced once) and the quota guard."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, token: AccessToken | None = None) -> None:
         self.quota = QuotaGuard(settings.sync_quota_share)
         self.lock = threading.Lock()
-        self.token: AccessToken | None = None
+        self.token = token
         # A refused login is not repeated by every thread of the pass: they all get this error.
         self.login_error: SalesforceAuthError | None = None
 
@@ -147,9 +147,12 @@ class SalesforceClient:
     """A logged-in connection to one org. Not thread-safe: a thread that needs one calls
     `fork()`, which shares the token and the quota guard but not the HTTP session."""
 
-    def __init__(self, settings: Settings, *, shared: _Shared | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, shared: _Shared | None = None, token: AccessToken | None = None
+    ) -> None:
+        """`token`: one obtained already (`start_login`); the client logs in when it has none."""
         self._settings = settings
-        self._shared = shared or _Shared(settings)
+        self._shared = shared or _Shared(settings, token)
         self.quota = self._shared.quota
         self.api_calls = 0
         self._session = requests.Session()
@@ -231,12 +234,6 @@ class SalesforceClient:
                     self._shared.login_error = exc
                     raise
                 self._shared.token = token
-                log.info(
-                    "salesforce_logged_in",
-                    grant=token.grant,
-                    instance_url=token.instance_url,
-                    org_id=token.org_id,
-                )
         self._token = token
         self._sf = Salesforce(
             instance_url=token.instance_url,

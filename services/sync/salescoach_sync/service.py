@@ -1,14 +1,14 @@
-"""Entry points the CLI, the worker and `salescoach run` share: one pass, and the status rows."""
+"""The entry point the CLI, the worker and `salescoach run` share: one pass."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
 
-from salescoach_core.models import SyncState
 from salescoach_core.settings import Settings
+from salescoach_sync.auth import AccessToken
+from salescoach_sync.client import SalesforceClient
 from salescoach_sync.coaching_hooks import install_coaching_hooks
 from salescoach_sync.engine import SyncEngine
 from salescoach_sync.extract import StopToken
@@ -24,9 +24,12 @@ def run_once(
     full: bool = False,
     progress: SyncProgress | None = None,
     stop: StopToken | None = None,
+    token: AccessToken | None = None,
 ) -> SyncReport:
-    """One pass over `objects` (all by default); `full` re-reads everything."""
-    sync = SyncEngine(settings, engine, progress=progress, stop=stop)
+    """One pass over `objects` (all by default); `full` re-reads everything; `token`: a login
+    made already (`start_login`)."""
+    client = SalesforceClient(settings, token=token)
+    sync = SyncEngine(settings, engine, client=client, progress=progress, stop=stop)
     install_coaching_hooks(settings)
     try:
         return sync.run(objects=objects, full=full)
@@ -34,8 +37,3 @@ def run_once(
         sync.close()
         if progress is not None:
             progress.close()
-
-
-def sync_states(session: Session) -> list[SyncState]:
-    """Every object's sync state, by object name."""
-    return list(session.exec(select(SyncState).order_by(SyncState.object_name)))

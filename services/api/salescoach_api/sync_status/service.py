@@ -1,18 +1,5 @@
-"""Reading the sync state rows."""
+"""Reading the sync state rows: the queries live in salescoach_core, which the CLI shares."""
 
-from __future__ import annotations
+from salescoach_core.sync_status import api_usage_today, list_sync_states
 
-from datetime import UTC, datetime
-
-from sqlmodel import Session, select
-
-from salescoach_core.models import SyncApiUsage, SyncState
-
-
-def list_sync_states(session: Session) -> list[SyncState]:
-    return list(session.exec(select(SyncState).order_by(SyncState.object_name)))
-
-
-def api_usage_today(session: Session, now: datetime) -> SyncApiUsage | None:
-    """The worker's row for today (UTC), if it ran a pass today."""
-    return session.get(SyncApiUsage, now.astimezone(UTC).date())
+__all__ = ["api_usage_today", "list_sync_states"]

@@ -1,15 +1,14 @@
-"""`salescoach api ...`: serve the REST API."""
+"""`salescoach api ...`: serve the REST API, print its OpenAPI document."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from salescoach_core.settings import get_settings
+from salescoach_cli.output import command_app
 
-app = typer.Typer(help="The REST API.", no_args_is_help=True)
+app = command_app("The REST API.")
 
 
 @app.command()
@@ -19,6 +18,10 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the API until SIGTERM/SIGINT (graceful: in-flight requests finish)."""
+    import uvicorn
+
+    from salescoach_core.settings import get_settings
+
     settings = get_settings()
     uvicorn.run(
         "salescoach_api.app:create_app",
@@ -38,5 +41,7 @@ def openapi() -> None:
     import json
 
     from salescoach_api.app import create_app
+    from salescoach_core.settings import get_settings
 
+    # Plain echo, not the rich console: the document must come out byte for byte.
     typer.echo(json.dumps(create_app(get_settings()).openapi(), indent=2, sort_keys=True))

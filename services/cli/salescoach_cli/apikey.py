@@ -5,24 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from salescoach_api.auth import service
-from salescoach_core.database import Database, session_scope
-from salescoach_core.errors import DomainError
+from salescoach_cli.output import command_app, console, fail
 from salescoach_core.roles import Role
-from salescoach_core.settings import get_settings
 
-console = Console(highlight=False)
-
-
-def fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+app = command_app("API keys: create (shown once), list, revoke.")
 
 
 @app.command("create")
@@ -34,11 +21,16 @@ def create_command(
     ] = None,
 ) -> None:
     """Create a key and print it alone on stdout, once: only its hash is stored."""
+    from salescoach_api.auth import service
+    from salescoach_core.database import Database, session_scope
+    from salescoach_core.errors import DomainError
+    from salescoach_core.settings import get_settings
+
     try:
         with session_scope(Database(get_settings()).engine()) as session:
             new = service.create_api_key(session, name=name, role=role, sf_user_id=sf_user_id)
     except DomainError as exc:
-        raise fail(exc.detail) from exc
+        fail(exc.detail)
     # Plain print, not rich: the key must come out exactly, for `KEY=$(salescoach apikey create ...)`.
     print(new.plaintext)
 
@@ -46,6 +38,12 @@ def create_command(
 @app.command("list")
 def list_command() -> None:
     """Every key by prefix: name, role, user, created, revoked."""
+    from rich.table import Table
+
+    from salescoach_api.auth import service
+    from salescoach_core.database import Database, session_scope
+    from salescoach_core.settings import get_settings
+
     with session_scope(Database(get_settings()).engine()) as session:
         rows = service.list_api_keys(session)
     table = Table("prefix", "name", "role", "sf user", "created", "revoked")
@@ -58,15 +56,20 @@ def list_command() -> None:
             f"{row.created_at:%Y-%m-%d %H:%M}" if row.created_at else "",
             f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
         )
-    console.print(table)
+    console().print(table)
 
 
 @app.command("revoke")
 def revoke_command(prefix: Annotated[str, typer.Argument(help="The key's prefix, as listed.")]) -> None:
     """Revoke a key at once."""
+    from salescoach_api.auth import service
+    from salescoach_core.database import Database, session_scope
+    from salescoach_core.errors import DomainError
+    from salescoach_core.settings import get_settings
+
     try:
         with session_scope(Database(get_settings()).engine()) as session:
             service.revoke_api_key(session, prefix=prefix)
     except DomainError as exc:
-        raise fail(exc.detail) from exc
-    console.print(f"revoked {prefix}")
+        fail(exc.detail)
+    console().print(f"revoked {prefix}")

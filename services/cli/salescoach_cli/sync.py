@@ -6,45 +6,33 @@ Exit codes: 0 done, 1 failed (the message says what to do), 3 stopped by the API
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from sqlmodel import Session
 
-from salescoach_core.database import Database, DatabaseUnavailableError
-from salescoach_core.models import SyncApiUsage
-from salescoach_core.settings import Settings, get_settings
-from salescoach_core.terminal import make_console
-from salescoach_sync.budget import usage_on
-from salescoach_sync.extract import StopToken
-from salescoach_sync.objects import OBJECT_NAMES
-from salescoach_sync.progress import default_progress
-from salescoach_sync.report import SyncReport
-from salescoach_sync.service import run_once, sync_states
-from salescoach_sync.worker import install_signal_handlers, run_worker
+from salescoach_cli.output import command_app, console, fail
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from salescoach_core.models import SyncApiUsage
+    from salescoach_core.settings import Settings
+    from salescoach_sync.report import SyncReport
 
 EXIT_FAILED = 1
 EXIT_QUOTA = 3
 
-app = typer.Typer(
-    help="Salesforce sync: pull the synced objects into PostgreSQL.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-console = make_console()
-error_console = make_console(stderr=True)
+app = command_app("Salesforce sync: pull the synced objects into PostgreSQL.")
 
 
-def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
-    error_console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
+def _engine(settings: Settings) -> Engine:
+    from salescoach_core.database import Database, DatabaseUnavailableError
 
-
-def _database() -> Database:
-    return Database(get_settings())
+    try:
+        return Database(settings).engine()
+    except DatabaseUnavailableError as exc:
+        fail(str(exc))
 
 
 def _objects(value: str | None) -> list[str] | None:
@@ -58,31 +46,54 @@ def run_command(
     full: Annotated[bool, typer.Option("--full", help="Re-read every record, not just changes.")] = False,
     objects: Annotated[
         str | None,
-        typer.Option("--objects", help=f"Comma-separated subset of {','.join(OBJECT_NAMES)}."),
+        typer.Option(
+            "--objects", help="Comma-separated object names, e.g. Task,Event (an unknown one is refused)."
+        ),
     ] = None,
 ) -> None:
     """One sync pass, then exit; non-zero exit when an object failed or the quota guard stopped it."""
+    from salescoach_core.settings import get_settings
+    from salescoach_sync.auth import start_login
+
     settings = get_settings()
+    # The login goes first, on its own thread: its round trip overlaps the imports below.
+    login = start_login(settings)
+
+    from salescoach_core.database import DatabaseUnavailableError
+    from salescoach_sync.extract import StopToken
+    from salescoach_sync.progress import default_progress
+    from salescoach_sync.service import run_once
+    from salescoach_sync.worker import install_signal_handlers
+
     stop = StopToken()
     install_signal_handlers(stop)
+    engine = _engine(settings)
+    # A failed early login is left to the pass, which logs in again and reports it per object
+    # (retrying an outage, naming refused credentials) as it does without one.
+    token = login.result() if login.exception() is None else None
     try:
-        engine = _database().engine()
         report = run_once(
-            settings, engine, objects=_objects(objects), full=full, progress=default_progress(), stop=stop
+            settings,
+            engine,
+            objects=_objects(objects),
+            full=full,
+            progress=default_progress(),
+            stop=stop,
+            token=token,
         )
     except (ValueError, DatabaseUnavailableError) as exc:
-        raise _fail(str(exc)) from exc
+        fail(str(exc))
     _exit_for(report)
 
 
 def _exit_for(report: SyncReport) -> None:
     if report.stopped_by_quota:
         first = report.first_error
-        raise _fail(first.error if first and first.error else "stopped by the API quota guard", EXIT_QUOTA)
+        fail(first.error if first and first.error else "stopped by the API quota guard", EXIT_QUOTA)
     if not report.ok:
         failed = [r for r in report.results if r.status not in ("ok", "skipped")]
         lines = [f"{r.object_name}: {r.error}" for r in failed]
-        raise _fail("sync failed\n  " + "\n  ".join(lines))
+        fail("sync failed\n  " + "\n  ".join(lines))
 
 
 @app.command("worker")
@@ -95,14 +106,14 @@ def worker_command(
     ] = None,
 ) -> None:
     """Sync forever: a full pass the first time, incremental after; graceful on SIGTERM."""
+    from salescoach_core.settings import get_settings
+    from salescoach_sync.extract import StopToken
+    from salescoach_sync.worker import install_signal_handlers, run_worker
+
     settings = get_settings()
     stop = StopToken()
     install_signal_handlers(stop)
-    try:
-        engine = _database().engine()
-    except DatabaseUnavailableError as exc:
-        raise _fail(str(exc)) from exc
-    run_worker(settings, engine, interval=interval, stop=stop)
+    run_worker(settings, _engine(settings), interval=interval, stop=stop)
 
 
 def _when(value: datetime | None) -> str:
@@ -115,20 +126,28 @@ def status_command(
 ) -> None:
     """Per object: the last run's mode, status, times, row counts, high-water mark, API calls,
     error; then the worker's API calls today against its budget."""
+    import json
+    from datetime import UTC
+
+    from rich.table import Table
+    from sqlmodel import Session
+
+    from salescoach_core.settings import get_settings
+    from salescoach_core.sync_status import api_usage_today, list_sync_states
+
     settings = get_settings()
-    try:
-        engine = _database().engine()
-    except DatabaseUnavailableError as exc:
-        raise _fail(str(exc)) from exc
-    with Session(engine) as session:
-        states = sync_states(session)
-        usage = usage_on(session, datetime.now(UTC).date())
+    with Session(_engine(settings)) as session:
+        states = list_sync_states(session)
+        usage = api_usage_today(session, datetime.now(UTC))
     if as_json:
         body = {
             "items": [s.model_dump(mode="json") for s in states],
             "api_usage": usage.model_dump(mode="json") if usage else None,
         }
-        console.print_json(json.dumps(body))
+        console().print_json(json.dumps(body))
+        return
+    if not states:
+        console().print("no sync has run yet: `salescoach sync run`")
         return
     table = Table(title="salescoach sync status")
     for column in ("object", "mode", "status", "started", "finished", "inserted", "updated", "deleted"):
@@ -150,12 +169,9 @@ def status_command(
             f"{s.api_calls:,}",
             s.last_error or "",
         )
-    if not states:
-        console.print("no sync has run yet: `salescoach sync run`")
-        return
-    console.print(table)
+    console().print(table)
     if usage is not None:
-        console.print(_usage_line(usage, settings))
+        console().print(_usage_line(usage, settings))
 
 
 def _usage_line(usage: SyncApiUsage, settings: Settings) -> str:

@@ -1,4 +1,4 @@
-"""``salescoach emulator ...``: generate a demo org, serve an org over HTTPS."""
+"""`salescoach emulator ...`: generate a demo org, serve an org over HTTPS."""
 
 from __future__ import annotations
 
@@ -11,22 +11,24 @@ import time
 from datetime import date
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import structlog
 import typer
 
-from salescoach_emulator.generate import generate_org
-from salescoach_emulator.runner import DEFAULT_DAILY_API_LIMIT, start_emulator
+from salescoach_cli.output import command_app
 
-app = typer.Typer(
-    help="The local Salesforce emulator: a demo org generator and an HTTPS server that "
-    "speaks Salesforce's REST, Bulk API 2.0 and OAuth2 protocols.",
-    no_args_is_help=True,
+if TYPE_CHECKING:
+    import structlog
+
+app = command_app(
+    "The local Salesforce emulator: a demo org generator and an HTTPS server that "
+    "speaks Salesforce's REST, Bulk API 2.0 and OAuth2 protocols."
 )
 
 
 def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    import structlog
+
     # Looked up per logger, so a replaced sys.stderr (test runners) is honoured.
     return structlog.PrintLogger(file=sys.stderr)
 
@@ -37,6 +39,8 @@ def _log_to_stderr(*, force: bool = False) -> None:
     Left alone when the host CLI has configured structlog already, unless ``force`` (``serve``
     must keep stdout clean whatever the host chose).
     """
+    import structlog
+
     if structlog.is_configured() and not force:
         return
     structlog.configure(
@@ -64,6 +68,10 @@ def generate(
     ] = 40,
 ) -> None:
     """Write a realistic, deterministic demo org as Object.csv files."""
+    import structlog
+
+    from salescoach_emulator.generate import generate_org
+
     _log_to_stderr()
     result = generate_org(
         out,
@@ -91,9 +99,13 @@ def serve(
     faults: Annotated[str | None, typer.Option(help="Fault spec, e.g. 'seed=1,503@0.1'.")] = None,
     persist: Annotated[bool, typer.Option(help="Write changes back to the org on exit.")] = False,
     token_ttl: Annotated[float, typer.Option(help="Access token lifetime in seconds.")] = 7200,
-    daily_api_limit: Annotated[int, typer.Option(help="DailyApiRequests Max.")] = DEFAULT_DAILY_API_LIMIT,
+    daily_api_limit: Annotated[
+        int | None, typer.Option(help="DailyApiRequests Max (default: the emulator's, an Enterprise org's).")
+    ] = None,
 ) -> None:
     """Serve ORG over HTTPS; print one JSON line with the connection details."""
+    from salescoach_emulator.runner import DEFAULT_DAILY_API_LIMIT, start_emulator
+
     _log_to_stderr(force=True)
     if not org.is_dir():
         raise typer.BadParameter(f"{org} is not a folder", param_hint="--org")
@@ -111,14 +123,10 @@ def serve(
         port=port,
         faults=faults,
         token_ttl=token_ttl or None,
-        daily_api_limit=daily_api_limit,
+        daily_api_limit=DEFAULT_DAILY_API_LIMIT if daily_api_limit is None else daily_api_limit,
         persist=persist,
     ) as emu:
         sys.stdout.write(json.dumps(emu.connection_info()) + "\n")
         sys.stdout.flush()
         while not stop.is_set():
             time.sleep(0.2)
-
-
-if __name__ == "__main__":
-    app()

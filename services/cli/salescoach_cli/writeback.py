@@ -10,19 +10,9 @@ from typing import Annotated
 
 import typer
 
-from salescoach_core.database import Database, DatabaseUnavailableError
-from salescoach_core.settings import get_settings
-from salescoach_core.terminal import make_console
-from salescoach_sync.coaching_hooks import after_sync_pass
-from salescoach_sync.writeback import run_writeback
+from salescoach_cli.output import command_app, console, fail
 
-app = typer.Typer(
-    help="Write-back of action items and activity goals to Salesforce Tasks.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-console = make_console()
-error_console = make_console(stderr=True)
+app = command_app("Write-back of action items and activity goals to Salesforce Tasks.")
 
 
 @app.command("run")
@@ -32,17 +22,20 @@ def run_command(
     ] = True,
 ) -> None:
     """Send every due outbox row (as the worker does after each sync pass)."""
+    from salescoach_core.database import Database, DatabaseUnavailableError
+    from salescoach_core.settings import get_settings
+    from salescoach_sync.coaching_hooks import after_sync_pass
+    from salescoach_sync.writeback import run_writeback
+
     settings = get_settings()
     try:
         engine = Database(settings).engine()
     except DatabaseUnavailableError as exc:
-        error_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     report = after_sync_pass(settings, engine) if close_goals else run_writeback(settings, engine)
-    console.print(
+    console().print(
         f"sent {report.sent:,}, failed {report.failed:,}, retrying later {report.retried:,}, "
         f"{report.requests:,} requests in {report.seconds:.1f} s"
     )
     if report.errors and not report.sent:
-        error_console.print(f"[bold red]error:[/] {report.errors[0]}")
-        raise typer.Exit(1)
+        fail(report.errors[0])
