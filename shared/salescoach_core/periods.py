@@ -88,6 +88,16 @@ class Period:
             return Decimal(0)
         return Decimal((now - begin).total_seconds()) / Decimal((finish - begin).total_seconds())
 
+    def is_running(self, now: datetime, zone: ZoneInfo) -> bool:
+        begin, finish = self.instants(zone)
+        return begin <= now < finish
+
+    def elapsed_working_days(self, now: datetime, zone: ZoneInfo) -> int:
+        """Weekdays (Mon-Fri) of the period that have fully passed at `now`, in the org's zone:
+        today does not count until it is over."""
+        last = min(now.astimezone(zone).date(), self.end)
+        return working_days(self.start, last) if last > self.start else 0
+
     def months(self) -> list[tuple[date, Decimal]]:
         """Each calendar month the period touches, with the share of that month inside it.
 
@@ -115,6 +125,13 @@ def check_day(day: date) -> date:
     if not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidPeriodError(f"{day} is outside the supported dates, {FIRST_DAY} to {LAST_DAY}.")
     return day
+
+
+def working_days(start: date, end: date) -> int:
+    """Mondays to Fridays in `[start, end)`: whole weeks, then the weekdays of the remainder."""
+    days = (end - start).days
+    weeks, rest = divmod(days, 7)
+    return weeks * 5 + sum(1 for offset in range(rest) if (start.weekday() + offset) % 7 < 5)
 
 
 def add_months(day: date, months: int) -> date:

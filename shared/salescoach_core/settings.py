@@ -258,6 +258,12 @@ class Settings(BaseSettings):
         description="Longest a cached team report is served; a change to its data replaces it sooner. "
         "0: no cache.",
     )
+    min_elapsed_working_days: int = Field(
+        default=5,
+        ge=0,
+        description="Working days (Mon-Fri, org zone) of a running period that must have passed "
+        "before it gets a segment or a skill/will verdict; 0 judges from the first instant.",
+    )
     willingness_window_days: int = Field(
         default=90, ge=1, description="Trailing window of willingness_to_change, in days."
     )

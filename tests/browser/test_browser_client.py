@@ -164,7 +164,8 @@ def test_a_page_on_another_origin_uses_the_api_through_the_typed_client(
 ) -> None:
     _, seeded = browser_db
     month = f"{datetime.now(UTC):%Y-%m}"
-    goal = {"kind": "skill", "skill": "discovery", "period": month, "measurement_plan": "ride-alongs"}
+    goal = {"kind": "skill", "skill": "discovery", "period": month, "measurement_plan": "ride-alongs",
+            "coach_id": seeded.manager_id}  # fmt: skip
     query = urlencode(
         {
             "api": api_origin,

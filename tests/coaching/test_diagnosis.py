@@ -176,3 +176,89 @@ def test_items_not_yet_due_canceled_or_owned_by_the_coach_do_not_count(
     new_item(client, session["id"], owner="coach", due_date="2026-11-01")
     card = ok(client.get(f"/v1/reps/{team.bob.id}/scorecard", params={"period": "2026-11"}))
     assert card["willingness_to_change"] == 0.5
+
+
+def test_results_short_with_no_commitments_due_is_not_called_skill(
+    client: TestClient, team: Team, factory: Factory, quotas: SfUser
+) -> None:
+    # Bob: 5,000 of 10,000 in finished October (pace 0.5 < Core), and no action items at all:
+    # nothing says whether he keeps commitments, so neither skill nor will can be told.
+    won(factory, team.bob, 5000)
+    diagnosis = ok(client.get(f"/v1/reps/{team.bob.id}/diagnosis", params={"period": "2026-10"}))
+    assert diagnosis["commitments_due"] == 0
+    assert diagnosis["willingness_to_change"] is None
+    assert diagnosis["pace"] == 0.5
+    assert diagnosis["diagnosis"] == "no_commitments_due"
+    assert diagnosis["recommended_mode"] == "developmental"
+    assert "commitments kept" not in diagnosis["reason"]
+
+
+def test_no_quota_and_no_commitments_does_not_claim_commitments_kept(client: TestClient, team: Team) -> None:
+    diagnosis = ok(client.get(f"/v1/reps/{team.bob.id}/diagnosis", params={"period": "2026-10"}))
+    assert diagnosis["commitments_due"] == 0
+    assert "commitments kept" not in diagnosis["reason"]
+
+
+@pytest.fixture
+def december(client: TestClient, team: Team) -> None:
+    """Quota 10,000 for December 2026 (1 December is a Tuesday) for Alice and Bob; no deals won."""
+    for rep in (team.alice, team.bob):
+        ok(client.put(f"/v1/reps/{rep.id}/quotas/2026-12", json={"amount": 10000}))
+
+
+def test_early_in_a_running_period_the_verdict_and_the_segment_are_too_early(
+    client: TestClient, team: Team, december: None, set_now: Callable[[datetime], None]
+) -> None:
+    # 1 December, noon: no working day of the month has passed yet (the default needs 5), so a
+    # pace of 0 says nothing yet: no `poor`, no `skill`.
+    set_now(datetime(2026, 12, 1, 12, tzinfo=UTC))
+    diagnosis = ok(client.get(f"/v1/reps/{team.bob.id}/diagnosis", params={"period": "2026-12"}))
+    assert diagnosis["diagnosis"] == "too_early"
+    assert diagnosis["recommended_mode"] == "developmental"
+    assert diagnosis["segment"] is None
+    assert diagnosis["elapsed_working_days"] == 0
+    assert diagnosis["min_elapsed_working_days"] == 5
+
+    card = ok(client.get(f"/v1/reps/{team.bob.id}/scorecard", params={"period": "2026-12"}))
+    assert card["pace"] == 0
+    assert card["segment"] is None
+    assert card["segment_reason"] == "too_early"
+
+    report = ok(client.get(f"/v1/teams/{team.maya.id}/scorecards", params={"period": "2026-12"}))
+    assert [c["segment_reason"] for c in report["scorecards"]] == ["too_early", "too_early"]
+    assert report["totals"]["segment"] is None
+    assert report["totals"]["segment_reason"] == "too_early"
+
+
+def test_the_verdict_comes_once_the_minimum_of_working_days_has_passed(
+    client: TestClient, team: Team, december: None, set_now: Callable[[datetime], None]
+) -> None:
+    # Working days of December 2026 before 7 December: Tue 1 to Fri 4 = 4 (the weekend does
+    # not count); before 8 December: those and Mon 7 = 5, the default minimum.
+    set_now(datetime(2026, 12, 7, 23, tzinfo=UTC))
+    diagnosis = ok(client.get(f"/v1/reps/{team.bob.id}/diagnosis", params={"period": "2026-12"}))
+    assert (diagnosis["diagnosis"], diagnosis["elapsed_working_days"]) == ("too_early", 4)
+
+    set_now(datetime(2026, 12, 8, 0, 30, tzinfo=UTC))
+    diagnosis = ok(client.get(f"/v1/reps/{team.bob.id}/diagnosis", params={"period": "2026-12"}))
+    assert diagnosis["elapsed_working_days"] == 5
+    assert diagnosis["diagnosis"] == "no_commitments_due"  # pace 0, nothing due
+    card = ok(client.get(f"/v1/reps/{team.bob.id}/scorecard", params={"period": "2026-12"}))
+    assert (card["segment"], card["segment_reason"]) == ("poor", None)
+
+
+def test_missed_commitments_are_will_even_early_in_the_period(
+    client: TestClient, team: Team, december: None, set_now: Callable[[datetime], None]
+) -> None:
+    # Commitments missed before the period began are facts already: the early rule is about
+    # results, so `will` is not held back.
+    held_session(client, set_now, team.alice, "2026-11-02T10:00:00Z", [("2026-11-05", None)])
+    set_now(datetime(2026, 12, 1, 12, tzinfo=UTC))
+    diagnosis = ok(client.get(f"/v1/reps/{team.alice.id}/diagnosis", params={"period": "2026-12"}))
+    assert (diagnosis["commitments_due"], diagnosis["commitments_kept"]) == (1, 0)
+    assert diagnosis["diagnosis"] == "will"
+
+
+def test_no_quota_is_the_segment_reason_whatever_the_day(client: TestClient, team: Team) -> None:
+    card = ok(client.get(f"/v1/reps/{team.bob.id}/scorecard", params={"period": "2026-10"}))
+    assert (card["segment"], card["segment_reason"]) == (None, "no_quota")

@@ -8,15 +8,25 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from salescoach_api.auth.service import create_api_key
 from salescoach_core.coaching import goal_progress, goals
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.models import CoachingGoal, WritebackOutbox
+from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
 from tests.coaching.conftest import Team, ok
 from tests.plugins.factories import Factory
+
+
+@pytest.fixture(autouse=True)
+def as_maya(client: TestClient, team: Team, db_session: Session) -> None:
+    """Goals here are created with an admin key acting for Maya, so their coach defaults to her."""
+    key = create_api_key(db_session, name="maya admin", role=Role.ADMIN, sf_user_id=team.maya.id).plaintext
+    client.headers["Authorization"] = f"Bearer {key}"
 
 
 def activity_goal(client: TestClient, rep_id: str, **fields: object) -> dict[str, Any]:
@@ -229,7 +239,7 @@ def test_stage_conversion_goal_baseline_progress_and_close(
     # Bob's conversions are not Alice's.
     _walk(factory, team.bob, ("Qualification", 11, 2), ("Proposal", 11, 3))
 
-    qualification = stage_goal(client, alice.id, "Qualification", 0.5)
+    qualification = stage_goal(client, alice.id, "Qualification", 0.7)
     assert qualification["stage"] == "Qualification"
     assert qualification["metric"] == "stage_conversion"
     assert qualification["baseline"] == round(2 / 3, 4)
@@ -240,7 +250,7 @@ def test_stage_conversion_goal_baseline_progress_and_close(
     assert proposal["baseline"] is None
     assert proposal["progress"] is None
 
-    # A lost exit on 11-20 makes November 2 / 5 = 0.4 < 0.5: missed at the end of the month.
+    # A lost exit on 11-20 makes November 2 / 5 = 0.4 < 0.7: missed at the end of the month.
     _walk(factory, alice, ("Qualification", 11, 18), ("Closed Lost", 11, 20))
     config = CoachingConfig.from_settings(settings)
     assert (
@@ -251,7 +261,7 @@ def test_stage_conversion_goal_baseline_progress_and_close(
     status = {str(g.id): (g.status, g.progress) for g in closed}
     assert status == {qualification["id"]: ("missed", Decimal("0.4")), proposal["id"]: ("missed", None)}
     history = ok(client.get(f"/v1/goals/{qualification['id']}/history"))["items"]
-    assert "stage_conversion at Qualification 0.4 against target 0.5" in history[-1]["reason"]
+    assert "stage_conversion at Qualification 0.4 against target 0.7" in history[-1]["reason"]
 
 
 def test_stage_conversion_goal_needs_an_open_stage_and_stage_needs_that_metric(
@@ -281,3 +291,90 @@ def test_stage_conversion_goal_needs_an_open_stage_and_stage_needs_that_metric(
         assert response.json()["code"] == "invalid_goal"
         assert "stage" in response.json()["detail"]
     assert ok(client.get(f"/v1/reps/{team.alice.id}/goals"))["items"] == []
+
+
+def test_a_goal_without_a_coach_from_a_caller_without_a_salesforce_user_is_a_422_naming_coach_id(
+    client: TestClient, team: Team, admin_key: str
+) -> None:
+    body = {"kind": "skill", "period": "2026-11", "skill": "discovery", "measurement_plan": "Ride-alongs"}
+    response = client.post(
+        f"/v1/reps/{team.alice.id}/goals", json=body, headers={"Authorization": f"Bearer {admin_key}"}
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "coach_id_required"
+    assert [e["loc"] for e in problem["errors"]] == [["body", "coach_id"]]
+    assert "coach_id" in problem["detail"]
+    named = client.post(
+        f"/v1/reps/{team.alice.id}/goals",
+        json={**body, "coach_id": team.maya.id},
+        headers={"Authorization": f"Bearer {admin_key}"},
+    )
+    assert ok(named, 201)["coach_id"] == team.maya.id
+
+
+def _october_calls(factory: Factory, rep: Any, count: int) -> None:
+    for day in range(1, count + 1):
+        factory.task(rep, subtype="Call", completed=datetime(2026, 10, day, 9, tzinfo=UTC))
+
+
+def test_a_target_below_the_baseline_of_a_higher_is_better_metric_is_refused_unless_allowed(
+    client: TestClient, team: Team, factory: Factory
+) -> None:
+    _october_calls(factory, team.alice, 3)  # baseline: 3 calls in October
+    response = client.post(
+        f"/v1/reps/{team.alice.id}/goals",
+        json={"kind": "activity", "period": "2026-11", "metric": "calls", "target": 2,
+              "measurement_plan": "Calls logged"},
+    )  # fmt: skip
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "target_worse_than_baseline"
+    assert problem["baseline"] == 3
+    assert [e["loc"] for e in problem["errors"]] == [["body", "target"]]
+    assert "allow_target_worse_than_baseline" in problem["detail"]
+
+    # Equal to the baseline (hold the level) is no step back.
+    held = activity_goal(client, team.alice.id, target=3)
+    ok(client.patch(f"/v1/goals/{held['id']}", json={"status": "abandoned"}))
+    allowed = activity_goal(client, team.alice.id, target=2, allow_target_worse_than_baseline=True)
+    assert (allowed["baseline"], allowed["target"]) == (3, 2)
+
+    # A target lowered later below the baseline is refused the same way.
+    other = activity_goal(client, team.alice.id, target=9)
+    refused = client.patch(f"/v1/goals/{other['id']}", json={"target": 1})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "target_worse_than_baseline"
+    changed = ok(
+        client.patch(f"/v1/goals/{other['id']}", json={"target": 1, "allow_target_worse_than_baseline": True})
+    )
+    assert changed["target"] == 1
+
+
+def test_a_sales_cycle_target_above_the_baseline_is_refused(
+    client: TestClient, team: Team, factory: Factory
+) -> None:
+    # October: one deal won after 30 days (created 1 October, closed 31 October): baseline 30.
+    factory.opportunity(team.bob, created=datetime(2026, 10, 1, tzinfo=UTC), amount=100, won=True,
+                        close=datetime(2026, 10, 31).date())  # fmt: skip
+    body = {"kind": "outcome", "period": "2026-11", "metric": "sales_cycle_days",
+            "measurement_plan": "Days from creation to won"}  # fmt: skip
+    response = client.post(f"/v1/reps/{team.bob.id}/goals", json={**body, "target": 40})
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "target_worse_than_baseline"
+    assert response.json()["baseline"] == 30
+    goal = ok(client.post(f"/v1/reps/{team.bob.id}/goals", json={**body, "target": 20}), 201)
+    assert (goal["baseline"], goal["target"]) == (30, 20)
+
+
+def test_without_a_baseline_any_target_is_accepted(client: TestClient, team: Team) -> None:
+    # No October data: win_rate has no baseline, so there is nothing to fall short of.
+    goal = ok(
+        client.post(
+            f"/v1/reps/{team.bob.id}/goals",
+            json={"kind": "outcome", "period": "2026-11", "metric": "win_rate", "target": 0.1,
+                  "measurement_plan": "Win rate"},
+        ),
+        201,
+    )  # fmt: skip
+    assert goal["baseline"] is None

@@ -186,3 +186,17 @@ def test_listing_sessions_loads_their_action_items_in_a_fixed_number_of_queries(
     listed, with_twelve = list_all()
     assert listed == expected
     assert with_twelve == with_two
+
+
+def test_the_plan_lists_open_items_without_a_due_date_as_undated(client: TestClient, team: Team) -> None:
+    session = new_session(client, team.alice)
+    dated = new_item(client, session["id"], due_date="2026-11-20")
+    undated = new_item(client, session["id"], due_date=None, description="Shadow a discovery call")
+    done = new_item(client, session["id"], due_date=None, description="Read the playbook")
+    ok(client.patch(f"/v1/action-items/{done['id']}", json={"status": "completed"}))
+    canceled = new_item(client, session["id"], due_date=None, description="Dropped")
+    ok(client.patch(f"/v1/action-items/{canceled['id']}", json={"status": "canceled"}))
+
+    plan = ok(client.get(f"/v1/reps/{team.alice.id}/plan"))
+    assert [i["id"] for i in plan["items"]] == [dated["id"]]
+    assert [i["id"] for i in plan["undated"]] == [undated["id"]]

@@ -41,7 +41,9 @@ def managers_own(client: TestClient, org: Org, set_now: Callable[[datetime], Non
         ),
         201,
     )
-    goal = ok(client.post(f"/v1/reps/{org.manager_a.id}/goals", json=SKILL_GOAL), 201)
+    goal = ok(
+        client.post(f"/v1/reps/{org.manager_a.id}/goals", json={**SKILL_GOAL, "coach_id": org.vp.id}), 201
+    )
     return {"session": session["id"], "item": item["id"], "goal": goal["id"]}
 
 

@@ -64,7 +64,13 @@ def test_an_event_committed_late_is_not_skipped(committed_engine: Engine) -> Non
 def test_coaching_writes_appear_in_the_feed(client: TestClient, org: Org, role_keys: RoleKeys) -> None:
     goal = client.post(
         f"/v1/reps/{org.rep_a1.id}/goals",
-        json={"kind": "skill", "skill": "discovery", "period": "2026-11", "measurement_plan": "ride-alongs"},
+        json={
+            "kind": "skill",
+            "skill": "discovery",
+            "period": "2026-11",
+            "measurement_plan": "ride-alongs",
+            "coach_id": org.manager_a.id,
+        },
     )
     assert goal.status_code == 201, goal.text
     client.patch(f"/v1/goals/{goal.json()['id']}", json={"status": "abandoned"})
@@ -101,6 +107,7 @@ def test_figures_in_events_are_json_numbers_as_in_rest(client: TestClient, org: 
             "cadence": "per_period",
             "target": 60,
             "measurement_plan": "calls logged in Salesforce",
+            "coach_id": org.manager_a.id,
         },
     )
     assert goal.status_code == 201, goal.text

@@ -111,7 +111,13 @@ def test_csv_text_cells_that_a_spreadsheet_would_run_are_neutralised(
         )
     goal = export_client.post(
         f"/v1/reps/{org.rep_a2.id}/goals",
-        json={"kind": "skill", "skill": "-5 objections", "measurement_plan": "rated", "period": "2026-11"},
+        json={
+            "kind": "skill",
+            "skill": "-5 objections",
+            "measurement_plan": "rated",
+            "period": "2026-11",
+            "coach_id": org.manager_a.id,
+        },
     )
     stored = db_session.get(CoachingGoal, goal.json()["id"])
     assert stored is not None

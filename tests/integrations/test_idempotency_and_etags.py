@@ -42,8 +42,12 @@ def idem_client(app: FastAPI, client: TestClient, db_session: Session) -> TestCl
 
 def test_same_key_and_body_replays_the_first_answer(idem_client: TestClient, org: Org) -> None:
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    first = idem_client.post(f"/v1/reps/{org.rep_a1.id}/goals", json=GOAL, headers=key)
-    again = idem_client.post(f"/v1/reps/{org.rep_a1.id}/goals", json=GOAL, headers=key)
+    first = idem_client.post(
+        f"/v1/reps/{org.rep_a1.id}/goals", json={**GOAL, "coach_id": org.manager_a.id}, headers=key
+    )
+    again = idem_client.post(
+        f"/v1/reps/{org.rep_a1.id}/goals", json={**GOAL, "coach_id": org.manager_a.id}, headers=key
+    )
 
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
@@ -54,10 +58,14 @@ def test_same_key_and_body_replays_the_first_answer(idem_client: TestClient, org
 
 def test_same_key_with_another_body_is_refused(idem_client: TestClient, org: Org) -> None:
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    idem_client.post(f"/v1/reps/{org.rep_a1.id}/goals", json=GOAL, headers=key)
+    idem_client.post(
+        f"/v1/reps/{org.rep_a1.id}/goals", json={**GOAL, "coach_id": org.manager_a.id}, headers=key
+    )
 
     other = idem_client.post(
-        f"/v1/reps/{org.rep_a1.id}/goals", json={**GOAL, "skill": "closing"}, headers=key
+        f"/v1/reps/{org.rep_a1.id}/goals",
+        json={**GOAL, "coach_id": org.manager_a.id, "skill": "closing"},
+        headers=key,
     )
 
     assert other.status_code == 422
@@ -65,8 +73,8 @@ def test_same_key_with_another_body_is_refused(idem_client: TestClient, org: Org
 
 
 def test_without_a_key_each_post_runs(idem_client: TestClient, org: Org) -> None:
-    first = idem_client.post(f"/v1/reps/{org.rep_a1.id}/goals", json=GOAL)
-    second = idem_client.post(f"/v1/reps/{org.rep_a1.id}/goals", json=GOAL)
+    first = idem_client.post(f"/v1/reps/{org.rep_a1.id}/goals", json={**GOAL, "coach_id": org.manager_a.id})
+    second = idem_client.post(f"/v1/reps/{org.rep_a1.id}/goals", json={**GOAL, "coach_id": org.manager_a.id})
 
     assert first.json()["id"] != second.json()["id"]
 
@@ -178,10 +186,14 @@ def test_a_replay_needs_a_credential_that_is_valid_now(
 ) -> None:
     created = create_api_key(db_session, name="soon revoked", role=Role.ADMIN, sf_user_id=None)
     headers = {**bearer(created.plaintext), "Idempotency-Key": str(uuid.uuid4())}
-    first = idem_client.post(f"/v1/reps/{org.rep_a1.id}/goals", json=GOAL, headers=headers)
+    first = idem_client.post(
+        f"/v1/reps/{org.rep_a1.id}/goals", json={**GOAL, "coach_id": org.manager_a.id}, headers=headers
+    )
     revoke_api_key(db_session, prefix=created.row.prefix)
 
-    again = idem_client.post(f"/v1/reps/{org.rep_a1.id}/goals", json=GOAL, headers=headers)
+    again = idem_client.post(
+        f"/v1/reps/{org.rep_a1.id}/goals", json={**GOAL, "coach_id": org.manager_a.id}, headers=headers
+    )
 
     assert first.status_code == 201
     assert again.status_code == 401

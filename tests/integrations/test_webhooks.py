@@ -216,7 +216,7 @@ def test_api_manages_webhooks_and_never_sends_in_the_request(
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_webhook"
 
-    goal = client.post(f"/v1/reps/{org.rep_a1.id}/goals", json=GOAL)
+    goal = client.post(f"/v1/reps/{org.rep_a1.id}/goals", json={**GOAL, "coach_id": org.manager_a.id})
     assert goal.status_code == 201
 
     # The goal's event is queued for the endpoint in the goal's transaction, and nothing is sent.

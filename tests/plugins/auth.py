@@ -117,7 +117,13 @@ def path_values(client: TestClient, db_session: Session, org: Org, admin_key: st
     assert item.status_code == 201, item.text
     goal = client.post(
         f"/v1/reps/{org.rep_a1.id}/goals",
-        json={"kind": "skill", "skill": "discovery", "measurement_plan": "rated", "period": "2026-11"},
+        json={
+            "kind": "skill",
+            "skill": "discovery",
+            "measurement_plan": "rated",
+            "period": "2026-11",
+            "coach_id": org.manager_a.id,
+        },
     )
     assert goal.status_code == 201, goal.text
     endpoint = webhooks.create_endpoint(

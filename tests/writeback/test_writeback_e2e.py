@@ -26,11 +26,13 @@ def build_plan(env: CoachingEnv, rep_id: str, opportunity_id: str) -> dict[str, 
     """Goal, session and items as a coach would. Commitments: one missed (due yesterday, open),
     three kept (completed on their due dates), one due today (open), one for the coach."""
     today = env.today()
+    coach_id = env.ok(env.api.get(f"/v1/reps/{rep_id}"))["manager_id"]  # the admin key acts for no one
     goal = env.ok(
         env.api.post(
             f"/v1/reps/{rep_id}/goals",
             json={"kind": "activity", "period": today.strftime("%Y-%m"), "metric": "calls",
-                  "cadence": "per_week", "target": 25, "measurement_plan": "Calls logged in Salesforce"},
+                  "cadence": "per_week", "target": 25, "measurement_plan": "Calls logged in Salesforce",
+                  "coach_id": coach_id},
         ),
         201,
     )  # fmt: skip

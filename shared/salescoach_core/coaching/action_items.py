@@ -178,8 +178,9 @@ def list_action_items(
 
 def plan(
     session: Session, *, rep_id: str, today: date, days: int
-) -> tuple[Sequence[ActionItem], Sequence[ActionItem]]:
-    """The rep's plan: open items overdue, and every item due in `[today, today + days)`."""
+) -> tuple[Sequence[ActionItem], Sequence[ActionItem], Sequence[ActionItem]]:
+    """The rep's plan: open items overdue, every item due in `[today, today + days)`, and open
+    items without a due date (oldest first), which no date window would ever show."""
     end = today + timedelta(days=days)
     overdue = session.exec(
         select(ActionItem)
@@ -200,4 +201,13 @@ def plan(
         )
         .order_by(col(ActionItem.due_date), col(ActionItem.id))
     ).all()
-    return overdue, upcoming
+    undated = session.exec(
+        select(ActionItem)
+        .where(
+            col(ActionItem.rep_id) == rep_id,
+            col(ActionItem.status) == "open",
+            col(ActionItem.due_date).is_(None),
+        )
+        .order_by(col(ActionItem.created_at), col(ActionItem.id))
+    ).all()
+    return overdue, upcoming, undated

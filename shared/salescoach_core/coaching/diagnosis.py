@@ -1,10 +1,15 @@
 """Skill or will (docs/domain.md, "Recommended mode and diagnosis").
 
 - `will`: willingness_to_change (commitments kept / commitments due, trailing window) is below
-  the threshold (default 0.8): the rep does not keep agreed commitments.
-- `skill`: commitments kept (or none due yet), but results short of goal: pace below the point
-  where Core begins (the second segment threshold, default 0.90).
-- `on_track`: neither.
+  the threshold (default 0.8): the rep does not keep agreed commitments. Judged whatever the day:
+  missed commitments are facts already.
+- `too_early`: otherwise, while the period runs and fewer than the minimum of working days
+  (default 5) have passed: results are not judged yet.
+- `skill`: commitments kept, but results short of goal: pace below the point where Core begins
+  (the second segment threshold, default 0.90).
+- `no_commitments_due`: results short of goal, but no commitment was due in the window, so
+  whether it is skill or will cannot be told: agree commitments first.
+- `on_track`: results at or above Core, or not judged for want of a quota.
 
 Consequence coaching is recommended only for `will`, and only after the configured number
 (default 3) of consecutive held developmental sessions with missed commitments; otherwise
@@ -30,7 +35,7 @@ from salescoach_core.periods import Period
 from salescoach_core.scorecards.commitments import commitment_window
 from salescoach_core.scorecards.service import rep_scorecard
 
-Verdict = Literal["on_track", "skill", "will"]
+Verdict = Literal["on_track", "skill", "will", "no_commitments_due", "too_early"]
 Mode = Literal["developmental", "consequence"]
 
 _SESSIONS_SQL = text(
@@ -69,6 +74,8 @@ class Diagnosis:
     window_to: date
     missed_session_streak: int
     consequence_after: int
+    elapsed_working_days: int
+    min_elapsed_working_days: int
 
 
 def missed_session_streak(session: Session, *, rep_id: str, today: date, limit: int) -> int:
@@ -95,22 +102,33 @@ def diagnose(
     willingness = metrics.willingness_to_change
     today = now.astimezone(config.scorecard.zone).date()
     streak = missed_session_streak(session, rep_id=rep.id, today=today, limit=config.consequence_after)
+    figures = card.figures
+    kept = (
+        f"kept {figures.commitments_kept} of {figures.commitments_due} commitments due"
+        if figures.commitments_due
+        else "no commitments due"
+    )
     verdict: Verdict
     if willingness is not None and willingness < config.willingness_threshold:
         verdict = "will"
+        reason = f"{kept} (willingness {willingness:.2f} < {config.willingness_threshold})"
+    elif config.scorecard.too_early(period, now):
+        verdict = "too_early"
         reason = (
-            f"kept {card.figures.commitments_kept} of {card.figures.commitments_due} commitments due "
-            f"(willingness {willingness:.2f} < {config.willingness_threshold})"
+            f"{kept}; {period.elapsed_working_days(now, config.scorecard.zone)} working days of "
+            f"{period.label} have passed, results are judged from "
+            f"{config.scorecard.min_elapsed_working_days}"
         )
     elif metrics.pace is not None and metrics.pace < core:
-        verdict = "skill"
-        reason = f"commitments kept, but pace {metrics.pace:.2f} is below Core ({core})"
+        # Nothing due says nothing about follow-through: not counted as kept.
+        verdict = "skill" if figures.commitments_due else "no_commitments_due"
+        reason = f"{kept}, and pace {metrics.pace:.2f} is below Core ({core})"
     else:
         verdict = "on_track"
         reason = (
-            "commitments kept and results at or above Core"
+            f"{kept}; results at or above Core"
             if metrics.pace is not None
-            else "commitments kept; no quota, so results are not judged"
+            else f"{kept}; no quota, so results are not judged"
         )
     mode: Mode = (
         "consequence" if verdict == "will" and streak >= config.consequence_after else "developmental"
@@ -134,4 +152,6 @@ def diagnose(
         window_to=window_to,
         missed_session_streak=streak,
         consequence_after=config.consequence_after,
+        elapsed_working_days=period.elapsed_working_days(now, config.scorecard.zone),
+        min_elapsed_working_days=config.scorecard.min_elapsed_working_days,
     )

@@ -180,6 +180,15 @@ def due_goals_measured(session: Session, *, now: datetime, config: CoachingConfi
     return goals
 
 
+def worse_than_baseline(*, metric: str | None, target: Decimal | None, baseline: Decimal | None) -> bool:
+    """The target asks for less than the baseline already shows; holding the level is not."""
+    if metric is None or target is None or baseline is None:
+        return False
+    if metric in LOWER_IS_BETTER:
+        return target > baseline
+    return target < baseline
+
+
 def target_met(goal: CoachingGoal) -> bool:
     if goal.progress is None or goal.target is None:
         return False

@@ -24,22 +24,27 @@ from salescoach_core import reps
 from salescoach_core.analytics.stages import stage_catalog
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.errors import (
+    CoachIdRequiredError,
     GoalLimitReachedError,
     GoalNotFoundError,
     GoalTransitionError,
     InvalidGoalError,
+    TargetWorseThanBaselineError,
 )
 from salescoach_core.coaching.goal_progress import (
+    LOWER_IS_BETTER,
     STAGE_CONVERSION,
     due_goals_measured,
     measure_new_goal,
     period_outcome,
+    worse_than_baseline,
 )
 from salescoach_core.coaching.outbox import record_change
 from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import goal_data
 from salescoach_core.models import CoachingGoal, GoalStatusChange, SfUser
+from salescoach_core.numbers import json_number
 from salescoach_core.periods import Period
 
 log = structlog.get_logger(__name__)
@@ -68,6 +73,8 @@ class GoalSpec:
     coach_rating: int | None = None
     stage: str | None = None
     """Stage-conversion goals: the open stage (its API name) whose conversion is tracked."""
+    allow_target_worse_than_baseline: bool = False
+    """The coach means it (a rep back from leave, a territory cut): no 422 for a step back."""
 
 
 def _validate_stage(session: Session, spec: GoalSpec) -> None:
@@ -114,6 +121,25 @@ def _validate(spec: GoalSpec) -> None:
         raise InvalidGoalError("`stage` applies to stage_conversion goals only.")
 
 
+def _check_target(goal: CoachingGoal, *, allowed: bool) -> None:
+    """Refuse a target that is a step back from the baseline unless the client says it means it:
+    a coaching goal is about moving up, and a typo (2 for 20) would pass as achieved."""
+    if allowed or not worse_than_baseline(metric=goal.metric, target=goal.target, baseline=goal.baseline):
+        return
+    assert goal.target is not None
+    assert goal.baseline is not None
+    direction = "above" if goal.metric in LOWER_IS_BETTER else "below"
+    better = "lower" if goal.metric in LOWER_IS_BETTER else "higher"
+    raise TargetWorseThanBaselineError(
+        f"`target` {goal.target.normalize():f} is {direction} the baseline {goal.baseline.normalize():f} "
+        f"({goal.metric} over the previous period; {better} is better): the goal would ask for less "
+        "than the rep already does. Set a target that improves on the baseline, or send "
+        "`allow_target_worse_than_baseline: true` if that is intended.",
+        field="target",
+        baseline=json_number(goal.baseline),
+    )
+
+
 def _lock_rep_goals(session: Session, rep_id: str) -> None:
     # Serialises goal creation per rep, so two concurrent requests cannot both pass the limit.
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"goals:{rep_id}"})
@@ -155,6 +181,12 @@ def create_goal(
     config: CoachingConfig,
 ) -> CoachingGoal:
     """A new active goal with its baseline; refused with 409 past the per-period limit."""
+    if coach_id is None:
+        raise CoachIdRequiredError(
+            "Name the goal's coach in `coach_id` (an active user above the rep in the manager "
+            "chain): this credential acts for no Salesforce user, so there is no default coach.",
+            field="coach_id",
+        )
     _validate(spec)
     _validate_stage(session, spec)
     _lock_rep_goals(session, rep.id)
@@ -173,7 +205,7 @@ def create_goal(
     goal = CoachingGoal(
         id=goal_id,
         rep_id=rep.id,
-        coach_id=reps.coach_of(session, rep_id=rep.id, coach_id=coach_id) if coach_id else None,
+        coach_id=reps.coach_of(session, rep_id=rep.id, coach_id=coach_id),
         period_label=spec.period.label,
         period_start=spec.period.start,
         period_end=spec.period.end,
@@ -192,6 +224,7 @@ def create_goal(
         writeback_status="not_mirrored",
     )
     measure_new_goal(session, goal=goal, rep=rep, now=now, config=config)
+    _check_target(goal, allowed=spec.allow_target_worse_than_baseline)
     session.add(goal)
     session.flush()
     _history(session, goal, None, "active", actor=actor, now=now, reason="created")
@@ -263,6 +296,7 @@ def update_goal(
         if changes["target"] is None:
             raise InvalidGoalError("`target` cannot be removed from an activity or outcome goal.")
         goal.target = Decimal(changes["target"])
+        _check_target(goal, allowed=bool(changes.get("allow_target_worse_than_baseline")))
         mirrored_change = True
     if "coach_rating" in changes:
         if goal.kind != "skill":

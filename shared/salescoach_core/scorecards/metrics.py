@@ -94,6 +94,8 @@ class Metrics:
     process_components: list[RequirementComponent] = field(default_factory=list)
     willingness_to_change: Decimal | None = None
     segment: str | None = None
+    segment_reason: str | None = None
+    """Why `segment` is None: `no_quota` or `too_early` (scorecards/config.py, SEGMENT_REASONS)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def derive(
     willingness = (
         Decimal(figures.commitments_kept) / figures.commitments_due if figures.commitments_due else None
     )
+    segment, segment_reason = _segment(pace, quota=figures.quota, period=period, now=now, config=config)
     return Metrics(
         opportunity_starts=figures.opportunity_starts,
         dollars_in_starts=figures.dollars_in_starts,
@@ -150,8 +153,20 @@ def derive(
         process_to_requirement=process,
         process_components=components,
         willingness_to_change=willingness,
-        segment=config.segment(pace),
+        segment=segment,
+        segment_reason=segment_reason,
     )
+
+
+def _segment(
+    pace: Decimal | None, *, quota: Decimal | None, period: Period, now: datetime, config: ScorecardConfig
+) -> tuple[str | None, str | None]:
+    """The segment, or None and why. No quota comes first: waiting would not bring a segment."""
+    if not quota:
+        return None, "no_quota"
+    if config.too_early(period, now) or pace is None:
+        return None, "too_early"
+    return config.segment(pace), None
 
 
 def _pace(

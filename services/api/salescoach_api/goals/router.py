@@ -72,6 +72,7 @@ def create_goal(
         skill=body.skill,
         coach_rating=body.coach_rating,
         stage=body.stage,
+        allow_target_worse_than_baseline=body.allow_target_worse_than_baseline,
     )
     goal = goals.create_goal(
         db_session,

@@ -19,6 +19,11 @@ GoalMetric = Literal["calls", "emails", "meetings", "opportunity_starts", "dolla
                      "stage_conversion", "sales_cycle_days"]  # fmt: skip
 WritebackState = Literal["pending", "sent", "failed", "not_mirrored"]
 Target = Field(default=None, ge=0, lt=Decimal("1e13"), decimal_places=4, examples=[20])
+AllowWorse = Field(
+    default=False,
+    description="Accept a `target` below the baseline (above it for sales_cycle_days, where lower "
+    "is better); without it such a target answers 422 `target_worse_than_baseline`.",
+)
 
 
 class GoalCreate(RequestModel):
@@ -44,18 +49,21 @@ class GoalCreate(RequestModel):
         default=None, description="Activity goals: count per week or over the period (default)."
     )
     target: Decimal | None = Target
+    allow_target_worse_than_baseline: bool = AllowWorse
     skill: str | None = Field(default=None, max_length=200, description="Skill goals: the skill worked on.")
     coach_rating: int | None = Field(default=None, ge=1, le=5, description="Skill goals: 1-5.")
     coach_id: SalesforceId | None = Field(
         default=None,
         description="The coach's User Id: an active user above the rep in the manager chain; "
-        "default: the caller's own Salesforce user.",
+        "default: the caller's own Salesforce user; required (422 `coach_id_required`) when "
+        "the credential acts for none, as an admin or integration API key may.",
     )
 
 
 class GoalUpdate(RequestModel):
     measurement_plan: str | None = Field(default=None, min_length=1, max_length=4000)
     target: Decimal | None = Target
+    allow_target_worse_than_baseline: bool = AllowWorse
     coach_rating: int | None = Field(default=None, ge=1, le=5)
     status: GoalStatus | None = Field(
         default=None, description="`abandoned`; skill goals also `achieved` or `missed`."

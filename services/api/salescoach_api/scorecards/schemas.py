@@ -54,6 +54,11 @@ class MetricsPublic(BaseModel):
     process_to_requirement_components: list[ProcessComponent]
     willingness_to_change: Rate | None
     segment: Literal["poor", "low_core", "core", "high_core", "star"] | None
+    segment_reason: Literal["no_quota", "too_early"] | None = Field(
+        description="Why `segment` is null (null when there is a segment): `no_quota`, or `too_early` "
+        "while a running period has fewer than `SALESCOACH_MIN_ELAPSED_WORKING_DAYS` (5) working days "
+        'behind it (docs/scorecards.md, "Too early").'
+    )
 
     @classmethod
     def of(cls, metrics: Metrics) -> MetricsPublic:
@@ -81,6 +86,7 @@ class MetricsPublic(BaseModel):
             ],
             willingness_to_change=metrics.willingness_to_change,
             segment=metrics.segment,
+            segment_reason=metrics.segment_reason,
         )
 
 
@@ -116,4 +122,6 @@ class TeamScorecards(BaseModel):
     totals: MetricsPublic = Field(
         description="The team as one: sums, and rates computed from the sums (not averages of rates)."
     )
-    segment_distribution: dict[str, int] = Field(description="Reps per segment; `none` without quota.")
+    segment_distribution: dict[str, int] = Field(
+        description="Reps per segment; `none` without one (see `segment_reason`)."
+    )

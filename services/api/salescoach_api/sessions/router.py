@@ -301,11 +301,11 @@ def list_action_items(
 )
 def get_plan(db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_id: str) -> PlanPublic:
     """The rep's 30-day plan: overdue open items, items due in the next 30 days (configurable),
-    and the active goals of the current month."""
+    open items without a due date, and the active goals of the current month."""
     rep = reps.get_user(db_session, rep_id)
     today = _today(settings, now)
     days = settings.plan_days
-    overdue, upcoming = action_items.plan(db_session, rep_id=rep.id, today=today, days=days)
+    overdue, upcoming, undated = action_items.plan(db_session, rep_id=rep.id, today=today, days=days)
     goals = active_overlapping(db_session, rep_id=rep.id, period=month_of(today))
     return PlanPublic(
         rep_id=rep.id,
@@ -313,6 +313,7 @@ def get_plan(db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_i
         to=date.fromordinal(today.toordinal() + days),
         overdue=[ActionItemPublic.of(i) for i in overdue],
         items=[ActionItemPublic.of(i) for i in upcoming],
+        undated=[ActionItemPublic.of(i) for i in undated],
         active_goals=[GoalPublic.of(g) for g in goals],
     )
 
@@ -329,8 +330,8 @@ def get_diagnosis(
     rep_id: str,
     period: Annotated[str | None, Query(description="`2026-10` or `2026-Q4`; default this month.")] = None,
 ) -> DiagnosisPublic:
-    """`on_track`, `skill` or `will`, the figures behind it and the recommended coaching mode
-    (docs/coaching.md, "Diagnosis")."""
+    """`on_track`, `skill`, `will`, `no_commitments_due` or `too_early`, the figures behind it and
+    the recommended coaching mode (docs/coaching.md, "Diagnosis")."""
     rep = reps.get_rep(db_session, rep_id)
     config = CoachingConfig.from_settings(settings)
     chosen = Period.parse(period) if period else month_of(now.astimezone(config.scorecard.zone).date())

@@ -201,13 +201,16 @@ class SessionPublic(BaseModel):
 
 class PlanPublic(BaseModel):
     """The rep's plan: open items overdue, items due in the next `SALESCOACH_PLAN_DAYS` (30)
-    days, and the active goals they serve."""
+    days, open items without a due date, and the active goals they serve."""
 
     rep_id: str
     from_: date = Field(alias="from")
     to: date = Field(description="Exclusive.")
     overdue: list[ActionItemPublic]
     items: list[ActionItemPublic]
+    undated: list[ActionItemPublic] = Field(
+        description="Open items without a due date, oldest first: agreed, but not yet scheduled."
+    )
     active_goals: list[GoalPublic]
 
     model_config = {"populate_by_name": True}
@@ -216,7 +219,13 @@ class PlanPublic(BaseModel):
 class DiagnosisPublic(BaseModel):
     rep_id: str
     period: str
-    diagnosis: Literal["on_track", "skill", "will"]
+    diagnosis: Literal["on_track", "skill", "will", "no_commitments_due", "too_early"] = Field(
+        description="`will`: commitments missed; `skill`: commitments kept, results short of Core; "
+        "`no_commitments_due`: results short of Core with no commitment due in the window, so "
+        "skill and will cannot be told apart; `too_early`: a running period with fewer than "
+        "`min_elapsed_working_days` working days behind it; `on_track`: none of these "
+        '(docs/coaching.md, "Diagnosis").'
+    )
     recommended_mode: Mode
     reason: str
     pace: Rate | None
@@ -235,6 +244,12 @@ class DiagnosisPublic(BaseModel):
         description="Consecutive held developmental sessions with missed commitments, most recent first."
     )
     consequence_after: int = Field(description="Streak from which consequence coaching is recommended.")
+    elapsed_working_days: int = Field(
+        description="Weekdays of the period that have fully passed, in the org's zone."
+    )
+    min_elapsed_working_days: int = Field(
+        description="Working days a running period needs before its results are judged."
+    )
 
     @classmethod
     def of(cls, d: Diagnosis) -> DiagnosisPublic:
@@ -256,4 +271,6 @@ class DiagnosisPublic(BaseModel):
             commitment_window_to=d.window_to,
             missed_session_streak=d.missed_session_streak,
             consequence_after=d.consequence_after,
+            elapsed_working_days=d.elapsed_working_days,
+            min_elapsed_working_days=d.min_elapsed_working_days,
         )
