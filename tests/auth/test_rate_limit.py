@@ -26,20 +26,11 @@ from salescoach_core.database import Database
 from salescoach_core.models.auth import API_KEY_PREFIX_LENGTH
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
+from tests.cli.test_commands import free_port
 from tests.plugins.api import app_in_test_transaction
-from tests.plugins.auth import RoleKeys
+from tests.plugins.auth import RoleKeys, clear_of_a_minute_boundary
 
 LIMIT = 3
-
-
-def clear_of_a_minute_boundary(engine: Engine, margin_seconds: float = 5.0) -> None:
-    """Wait, when the database's clock is within `margin_seconds` of the next minute, until that
-    minute has begun: the counts here are per minute of that clock, and a test sending a few
-    requests must not see its window change midway."""
-    with engine.connect() as conn:
-        second = float(conn.execute(text("SELECT extract(second FROM clock_timestamp())")).scalar_one())
-    if second > 60 - margin_seconds:
-        time.sleep(60 - second + 0.1)
 
 
 @pytest.fixture
@@ -114,20 +105,13 @@ def test_past_minutes_are_pruned_and_the_current_one_kept(
 # ---------------------------------------------------------------------------- Redis
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A private redis-server on 127.0.0.1 (no persistence), stopped after the test."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(tmp_path)],

@@ -28,9 +28,9 @@ from sqlmodel import Session
 
 from salescoach_api.auth.service import create_api_key
 from salescoach_core.roles import Role
-from tests.auth.test_rate_limit import clear_of_a_minute_boundary
 from tests.cli.test_commands import free_port
 from tests.integrations.conftest import Receiver
+from tests.plugins.auth import clear_of_a_minute_boundary
 from tests.plugins.sync import FIELDS, SyncEnv, SyncEnvFactory, assert_matches_org, log_events
 
 API_REPLICAS = 3
