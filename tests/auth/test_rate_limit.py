@@ -160,11 +160,19 @@ def test_a_redis_storage_is_shared_by_replicas_and_its_outage_is_a_503(
         assert conn.execute(text("SELECT count(*) FROM rate_limit_window")).scalar_one() == counted
 
 
-def test_an_unknown_storage_is_refused_at_start_without_printing_its_password(
-    settings: Settings, database: Database
+@pytest.mark.parametrize(
+    ("uri", "scheme"),
+    [
+        ("rediz://user:hunter2@cache:6379", "rediz"),  # a typo
+        ("memory://hunter2", "memory"),  # counts in each process
+        ("async+redis://:hunter2@cache:6379", "async+redis"),  # not usable from sync code
+    ],
+)
+def test_a_storage_replicas_cannot_share_is_refused_at_start_without_printing_its_password(
+    settings: Settings, database: Database, uri: str, scheme: str
 ) -> None:
-    broken = settings.model_copy(update={"rate_limit_storage": SecretStr("rediz://user:hunter2@cache:6379")})
+    broken = settings.model_copy(update={"rate_limit_storage": SecretStr(uri)})
     with pytest.raises(ValueError, match="SALESCOACH_RATE_LIMIT_STORAGE") as raised:
         create_app(broken, database)
     assert "hunter2" not in str(raised.value)
-    assert "'rediz'" in str(raised.value)
+    assert f"{scheme!r}" in str(raised.value)

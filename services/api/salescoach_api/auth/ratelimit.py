@@ -8,6 +8,7 @@ import math
 import threading
 import time
 from abc import ABC, abstractmethod
+from contextlib import suppress
 
 from limits import RateLimitItemPerMinute
 from limits.errors import ConfigurationError, StorageError
@@ -98,15 +99,16 @@ class StorageRateLimiter(RateLimiter):
         super().__init__(per_minute)
         self._item = RateLimitItemPerMinute(max(per_minute, 1))
         scheme = uri.partition("://")[0]
-        try:
-            storage = storage_from_string(uri, wrap_exceptions=True)
-        except ConfigurationError:
-            # Not the message of `limits`: it repeats the URI, which may hold a password.
-            storage = None
+        storage = None
+        # memory:// would count in each process again, N replicas allowing N times the limit.
+        if scheme != "memory":
+            # The message of `limits` repeats the URI, which may hold a password: ours below does not.
+            with suppress(ConfigurationError):
+                storage = storage_from_string(uri, wrap_exceptions=True)
         if not isinstance(storage, Storage) or not isinstance(storage, SlidingWindowCounterSupport):
             raise ValueError(
                 f"SALESCOACH_RATE_LIMIT_STORAGE: {scheme!r} is not a storage of the `limits` library "
-                "that this process can use; unset it to count in PostgreSQL, or name one such as "
+                "that API processes can share; unset it to count in PostgreSQL, or name one such as "
                 "redis://host:6379/0."
             )
         self._limiter = SlidingWindowCounterRateLimiter(storage)
