@@ -102,7 +102,13 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=600,
         ge=0,
-        description="Requests one API key or OIDC subject may make per minute, per API process; 0 disables.",
+        description="Requests one API key or OIDC subject may make per minute, counted across every API "
+        "process; 0 disables.",
+    )
+    rate_limit_storage: SecretStr | None = Field(
+        default=None,
+        description="Where the rate limit counts: unset, PostgreSQL (a table); or a storage URI of the "
+        "`limits` library, such as redis://host:6379/0.",
     )
     max_request_body_bytes: int = Field(
         default=1024 * 1024,

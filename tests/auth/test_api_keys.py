@@ -26,7 +26,7 @@ from salescoach_api.dependencies import get_db_session
 from salescoach_core.database import Database
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
-from tests.plugins.auth import Org, RoleKeys, bearer
+from tests.plugins.auth import Org, RoleKeys, bearer, clear_of_a_minute_boundary
 
 
 @pytest.fixture
@@ -127,6 +127,7 @@ def test_requests_over_the_rate_limit_get_429_with_retry_after(
     app.dependency_overrides[get_db_session] = lambda: db_session
     with TestClient(app, raise_server_exceptions=False) as client:
         rep = role_keys.headers(Role.REP)
+        clear_of_a_minute_boundary(database.engine())
         assert [client.get("/v1/me", headers=rep).status_code for _ in range(3)] == [200, 200, 200]
         limited = client.get("/v1/me", headers=rep)
         # Counted per key: another key still gets through.

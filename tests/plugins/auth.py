@@ -10,13 +10,14 @@ team B is "the other team" in every scope test.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session
 
 from salescoach_api.auth.service import create_api_key
@@ -146,3 +147,13 @@ def path_values(client: TestClient, db_session: Session, org: Org, admin_key: st
         "month": "2026-11",
         "prefix": admin_key[:16],
     }
+
+
+def clear_of_a_minute_boundary(engine: Engine, margin_seconds: float = 5.0) -> None:
+    """Wait, when the database's clock is within `margin_seconds` of the next minute, until that
+    minute has begun: the rate limit counts per minute of that clock, and a test sending a few
+    requests must not see the window change midway."""
+    with engine.connect() as conn:
+        second = float(conn.execute(text("SELECT extract(second FROM clock_timestamp())")).scalar_one())
+    if second > 60 - margin_seconds:
+        time.sleep(60 - second + 0.1)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import IsolationLevel
 from sqlmodel import Session, SQLModel
 
 from salescoach_core.settings import Settings
@@ -64,6 +65,7 @@ class Database:
         self._settings = settings
         self._for_requests = for_requests
         self._engine: Engine | None = None
+        self._autocommit_engine: Engine | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -79,7 +81,21 @@ class Database:
                 self._engine = self._create_engine()
             return self._engine
 
-    def _create_engine(self) -> Engine:
+    def autocommit_engine(self) -> Engine:
+        """A small pool of its own, autocommit: for a statement a request runs outside its
+        transaction (the rate limiter's counter), so a row lock it takes is held for that one
+        statement. Not the request pool: requests holding a connection each while waiting for a
+        second one would empty it and wait on each other until the pool timeout."""
+        with self._lock:
+            if self._autocommit_engine is None:
+                self._autocommit_engine = self._create_engine(
+                    pool_size=2, max_overflow=2, isolation_level="AUTOCOMMIT"
+                )
+            return self._autocommit_engine
+
+    def _create_engine(
+        self, *, pool_size: int = 10, max_overflow: int = 10, isolation_level: IsolationLevel | None = None
+    ) -> Engine:
         settings = self._settings
         connect_args: dict[str, Any] = {"connect_timeout": settings.database_connect_timeout_seconds}
         if self._for_requests:
@@ -90,10 +106,11 @@ class Database:
         engine = create_engine(
             database_url(settings),
             pool_pre_ping=True,
-            pool_size=10,
-            max_overflow=10,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
             pool_timeout=settings.database_pool_timeout_seconds,
             connect_args=connect_args,
+            isolation_level=isolation_level,
         )
         if settings.database_url is None:
             from salescoach_core.database.embedded import revive_embedded_server
@@ -108,9 +125,10 @@ class Database:
 
     def dispose(self) -> None:
         with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
+            for engine in (self._engine, self._autocommit_engine):
+                if engine is not None:
+                    engine.dispose()
+            self._engine = self._autocommit_engine = None
 
 
 @contextmanager

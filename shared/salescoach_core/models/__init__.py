@@ -1,7 +1,7 @@
 """Table models. Importing this package registers every table on `metadata`."""
 
 from salescoach_core.models.activity_requirements import DEFAULT_SCOPE, ActivityRequirement
-from salescoach_core.models.auth import ApiKey
+from salescoach_core.models.auth import ApiKey, RateLimitWindow
 from salescoach_core.models.base import NAMING_CONVENTION, metadata
 from salescoach_core.models.coaching import (
     ActionItem,
@@ -39,6 +39,7 @@ __all__ = [
     "GoalStatusChange",
     "IdempotencyRecord",
     "Quota",
+    "RateLimitWindow",
     "SfEvent",
     "SfOpportunity",
     "SfOpportunityHistory",

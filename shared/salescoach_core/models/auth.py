@@ -6,7 +6,7 @@ in lists, logs and `salescoach apikey revoke`.
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Identity, String, func
+from sqlalchemy import BigInteger, CheckConstraint, Identity, String, Text, func
 from sqlmodel import Column, DateTime, Field, SQLModel
 
 from salescoach_core.models.base import SF_ID_LENGTH, timestamp
@@ -41,3 +41,19 @@ class ApiKey(SQLModel, table=True):
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
     revoked_at: datetime | None = timestamp()
+
+
+class RateLimitWindow(SQLModel, table=True):
+    """Requests one principal made in one minute of the database's clock, counted by every API
+    process together (docs/auth.md, "Rate limits").
+
+    UNLOGGED: a counter row is written by every request, and losing the counts of the current
+    minute in a crash costs nothing, so the writes skip the WAL and its flush at each commit.
+    """
+
+    __tablename__ = "rate_limit_window"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    principal: str = Field(sa_type=Text, primary_key=True, description="`kind:subject` of the caller.")
+    window_start: datetime = Field(sa_type=DateTime(timezone=True), primary_key=True)
+    hits: int

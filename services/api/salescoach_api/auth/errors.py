@@ -48,6 +48,14 @@ class RateLimitedError(AuthError):
         super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
 
 
+class RateLimitStoreUnavailableError(AuthError):
+    """The shared rate limit store (Redis) is down: requests are not let through uncounted."""
+
+    code: ClassVar[str] = "rate_limit_store_unavailable"
+    status: ClassVar[int] = 503
+    title: ClassVar[str] = "Rate limit store unavailable"
+
+
 class IdentityProviderUnavailableError(AuthError):
     """The IdP's keys cannot be fetched: our side's problem, not the caller's credentials."""
 
