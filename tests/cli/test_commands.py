@@ -110,3 +110,21 @@ def test_commands_say_in_one_line_that_the_database_is_unreachable(tmp_path: Pat
         assert "database is unreachable" in lines[0]
         assert "DATABASE_URL" in lines[0]
         assert "pw-not-to-print" not in result.stderr + result.stdout
+
+
+def test_sync_run_says_in_one_line_that_salesforce_is_unreachable(database_url: str, tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": database_url,
+        "SALESCOACH_SF_CLIENT_ID": "3MVG9x",
+        "SALESCOACH_SF_CLIENT_SECRET": "not-to-print",
+        "SALESCOACH_SF_LOGIN_URL": f"https://127.0.0.1:{free_port()}",
+        "SALESCOACH_LOG_LEVEL": "ERROR",
+    }
+    result = salescoach("sync", "run", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("{")]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: sync failed: ")
+    assert "SALESCOACH_SF_LOGIN_URL" in lines[0]
+    assert "not-to-print" not in result.stderr + result.stdout

@@ -91,9 +91,13 @@ def _exit_for(report: SyncReport) -> None:
         first = report.first_error
         fail(first.error if first and first.error else "stopped by the API quota guard", EXIT_QUOTA)
     if not report.ok:
-        failed = [r for r in report.results if r.status not in ("ok", "skipped")]
-        lines = [f"{r.object_name}: {r.error}" for r in failed]
-        fail("sync failed\n  " + "\n  ".join(lines))
+        # Objects failing for one reason (Salesforce unreachable, a bad secret) are one line.
+        by_error: dict[str | None, list[str]] = {}
+        for result in report.results:
+            if result.status not in ("ok", "skipped"):
+                by_error.setdefault(result.error, []).append(result.object_name)
+        lines = [f"{', '.join(names)}: {error}" for error, names in by_error.items()]
+        fail("sync failed: " + lines[0] if len(lines) == 1 else "sync failed\n  " + "\n  ".join(lines))
 
 
 @app.command("worker")
