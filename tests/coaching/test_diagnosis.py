@@ -218,6 +218,13 @@ def test_early_in_a_running_period_the_verdict_and_the_segment_are_too_early(
     assert diagnosis["segment"] is None
     assert diagnosis["elapsed_working_days"] == 0
     assert diagnosis["min_elapsed_working_days"] == 5
+    assert diagnosis["reason"].endswith("; 0 working days of 2026-12 have passed, results are judged from 5")
+
+    # Wednesday 2 December: Tuesday is over, one working day, in the singular.
+    set_now(datetime(2026, 12, 2, 12, tzinfo=UTC))
+    one_day = ok(client.get(f"/v1/reps/{team.bob.id}/diagnosis", params={"period": "2026-12"}))
+    assert one_day["reason"].endswith("; 1 working day of 2026-12 has passed, results are judged from 5")
+    set_now(datetime(2026, 12, 1, 12, tzinfo=UTC))
 
     card = ok(client.get(f"/v1/reps/{team.bob.id}/scorecard", params={"period": "2026-12"}))
     assert card["pace"] == 0

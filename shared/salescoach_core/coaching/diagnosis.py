@@ -114,9 +114,10 @@ def diagnose(
         reason = f"{kept} (willingness {willingness:.2f} < {config.willingness_threshold})"
     elif config.scorecard.too_early(period, now):
         verdict = "too_early"
+        elapsed = period.elapsed_working_days(now, config.scorecard.zone)
         reason = (
-            f"{kept}; {period.elapsed_working_days(now, config.scorecard.zone)} working days of "
-            f"{period.label} have passed, results are judged from "
+            f"{kept}; {elapsed} working day{'' if elapsed == 1 else 's'} of {period.label} "
+            f"{'has' if elapsed == 1 else 'have'} passed, results are judged from "
             f"{config.scorecard.min_elapsed_working_days}"
         )
     elif metrics.pace is not None and metrics.pace < core:
