@@ -11,8 +11,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlmodel import Session
 
-from salescoach_api.sync_status.service import api_usage_today
 from salescoach_core.database import Database
+from salescoach_core.sync_status import api_usage_today
 
 log = structlog.get_logger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
 from salescoach_api.sync_status.schemas import ApiUsageStatus, ObjectSyncStatus, SyncStatus
-from salescoach_api.sync_status.service import api_usage_today, list_sync_states
+from salescoach_core.sync_status import api_usage_today, list_sync_states
 
 router = v1_router(prefix="/v1", tags=["sync"])
 
