@@ -57,3 +57,16 @@ def new_session(client: TestClient, rep: SfUser, **fields: Any) -> dict[str, Any
 def new_item(client: TestClient, session_id: str, **fields: Any) -> dict[str, Any]:
     body = {"description": "Call the three stalled deals", "due_date": "2026-11-20", **fields}
     return ok(client.post(f"/v1/sessions/{session_id}/action-items", json=body), 201)  # type: ignore[no-any-return]
+
+
+# A consequence session body with everything holding it needs but its action item.
+CONSEQUENCE = {
+    "mode": "consequence",
+    "scheduled_at": "2026-11-10T10:00:00Z",
+    "duration_minutes": 30,
+    "standard_metric": "calls",
+    "standard_threshold": "40",
+    "deadline": "2026-12-15",
+    "consequence": "Formal review",
+    "follow_up_at": "2026-11-24T10:00:00Z",
+}

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from salescoach_core.roles import Role
+from tests.coaching.conftest import CONSEQUENCE
 from tests.plugins.auth import Org, RoleKeys
 
 PARALLEL = 10
@@ -59,16 +60,7 @@ def ready_to_hold(coach: httpx.Client, org: Org) -> str:
     """A scheduled session with what holding needs: an item with a due date and a follow-up."""
     session = coach.post(
         f"/v1/reps/{org.rep_a1.id}/sessions",
-        json={
-            "mode": "consequence",
-            "scheduled_at": "2026-11-10T10:00:00Z",
-            "duration_minutes": 30,
-            "standard_metric": "calls",
-            "standard_threshold": "40",
-            "deadline": "2026-12-15",
-            "consequence": "Formal review",
-            "follow_up_at": "2026-11-24T10:00:00Z",
-        },
+        json=CONSEQUENCE,
     )
     assert session.status_code == 201, session.text
     session_id: str = session.json()["id"]

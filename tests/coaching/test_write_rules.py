@@ -14,19 +14,9 @@ from fastapi.testclient import TestClient
 
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
-from tests.coaching.conftest import ok
+from tests.coaching.conftest import CONSEQUENCE, ok
 from tests.plugins.auth import Org, RoleKeys
 
-CONSEQUENCE = {
-    "mode": "consequence",
-    "scheduled_at": "2026-11-10T10:00:00Z",
-    "duration_minutes": 30,
-    "standard_metric": "calls",
-    "standard_threshold": "40",
-    "deadline": "2026-12-15",
-    "consequence": "Formal review",
-    "follow_up_at": "2026-11-24T10:00:00Z",
-}
 SKILL_GOAL = {"kind": "skill", "skill": "forecasting", "period": "2026-11", "measurement_plan": "1:1s"}
 
 
