@@ -30,9 +30,24 @@ def normalise_user_id(value: str, *, field: str = "id") -> str:
     return normalise_id(value, field=field)
 
 
-def coach_of(session: Session, *, rep_id: str, coach_id: str) -> str:
+class CoachIdRequiredError(UnprocessableError):
+    """No `coach_id` given (or `null` sent to clear it), and the caller (an API key acting for no
+    one) has no Salesforce user to default to: a goal and a session each belong to one coach."""
+
+    code = "coach_id_required"
+    title = "Coach required"
+
+
+def coach_of(session: Session, *, rep_id: str, coach_id: str | None) -> str:
     """`coach_id` (18 characters) if it is an active user above the rep in the manager chain;
-    else 422 `invalid_coach_id`, so a goal or session never names a coach who cannot coach."""
+    else 422 `invalid_coach_id`, so a goal or session never names a coach who cannot coach, and
+    422 `coach_id_required` when there is none (a goal or session always has its coach)."""
+    if coach_id is None:
+        raise CoachIdRequiredError(
+            "Name the coach in `coach_id` (an active user above the rep in the manager chain): "
+            "this credential acts for no Salesforce user, so there is no default coach.",
+            field="coach_id",
+        )
     coach_id = normalise_user_id(coach_id, field="coach_id")
     manages = exists().where(col(SfUser.id) == coach_id, col(SfUser.is_active).is_(True))
     in_chain = literal(rep_id).in_(org_member_ids(coach_id))

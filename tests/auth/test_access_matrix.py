@@ -105,11 +105,12 @@ def _goal(scene: Scene, own: bool) -> CoachingGoal:
 
 
 def _coaching_session(scene: Scene, own: bool) -> CoachingSession:
+    rep = _owner(scene, own)
     return coaching_sessions.create_session(
         scene.session,
-        rep=_owner(scene, own),
+        rep=rep,
         mode="consequence",
-        coach_id=None,
+        coach_id=rep.manager_id,
         fields={
             "scheduled_at": MATRIX_NOW,
             "standard_metric": "calls",

@@ -50,7 +50,12 @@ def ok(response: Any, status: int = 200) -> Any:
 
 
 def new_session(client: TestClient, rep: SfUser, **fields: Any) -> dict[str, Any]:
-    body = {"scheduled_at": "2026-11-10T10:00:00Z", "duration_minutes": 30, **fields}
+    body = {
+        "scheduled_at": "2026-11-10T10:00:00Z",
+        "duration_minutes": 30,
+        "coach_id": rep.manager_id,
+        **fields,
+    }
     return ok(client.post(f"/v1/reps/{rep.id}/sessions", json=body), 201)  # type: ignore[no-any-return]
 
 

@@ -82,7 +82,12 @@ def test_holding_a_developmental_session_freezes_the_scorecard(
 def test_consequence_session_states_the_standard_and_is_acknowledged(client: TestClient, team: Team) -> None:
     missing = client.post(
         f"/v1/reps/{team.alice.id}/sessions",
-        json={"mode": "consequence", "scheduled_at": "2026-11-10T10:00:00Z", "standard_metric": "calls"},
+        json={
+            "mode": "consequence",
+            "scheduled_at": "2026-11-10T10:00:00Z",
+            "standard_metric": "calls",
+            "coach_id": team.maya.id,
+        },
     )
     assert missing.status_code == 422
     assert "standard_threshold" in missing.json()["detail"]
@@ -90,7 +95,7 @@ def test_consequence_session_states_the_standard_and_is_acknowledged(client: Tes
 
     wrong_mode = client.post(
         f"/v1/reps/{team.alice.id}/sessions",
-        json={"scheduled_at": "2026-11-10T10:00:00Z", "consequence": "PIP"},
+        json={"scheduled_at": "2026-11-10T10:00:00Z", "consequence": "PIP", "coach_id": team.maya.id},
     )
     assert wrong_mode.status_code == 422
     assert wrong_mode.json()["code"] == "invalid_session"
@@ -200,3 +205,28 @@ def test_the_plan_lists_open_items_without_a_due_date_as_undated(client: TestCli
     plan = ok(client.get(f"/v1/reps/{team.alice.id}/plan"))
     assert [i["id"] for i in plan["items"]] == [dated["id"]]
     assert [i["id"] for i in plan["undated"]] == [undated["id"]]
+
+
+def test_a_session_without_a_coach_from_a_caller_without_a_salesforce_user_is_a_422_naming_coach_id(
+    client: TestClient, team: Team, admin_key: str
+) -> None:
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    body = {"scheduled_at": "2026-11-12T10:00:00Z", "duration_minutes": 30}
+    response = client.post(f"/v1/reps/{team.alice.id}/sessions", json=body, headers=admin)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "coach_id_required"
+    assert [e["loc"] for e in problem["errors"]] == [["body", "coach_id"]]
+    assert ok(client.get(f"/v1/reps/{team.alice.id}/sessions", headers=admin))["items"] == []
+
+    named = ok(
+        client.post(
+            f"/v1/reps/{team.alice.id}/sessions", json={**body, "coach_id": team.maya.id}, headers=admin
+        ),
+        201,
+    )
+    assert named["coach_id"] == team.maya.id
+    cleared = client.patch(f"/v1/sessions/{named['id']}", json={"coach_id": None}, headers=admin)
+    assert cleared.status_code == 422, cleared.text
+    assert cleared.json()["code"] == "coach_id_required"
+    assert ok(client.get(f"/v1/sessions/{named['id']}", headers=admin))["coach_id"] == team.maya.id

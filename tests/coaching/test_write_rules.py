@@ -23,7 +23,9 @@ SKILL_GOAL = {"kind": "skill", "skill": "forecasting", "period": "2026-11", "mea
 @pytest.fixture
 def managers_own(client: TestClient, org: Org, set_now: Callable[[datetime], None]) -> dict[str, str]:
     """Records about manager_a as the coached rep, made by an admin (the VP's side)."""
-    session = ok(client.post(f"/v1/reps/{org.manager_a.id}/sessions", json=CONSEQUENCE), 201)
+    session = ok(
+        client.post(f"/v1/reps/{org.manager_a.id}/sessions", json={**CONSEQUENCE, "coach_id": org.vp.id}), 201
+    )
     item = ok(
         client.post(
             f"/v1/sessions/{session['id']}/action-items",
@@ -98,7 +100,10 @@ def test_a_manager_acts_on_their_own_records_as_the_rep_does(
 
 @pytest.fixture
 def rep_session(client: TestClient, org: Org, set_now: Callable[[datetime], None]) -> str:
-    session = ok(client.post(f"/v1/reps/{org.rep_a1.id}/sessions", json=CONSEQUENCE), 201)
+    session = ok(
+        client.post(f"/v1/reps/{org.rep_a1.id}/sessions", json={**CONSEQUENCE, "coach_id": org.manager_a.id}),
+        201,
+    )
     return str(session["id"])
 
 

@@ -30,7 +30,12 @@ def _types(session: Session) -> list[tuple[str, dict[str, object]]]:
 def test_sessions_and_action_items_emit_their_events(db_session: Session, org: Org) -> None:
     config = CoachingConfig.from_settings(Settings())
     held = coaching_sessions.create_session(
-        db_session, rep=org.rep_a1, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW
+        db_session,
+        rep=org.rep_a1,
+        mode="developmental",
+        coach_id=org.rep_a1.manager_id,
+        fields={"scheduled_at": NOW},
+        now=NOW,
     )
     item = action_items.create_action_item(
         db_session,
@@ -51,7 +56,12 @@ def test_sessions_and_action_items_emit_their_events(db_session: Session, org: O
     )
     action_items.update_action_item(db_session, item=item, changes={"status": "completed"}, now=NOW, zone=UTC)
     canceled = coaching_sessions.create_session(
-        db_session, rep=org.rep_a1, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW
+        db_session,
+        rep=org.rep_a1,
+        mode="developmental",
+        coach_id=org.rep_a1.manager_id,
+        fields={"scheduled_at": NOW},
+        now=NOW,
     )
     coaching_sessions.close_session(db_session, row=canceled, status="canceled", now=NOW)
 
@@ -65,7 +75,12 @@ def test_a_task_closed_in_salesforce_emits_action_item_completed(
     db_session: Session, org: Org, factory: Factory
 ) -> None:
     row = coaching_sessions.create_session(
-        db_session, rep=org.rep_a1, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW
+        db_session,
+        rep=org.rep_a1,
+        mode="developmental",
+        coach_id=org.rep_a1.manager_id,
+        fields={"scheduled_at": NOW},
+        now=NOW,
     )
     item = action_items.create_action_item(
         db_session,

@@ -26,7 +26,7 @@ def _records(db_session: Session, org: Org) -> None:
                 db_session,
                 rep=rep,
                 mode="developmental",
-                coach_id=None,
+                coach_id=rep.manager_id,
                 fields={"scheduled_at": NOW + timedelta(days=n)},
                 now=NOW,
             )
@@ -103,7 +103,12 @@ def test_csv_text_cells_that_a_spreadsheet_would_run_are_neutralised(
 ) -> None:
     _records(db_session, org)
     row = coaching_sessions.create_session(
-        db_session, rep=org.rep_a2, mode="developmental", coach_id=None, fields={"scheduled_at": NOW}, now=NOW
+        db_session,
+        rep=org.rep_a2,
+        mode="developmental",
+        coach_id=org.rep_a2.manager_id,
+        fields={"scheduled_at": NOW},
+        now=NOW,
     )
     for text in FORMULAS:
         action_items.create_action_item(

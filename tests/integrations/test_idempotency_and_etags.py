@@ -162,7 +162,11 @@ def test_a_post_repeated_as_soon_as_its_answer_arrives_is_replayed(
     with httpx.Client(base_url=live_api, headers=keys.headers(Role.ADMIN), timeout=30) as http:
         scheduled = http.post(
             f"/v1/reps/{org.rep_a1.id}/sessions",
-            json={"scheduled_at": "2026-11-10T10:00:00Z", "duration_minutes": 30},
+            json={
+                "scheduled_at": "2026-11-10T10:00:00Z",
+                "duration_minutes": 30,
+                "coach_id": org.manager_a.id,
+            },
         )
         path = f"/v1/sessions/{scheduled.json()['id']}/action-items"
         outcomes = []

@@ -236,9 +236,13 @@ def test_three_api_replicas_and_two_workers_on_one_database_behave_as_one_servic
     assert statuses == [200] * RATE_LIMIT + [429] * RATE_LIMIT
 
     # --- An Idempotency-Key POST replayed on another replica answers the first answer.
-    rep_id = _rep(service.env)
+    rep_id, coach_id = _rep(service.env)
     now = datetime.now(UTC)
-    body = {"scheduled_at": (now - timedelta(hours=1)).isoformat(), "duration_minutes": 45}
+    body = {
+        "scheduled_at": (now - timedelta(hours=1)).isoformat(),
+        "duration_minutes": 45,
+        "coach_id": coach_id,
+    }
     key = {**admin, "Idempotency-Key": str(uuid.uuid4())}
     first = next(apis).post(f"/v1/reps/{rep_id}/sessions", json=body, headers=key)
     again = next(apis).post(f"/v1/reps/{rep_id}/sessions", json=body, headers=key)
@@ -294,10 +298,13 @@ def test_three_api_replicas_and_two_workers_on_one_database_behave_as_one_servic
     )
 
 
-def _rep(env: SyncEnv) -> str:
+def _rep(env: SyncEnv) -> tuple[str, str]:
+    """An active rep and their manager, who coaches them."""
     with env.engine.connect() as conn:
-        return str(
-            conn.execute(
-                text("SELECT id FROM sf_user WHERE is_active AND manager_id IS NOT NULL ORDER BY id LIMIT 1")
-            ).scalar_one()
-        )
+        row = conn.execute(
+            text(
+                "SELECT r.id, m.id FROM sf_user r JOIN sf_user m ON m.id = r.manager_id"
+                " WHERE r.is_active AND m.is_active ORDER BY r.id LIMIT 1"
+            )
+        ).one()
+    return str(row[0]), str(row[1])

@@ -112,7 +112,10 @@ def committed_org(committed_url: str) -> tuple[Org, RoleKeys]:
 def path_values(client: TestClient, db_session: Session, org: Org, admin_key: str) -> dict[str, str]:
     """A usable value for every path parameter of the API (a session, an action item, a goal, a
     webhook of rep_a1's org...), so a request reaches its body and query validation."""
-    session = client.post(f"/v1/reps/{org.rep_a1.id}/sessions", json={"scheduled_at": "2026-11-10T10:00:00Z"})
+    session = client.post(
+        f"/v1/reps/{org.rep_a1.id}/sessions",
+        json={"scheduled_at": "2026-11-10T10:00:00Z", "coach_id": org.manager_a.id},
+    )
     assert session.status_code == 201, session.text
     item = client.post(f"/v1/sessions/{session.json()['id']}/action-items", json={"description": "Call"})
     assert item.status_code == 201, item.text

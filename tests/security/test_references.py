@@ -26,7 +26,7 @@ def _goal(client: TestClient, rep: SfUser, index: int = 0, **fields: Any) -> Any
 
 
 def _session(client: TestClient, rep: SfUser, index: int = 0, **fields: Any) -> Any:
-    return client.post(f"/v1/reps/{rep.id}/sessions", json={**SESSION, **fields})
+    return client.post(f"/v1/reps/{rep.id}/sessions", json={**SESSION, "coach_id": rep.manager_id, **fields})
 
 
 @pytest.mark.parametrize("create", [_goal, _session], ids=["goal", "session"])
@@ -61,7 +61,7 @@ def test_a_session_cannot_be_moved_to_a_coach_outside_the_chain(client: TestClie
     moved = client.patch(f"/v1/sessions/{session.json()['id']}", json={"coach_id": org.manager_b.id})
     assert moved.status_code == 422
     assert moved.json()["code"] == "invalid_coach_id"
-    assert client.get(f"/v1/sessions/{session.json()['id']}").json()["coach_id"] is None
+    assert client.get(f"/v1/sessions/{session.json()['id']}").json()["coach_id"] == org.manager_a.id
 
 
 def test_action_item_opportunity_must_be_the_reps(client: TestClient, org: Org, factory: Factory) -> None:

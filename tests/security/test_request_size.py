@@ -129,7 +129,7 @@ def test_streamed_body_with_an_idempotency_key_is_cut_and_not_recorded(
 
 
 def test_a_body_at_the_limit_is_read(small_limit_app: FastAPI, org: Org, admin_key: str) -> None:
-    body = b'{"scheduled_at": "2026-11-10T10:00:00Z"}'
+    body = f'{{"scheduled_at": "2026-11-10T10:00:00Z", "coach_id": "{org.manager_a.id}"}}'.encode()
     padded = body[:-1] + b" " * (LIMIT - len(body)) + b"}"
     with TestClient(
         small_limit_app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {admin_key}"}

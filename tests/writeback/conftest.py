@@ -59,9 +59,21 @@ class CoachingEnv:
             ).one()
         return str(row[0]), str(row[1])
 
+    def manager_of(self, rep_id: str) -> str:
+        with self.sync.engine.connect() as conn:
+            return str(
+                conn.execute(
+                    text("SELECT manager_id FROM sf_user WHERE id = :id"), {"id": rep_id}
+                ).scalar_one()
+            )
+
     def schedule(self, rep_id: str) -> dict[str, Any]:
         now = datetime.now(UTC)
-        body = {"scheduled_at": (now - timedelta(hours=1)).isoformat(), "duration_minutes": 45}
+        body = {
+            "scheduled_at": (now - timedelta(hours=1)).isoformat(),
+            "duration_minutes": 45,
+            "coach_id": self.manager_of(rep_id),
+        }
         return self.ok(self.api.post(f"/v1/reps/{rep_id}/sessions", json=body), 201)  # type: ignore[no-any-return]
 
     def item(self, session_id: str, **fields: Any) -> dict[str, Any]:

@@ -29,14 +29,6 @@ class InvalidGoalError(UnprocessableError):
     title = "Invalid goal"
 
 
-class CoachIdRequiredError(InvalidGoalError):
-    """No `coach_id` given, and the caller (an API key acting for no one) has no Salesforce user
-    to default to: a goal belongs to one coach."""
-
-    code = "coach_id_required"
-    title = "Goal needs a coach"
-
-
 class TargetWorseThanBaselineError(InvalidGoalError):
     """A target below the baseline of a higher-is-better metric (above it for sales_cycle_days),
     without `allow_target_worse_than_baseline`. Carries `baseline`."""

@@ -24,7 +24,6 @@ from salescoach_core import reps
 from salescoach_core.analytics.stages import stage_catalog
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.errors import (
-    CoachIdRequiredError,
     GoalLimitReachedError,
     GoalNotFoundError,
     GoalTransitionError,
@@ -181,12 +180,7 @@ def create_goal(
     config: CoachingConfig,
 ) -> CoachingGoal:
     """A new active goal with its baseline; refused with 409 past the per-period limit."""
-    if coach_id is None:
-        raise CoachIdRequiredError(
-            "Name the goal's coach in `coach_id` (an active user above the rep in the manager "
-            "chain): this credential acts for no Salesforce user, so there is no default coach.",
-            field="coach_id",
-        )
+    coach_id = reps.coach_of(session, rep_id=rep.id, coach_id=coach_id)
     _validate(spec)
     _validate_stage(session, spec)
     _lock_rep_goals(session, rep.id)
@@ -205,7 +199,7 @@ def create_goal(
     goal = CoachingGoal(
         id=goal_id,
         rep_id=rep.id,
-        coach_id=reps.coach_of(session, rep_id=rep.id, coach_id=coach_id),
+        coach_id=coach_id,
         period_label=spec.period.label,
         period_start=spec.period.start,
         period_end=spec.period.end,

@@ -67,7 +67,7 @@ def _apply(session: Session, row: CoachingSession, fields: dict[str, Any]) -> No
     for name, value in fields.items():
         if name not in allowed:
             continue
-        if name == "coach_id" and value is not None:
+        if name == "coach_id":
             value = reps.coach_of(session, rep_id=row.rep_id, coach_id=value)
         setattr(row, name, value)
 
@@ -87,7 +87,7 @@ def create_session(
 ) -> CoachingSession:
     row = CoachingSession(
         rep_id=rep.id,
-        coach_id=reps.coach_of(session, rep_id=rep.id, coach_id=coach_id) if coach_id else None,
+        coach_id=reps.coach_of(session, rep_id=rep.id, coach_id=coach_id),
         mode=mode,
         status="scheduled",
         scheduled_at=fields.pop("scheduled_at"),

@@ -61,14 +61,19 @@ class SessionCreate(SessionContent):
     coach_id: SalesforceId | None = Field(
         default=None,
         description="An active user above the rep in the manager chain; default: the caller's own "
-        "Salesforce user.",
+        "Salesforce user; required (422 `coach_id_required`) when the credential acts for none, as "
+        "an admin or integration API key may.",
     )
 
 
 class SessionUpdate(SessionContent):
     scheduled_at: Instant | None = None
     duration_minutes: int | None = Field(default=None, ge=15, le=60)
-    coach_id: SalesforceId | None = None
+    coach_id: SalesforceId | None = Field(
+        default=None,
+        description="Another coach (an active user above the rep in the manager chain); a session "
+        "always has one, so `null` is 422 `coach_id_required`.",
+    )
 
 
 class HoldRequest(SessionContent):
