@@ -132,6 +132,29 @@ def test_a_rep_cannot_complete_a_coach_owned_item(
     assert (allowed.status_code, by_coach.status_code) == (200, 200)
 
 
+def test_a_rep_cannot_cancel_their_own_commitment_but_may_complete_and_reopen_it(
+    client: TestClient, role_keys: RoleKeys, rep_session: str
+) -> None:
+    """Canceling takes a commitment out of willingness_to_change (docs/domain.md): a rep who
+    could cancel an overdue item would erase the missed commitment. The coach decides that."""
+    item = new_item(client, rep_session, "rep")
+    as_rep = role_keys.headers(Role.REP)
+
+    refused = client.patch(f"/v1/action-items/{item}", json={"status": "canceled"}, headers=as_rep)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "coach_cancels_action_items"
+    assert "coach" in refused.json()["detail"]
+    assert ok(client.get(f"/v1/action-items/{item}"))["status"] == "open"
+
+    completed = client.patch(f"/v1/action-items/{item}", json={"status": "completed"}, headers=as_rep)
+    reopened = client.patch(f"/v1/action-items/{item}", json={"status": "open"}, headers=as_rep)
+    by_coach = client.patch(
+        f"/v1/action-items/{item}", json={"status": "canceled"}, headers=role_keys.headers(Role.MANAGER)
+    )
+    assert [r.status_code for r in (completed, reopened, by_coach)] == [200, 200, 200]
+    assert by_coach.json()["status"] == "canceled"
+
+
 # The item is created at NOW (2026-11-10 12:00 UTC); completion dates are checked against the
 # day it was created and today, both in the org's zone.
 @pytest.mark.parametrize(

@@ -94,6 +94,14 @@ class CompletedOnOutOfRangeError(InvalidActionItemError):
     code = "completed_on_out_of_range"
 
 
+class CoachCancelsActionItemsError(ForbiddenError):
+    """The rep canceling an item of their own: a canceled item leaves willingness_to_change, so a
+    rep could erase a missed commitment; completing and reopening stay theirs."""
+
+    code = "coach_cancels_action_items"
+    title = "Only the coach cancels an action item"
+
+
 class CoachOwnedActionItemError(ForbiddenError):
     """The rep changing the status of an item the coach owns (the coach's commitment)."""
 

@@ -34,6 +34,7 @@ from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.coaching.diagnosis import diagnose
 from salescoach_core.coaching.errors import (
     ActionItemNotFoundError,
+    CoachCancelsActionItemsError,
     CoachOwnedActionItemError,
     SessionNotFoundError,
 )
@@ -256,8 +257,9 @@ def update_action_item(
 ) -> ActionItemPublic:
     """Edit, complete, cancel or reopen an item. On their own items the rep (a manager too, on
     items about themselves) may change only `status` and `completed_on` (403
-    `cannot_coach_self`), and only of items they own (403 `coach_owned_action_item`); the coach
-    changes the rest. `completed_on` lies between the item's creation date and today, in the
+    `cannot_coach_self`), and only of items they own (403 `coach_owned_action_item`), completing
+    or reopening but not canceling them (403 `coach_cancels_action_items`); the coach changes
+    the rest. `completed_on` lies between the item's creation date and today, in the
     org's zone (422 `completed_on_out_of_range`)."""
     changes = body.model_dump(exclude_unset=True)
     if not scope.can_coach_rep(item.rep_id):
@@ -270,6 +272,11 @@ def update_action_item(
             raise CoachOwnedActionItemError(
                 "This item is your coach's commitment, not yours: your coach completes, cancels or "
                 "reopens it."
+            )
+        if changes.get("status") == "canceled":
+            raise CoachCancelsActionItemsError(
+                "Canceling a commitment is your coach's decision (a canceled item no longer counts "
+                "toward kept commitments); you may complete it or reopen it."
             )
     zone = CoachingConfig.from_settings(settings).scorecard.zone
     return ActionItemPublic.of(
