@@ -256,6 +256,8 @@ LONG_NAME = ".".join(["a" * 60] * 5)
         "https://example.com:65536/hook",
         "ftp://example.com/hook",
         "/relative/hook",
+        "https://hook-user:s3cr3t-pass@example.com/hook",
+        "https://hook-user@example.com/hook",
     ],
 )
 def test_a_url_breaking_the_rules_is_refused_with_422(client: TestClient, url: str) -> None:
@@ -264,8 +266,9 @@ def test_a_url_breaking_the_rules_is_refused_with_422(client: TestClient, url: s
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["code"] == "invalid_webhook"
-    # The detail says what to fix without echoing the whole URL back.
+    # The detail says what to fix without echoing the whole URL (or a password in it) back.
     assert len(answer.json()["detail"]) < 400
+    assert "s3cr3t-pass" not in answer.text
     assert client.get("/v1/webhooks").json()["items"] == []
 
 

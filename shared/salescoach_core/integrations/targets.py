@@ -206,8 +206,15 @@ def check_webhook_url(url: str, *, allow_private: bool) -> WebhookTarget:
     """The check at subscription: the syntax, then the policy on the host's addresses.
 
     A name that does not resolve yet is accepted: its receiver may not be deployed, and every
-    delivery resolves and checks again before it connects."""
+    delivery resolves and checks again before it connects. A user name or password in the URL is
+    refused: it would be kept and listed in clear; receivers check the signature instead."""
     target = parse_webhook_url(url)
+    if target.url.userinfo:
+        raise _invalid_url(
+            "`url` carries a user name or password (`user:password@`): it would be stored and "
+            "listed in clear. Remove it; a receiver authenticates deliveries by their signature "
+            "(docs/integrations.md, 'Signatures')."
+        )
     with contextlib.suppress(OSError):
         resolve(target, allow_private=allow_private)
     return target
