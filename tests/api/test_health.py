@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
+from tests.cli.test_commands import salescoach
 from tests.plugins.database import create_database, drop_database
 
 from salescoach_api.app import create_app
@@ -25,7 +27,7 @@ def test_readyz_is_200_with_the_head_revision_when_migrated(client: TestClient) 
 
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database_revision": head_revision()}
+    assert response.json() == {"status": "ready", "database_revision": head_revision(), "schema": "at_head"}
 
 
 def test_readyz_is_503_naming_pending_migrations_on_an_empty_database(
@@ -45,6 +47,38 @@ def test_readyz_is_503_naming_pending_migrations_on_an_empty_database(
     body = response.json()
     assert body["code"] == "migrations_pending"
     assert "salescoach db upgrade" in body["detail"]
+
+
+def test_readyz_is_200_on_a_schema_a_newer_release_migrated(
+    settings: Settings, server_engine: Engine, tmp_path: Path
+) -> None:
+    """Rolling out: the new image's migration Job has run, the old pods still serve. Migrations
+    only add (docs/development.md, "Migrations"), so the old code keeps working on the newer
+    schema and must stay in the Service until the new pods replace it."""
+    from salescoach_core.database.migrations import head_revision, upgrade
+
+    url = create_database(server_engine, "salescoach_ahead")
+    engine = create_engine(url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'f0f0f0f0f0f0'"))
+        app = create_app(settings, Database.from_engine(settings, engine))
+        with TestClient(app) as client:
+            response = client.get("/readyz")
+        upgraded = salescoach("db", "upgrade", env={"DATABASE_URL": url}, cwd=tmp_path)
+        current = salescoach("db", "current", env={"DATABASE_URL": url}, cwd=tmp_path)
+    finally:
+        engine.dispose()
+        drop_database(server_engine, url)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ready", "database_revision": "f0f0f0f0f0f0", "schema": "ahead"}
+    assert head_revision() != "f0f0f0f0f0f0"
+    # The old image's migration Job (a rollback) leaves the newer schema alone and says so.
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "ahead" in upgraded.stdout
+    assert current.returncode == 0, current.stderr
+    assert "ahead" in current.stdout
 
 
 def test_readyz_is_503_when_the_database_does_not_answer(settings: Settings) -> None:

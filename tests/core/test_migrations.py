@@ -130,3 +130,45 @@ def test_db_check_command_fails_when_a_model_changes_without_migration(database_
     assert result.returncode == 1
     assert "next_step" in result.stdout
     assert "salescoach db revision" in result.stderr
+
+
+# Released before the rule below: it dropped the event feed's txid column, which no release
+# still running at the time read.
+BEFORE_THE_ADD_ONLY_RULE = {"1ed8e4fa92e0"}
+REMOVING_OPERATIONS = ("drop_", "rename_", "alter_column")
+REMOVING_SQL = ("DROP ", "RENAME ", "ALTER COLUMN")
+
+
+def test_migrations_only_add_so_the_previous_release_runs_on_the_new_schema() -> None:
+    """A rollout runs the new release's migration while the old pods still serve (their /readyz
+    accepts a schema ahead of them): an upgrade() may add tables, columns, indexes and
+    constraints, never drop, rename or retype what the previous release reads. Removing is a
+    later release's migration, once no running release reads it (docs/development.md)."""
+    import ast
+    from pathlib import Path
+
+    import salescoach_core.migrations
+
+    versions = Path(salescoach_core.migrations.__file__).parent / "versions"
+    found = []
+    for path in sorted(versions.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        revision = next(
+            node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            and "revision"
+            in [getattr(t, "id", None) for t in getattr(node, "targets", [getattr(node, "target", None)])]
+            and isinstance(node.value, ast.Constant)
+        )
+        if revision in BEFORE_THE_ADD_ONLY_RULE:
+            continue
+        upgrade_fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade")
+        for node in ast.walk(upgrade_fn):
+            call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            if call and node.func.attr.startswith(REMOVING_OPERATIONS):  # type: ignore[attr-defined]
+                found.append(f"{path.name}: {ast.unparse(node)[:100]}")
+            sql = isinstance(node, ast.Constant) and isinstance(node.value, str)
+            if sql and any(word in node.value.upper() for word in REMOVING_SQL):  # type: ignore[attr-defined]
+                found.append(f"{path.name}: SQL {node.value[:100]!r}")
+    assert found == [], "upgrade() removes or changes what the previous release reads:\n" + "\n".join(found)

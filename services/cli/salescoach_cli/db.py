@@ -31,6 +31,12 @@ def upgrade_command(
     engine = _engine()
     before = revision_state(engine)
     upgrade(engine, revision)
+    if before.ahead:
+        console().print(
+            f"database at {before.current}, ahead of this release's head {before.head} "
+            "(a newer release migrated it): nothing to do"
+        )
+        return
     after = revision_state(engine)
     console().print(f"database at {after.current} (was {before.current or 'empty'})")
 
@@ -41,8 +47,8 @@ def current_command() -> None:
     from salescoach_core.database.migrations import revision_state
 
     state = revision_state(_engine())
-    console().print(f"current: {state.current or '(none)'}  head: {state.head}")
-    if not state.at_head:
+    console().print(f"current: {state.current or '(none)'}  head: {state.head}  schema: {state.schema}")
+    if not state.serves:
         fail("database is not at head: run `salescoach db upgrade`")
 
 

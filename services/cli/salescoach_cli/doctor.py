@@ -34,6 +34,8 @@ def run_doctor(settings: Settings) -> None:
                 console().print(line, markup=False, soft_wrap=True)
         if state.at_head:
             console().print(f"migrations: at head ({state.head})")
+        elif state.ahead:
+            console().print(f"migrations: at {state.current}, ahead of this release's head {state.head}")
         else:
             problems.append(
                 f"migrations: database at {state.current or 'no revision'}, head is {state.head}; "

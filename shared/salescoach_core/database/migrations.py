@@ -32,7 +32,10 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` in one transaction."""
+    """Apply migrations up to `revision` in one transaction; nothing when a newer release has
+    already migrated the database further (`RevisionState.ahead`)."""
+    if revision_state(engine).ahead:
+        return
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -50,16 +53,38 @@ def current_revision(engine: Engine) -> str | None:
 
 @dataclass(frozen=True)
 class RevisionState:
+    """Where the database's schema stands against this code's migrations.
+
+    `ahead`: the database is at a revision this code does not know, so a newer release migrated
+    it. Migrations only add (docs/development.md, "Migrations"), so this code still works on it:
+    it serves, and `upgrade` leaves the schema alone. Behind (a known revision short of the head,
+    or none) it does not serve until `salescoach db upgrade` has run."""
+
     current: str | None
     head: str | None
+    ahead: bool = False
 
     @property
     def at_head(self) -> bool:
         return self.current == self.head
 
+    @property
+    def serves(self) -> bool:
+        return self.at_head or self.ahead
+
+    @property
+    def schema(self) -> str:
+        return "at_head" if self.at_head else "ahead" if self.ahead else "behind"
+
+
+def revision_state_of(current: str | None) -> RevisionState:
+    script = ScriptDirectory.from_config(alembic_config())
+    known = current is None or any(rev.revision == current for rev in script.walk_revisions())
+    return RevisionState(current=current, head=script.get_current_head(), ahead=not known)
+
 
 def revision_state(engine: Engine) -> RevisionState:
-    return RevisionState(current=current_revision(engine), head=head_revision())
+    return revision_state_of(current_revision(engine))
 
 
 @contextmanager
