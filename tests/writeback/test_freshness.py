@@ -98,6 +98,55 @@ def test_webhooks_and_writeback_arrive_within_seconds_while_the_worker_idles(
     )
 
 
+SHORT_INTERVAL_SECONDS = 4
+
+
+def test_a_task_completed_in_salesforce_completes_its_item_within_one_sync_interval(
+    coaching_env_factory: CoachingEnvFactory,
+) -> None:
+    """The other direction rides on the sync pass: from the rep's click in Salesforce to the item
+    completed here takes at most one interval plus one pass, with the worker running."""
+    env = coaching_env_factory(sync_interval_seconds=SHORT_INTERVAL_SECONDS)
+    stop = StopToken()
+    thread = threading.Thread(
+        target=run_worker, args=(env.sync.settings, env.sync.engine), kwargs={"stop": stop}
+    )
+    thread.start()
+    try:
+        rep_id, _ = env.rep_with_opportunity()
+        session = env.schedule(rep_id)
+        item = env.item(session["id"], owner="rep", due_date=env.today() + timedelta(days=3))
+
+        def state() -> dict[str, object]:
+            return env.ok(env.api.get(f"/v1/action-items/{item['id']}"))  # type: ignore[no-any-return]
+
+        _until(lambda: state()["writeback"]["sf_task_id"] is not None, 2 * BOUND_SECONDS)  # type: ignore[index]
+        task_id = str(state()["writeback"]["sf_task_id"])  # type: ignore[index]
+        env.complete_task(task_id)
+        passes_before = _passes(env)
+        seconds = _until(lambda: state()["status"] == "completed", 3 * SHORT_INTERVAL_SECONDS + 30)
+    finally:
+        stop.request()
+        thread.join(30)
+        assert not thread.is_alive()
+    completed = state()
+    assert (completed["completed_source"], completed["completed_on"]) == (
+        "salesforce",
+        env.today().isoformat(),
+    )
+    # The pass that started after the click brought it: at most one interval of waiting for it,
+    # then the pass itself (one or two passes counted, as the click may land during a pass).
+    assert 1 <= _passes(env) - passes_before <= 2
+    print(
+        f"Task completed in Salesforce -> item completed: {seconds:.2f} s at a {SHORT_INTERVAL_SECONDS} s interval"
+    )
+
+
+def _passes(env: CoachingEnv) -> int:
+    with env.sync.engine.connect() as conn:
+        return int(conn.execute(text("SELECT COALESCE(SUM(passes), 0) FROM sync_api_usage")).scalar_one())
+
+
 def test_the_worker_records_its_calls_and_stretches_its_pause_to_the_budget(
     coaching_env_factory: CoachingEnvFactory,
 ) -> None:
