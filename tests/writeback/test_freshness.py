@@ -138,7 +138,8 @@ def test_a_task_completed_in_salesforce_completes_its_item_within_one_sync_inter
     # then the pass itself (one or two passes counted, as the click may land during a pass).
     assert 1 <= _passes(env) - passes_before <= 2
     print(
-        f"Task completed in Salesforce -> item completed: {seconds:.2f} s at a {SHORT_INTERVAL_SECONDS} s interval"
+        f"Task completed in Salesforce -> item completed: {seconds:.2f} s"
+        f" at a {SHORT_INTERVAL_SECONDS} s interval"
     )
 
 
