@@ -25,7 +25,8 @@ def test_readyz_is_200_with_the_head_revision_when_migrated(client: TestClient) 
 
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database_revision": head_revision()}
+    # No DATABASE_REPLICA_URL: no replica to report.
+    assert response.json() == {"status": "ready", "database_revision": head_revision(), "replica": None}
 
 
 def test_readyz_is_503_naming_pending_migrations_on_an_empty_database(
