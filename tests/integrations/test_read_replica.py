@@ -245,6 +245,14 @@ def test_a_replica_lagging_past_the_bound_is_not_read(
     assert reads(client) == (replica_reads + 1, 1)
     assert metrics(client)[("salescoach_replica_lag_seconds", ())] == 0.0
 
+    # The primary now idle: the replica's last replayed commit grows older than the bound while
+    # there is nothing to replay. It is still current, and still read.
+    replay_age = "SELECT extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())"
+    while float(cluster.pair.replica.execute(replay_age, DATABASE)) <= 1.5:  # type: ignore[arg-type]
+        time.sleep(0.1)
+    time.sleep(1.1)  # past the check interval: the next answer comes from a new check
+    assert replica_readiness(client) == {"condition": "in_use", "lag_seconds": 0.0, "max_lag_seconds": 1.0}
+
 
 def test_a_stopped_replica_is_not_read_and_nothing_fails(
     cluster: Cluster, api: Callable[..., TestClient]

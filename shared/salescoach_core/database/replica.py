@@ -139,8 +139,8 @@ class ReadReplica:
             return self._replica.engine().connect()
         except DBAPIError as exc:
             log.warning("read_replica_unreachable", error=type(exc.orig).__name__)
-            with self._checking:
-                self._record(self._unreachable())
+            # Not under the check's lock: a check in progress may be waiting on the same replica.
+            self._record(self._unreachable())
             return None
 
     def _check(self) -> ReplicaState:
