@@ -68,6 +68,19 @@ class Settings(BaseSettings):
         "generated into embedded-pg-password in the state directory (mode 0600).",
     )
 
+    database_replica_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_REPLICA_URL", "SALESCOACH_DATABASE_REPLICA_URL"),
+        description="A streaming replica (hot standby) of DATABASE_URL: the API's scorecard, analytics, "
+        "list and export reads go there while it lags at most `replica_max_lag_seconds`. Unset: every "
+        "read goes to the primary.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Largest replay lag of DATABASE_REPLICA_URL at which reads still go to it; past it "
+        "(or when it is unreachable) they go to the primary until it catches up.",
+    )
     database_connect_timeout_seconds: int = Field(
         default=5,
         ge=2,
@@ -428,7 +441,7 @@ class Settings(BaseSettings):
             )
         return ",".join(parts)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_replica_url")
     @classmethod
     def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():

@@ -27,7 +27,13 @@ def test_readyz_is_200_with_the_head_revision_when_migrated(client: TestClient) 
 
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database_revision": head_revision(), "schema": "at_head"}
+    # No DATABASE_REPLICA_URL: no replica to report.
+    assert response.json() == {
+        "status": "ready",
+        "database_revision": head_revision(),
+        "schema": "at_head",
+        "replica": None,
+    }
 
 
 def test_readyz_is_503_naming_pending_migrations_on_an_empty_database(
@@ -72,7 +78,12 @@ def test_readyz_is_200_on_a_schema_a_newer_release_migrated(
         engine.dispose()
         drop_database(server_engine, url)
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "ready", "database_revision": "f0f0f0f0f0f0", "schema": "ahead"}
+    assert response.json() == {
+        "status": "ready",
+        "database_revision": "f0f0f0f0f0f0",
+        "schema": "ahead",
+        "replica": None,
+    }
     assert head_revision() != "f0f0f0f0f0f0"
     # The old image's migration Job (a rollback) leaves the newer schema alone and says so.
     assert upgraded.returncode == 0, upgraded.stderr

@@ -18,6 +18,7 @@ from salescoach_api.dependencies import reject_unstorable_parameters
 from salescoach_api.events.router import router as events_router
 from salescoach_api.exports.router import router as exports_router
 from salescoach_api.goals.router import router as goals_router
+from salescoach_api.health.replica import ReplicaCollector
 from salescoach_api.health.router import router as health_router
 from salescoach_api.idempotency import install_idempotency
 from salescoach_api.limits import MULTIPART_OVERHEAD_BYTES, install_body_limit
@@ -34,6 +35,7 @@ from salescoach_api.sync_status.router import router as sync_status_router
 from salescoach_api.webhooks.router import router as webhooks_router
 from salescoach_core import __version__
 from salescoach_core.database import Database
+from salescoach_core.database.replica import read_replica
 from salescoach_core.scorecards.cache import TeamReportCache
 from salescoach_core.settings import Settings, get_settings
 
@@ -43,6 +45,7 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     database = database or Database(settings, for_requests=True)
+    replica = read_replica(database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +57,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             log.error("database_unavailable_at_start", error=str(exc))
         yield
         database.dispose()
+        if replica is not None:
+            replica.dispose()
 
     # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline wheel, not a CDN, and
     # ReDoc without Google Fonts: the pages render on an air-gapped machine.
@@ -69,6 +74,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.read_replica = replica
     app.state.scorecard_cache = TeamReportCache(ttl_seconds=settings.scorecard_cache_seconds)
     install_problem_handlers(app)
     install_openapi(app)
@@ -81,7 +87,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         max_bytes=settings.max_request_body_bytes,
         larger={"/v1/quotas/import": MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES},
     )
-    install_observability(app, SyncBudgetCollector(database))
+    install_observability(
+        app, SyncBudgetCollector(database), *([ReplicaCollector(replica)] if replica is not None else [])
+    )
     install_auth(app, settings)
     app.include_router(health_router)
     app.include_router(sync_status_router)

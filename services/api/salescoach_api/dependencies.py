@@ -1,9 +1,11 @@
-"""Dependencies every router uses: settings, the request's database session, and the check of
-path and query values that applies to every route."""
+"""Dependencies every router uses: settings, the request's database sessions (the primary's
+unit of work, and the session its reads go to), and the check of path and query values that
+applies to every route."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,6 +16,7 @@ from sqlmodel import Session
 
 from salescoach_api.types import has_unstorable_text
 from salescoach_core.database import session_scope
+from salescoach_core.database.replica import ReadReplica
 from salescoach_core.settings import Settings
 
 
@@ -40,6 +43,35 @@ def get_db_session(engine: Annotated[Engine, Depends(get_engine_dep)]) -> Iterat
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
 DbSessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
+
+
+def get_read_replica(request: Request) -> ReadReplica | None:
+    replica: ReadReplica | None = request.app.state.read_replica
+    return replica
+
+
+ReadReplicaDep = Annotated[ReadReplica | None, Depends(get_read_replica)]
+
+
+def get_read_session(replica: ReadReplicaDep, primary: DbSessionDep) -> Iterator[Session]:
+    """Where a read-only route's queries go: the read replica (DATABASE_REPLICA_URL) while it
+    is within the lag bound, else the request's own primary session.
+
+    A route opts in by declaring `ReadSessionDep` instead of `DbSessionDep`, and may then be
+    answered with data up to `replica_max_lag_seconds` old: only for reads that do not follow
+    a write of the same request. Authentication, rate limiting, idempotency and access checks
+    keep using the primary session (`DbSessionDep`) whatever the route declares. The primary
+    session costs nothing unless used: a session connects on its first statement.
+    """
+    with replica.connect() if replica is not None else nullcontext(None) as conn:
+        if conn is None:
+            yield primary
+            return
+        with Session(bind=conn) as replica_session:
+            yield replica_session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def get_now() -> datetime:

@@ -61,9 +61,11 @@ class Database:
     the sync worker's long merges are not bounded that way.
     """
 
-    def __init__(self, settings: Settings, *, for_requests: bool = False) -> None:
+    def __init__(self, settings: Settings, *, for_requests: bool = False, url: str | None = None) -> None:
+        """`url`: another server than the configured one (the read replica), with the same bounds."""
         self._settings = settings
         self._for_requests = for_requests
+        self._url = None if url is None else to_sqlalchemy_url(url)
         self._engine: Engine | None = None
         self._autocommit_engine: Engine | None = None
         self._lock = threading.Lock()
@@ -74,6 +76,14 @@ class Database:
         database = cls(settings)
         database._engine = engine
         return database
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def for_requests(self) -> bool:
+        return self._for_requests
 
     def engine(self) -> Engine:
         with self._lock:
@@ -104,7 +114,7 @@ class Database:
                 f"-c lock_timeout={settings.database_lock_timeout_ms}"
             )
         engine = create_engine(
-            database_url(settings),
+            self._url or database_url(settings),
             pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=max_overflow,
@@ -112,7 +122,7 @@ class Database:
             connect_args=connect_args,
             isolation_level=isolation_level,
         )
-        if settings.database_url is None:
+        if self._url is None and settings.database_url is None:
             from salescoach_core.database.embedded import revive_embedded_server
 
             state_dir = settings.state_dir

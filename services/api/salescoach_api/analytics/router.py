@@ -16,7 +16,7 @@ from salescoach_api.analytics.schemas import (
     WhatIfRequest,
 )
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
+from salescoach_api.dependencies import NowDep, ReadSessionDep, SettingsDep
 from salescoach_api.periods import PeriodDep
 from salescoach_api.scorecards.schemas import PeriodPublic
 from salescoach_api.types import Day
@@ -40,7 +40,7 @@ router = v1_router(prefix="/v1", tags=["analytics"])
     dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_loss_analysis(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     settings: SettingsDep,
     rep_id: str,
     chosen: PeriodDep,
@@ -60,7 +60,7 @@ def get_loss_analysis(
     dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_stage_conversion(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     settings: SettingsDep,
     rep_id: str,
     chosen: PeriodDep,
@@ -96,7 +96,7 @@ def get_stage_conversion(
     dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_pipeline(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     settings: SettingsDep,
     now: NowDep,
     rep_id: str,
@@ -123,7 +123,7 @@ def get_pipeline(
     dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def post_what_if(
-    db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_id: str, body: WhatIfRequest
+    db_session: ReadSessionDep, settings: SettingsDep, now: NowDep, rep_id: str, body: WhatIfRequest
 ) -> WhatIfPublic:
     """Baseline over the trailing full months, the scenario's projection and its dollar effect."""
     config = AnalyticsConfig.from_settings(settings)
@@ -143,7 +143,7 @@ def post_what_if(
     "/reps/{rep_id}/trend", operation_id="getRepTrend", dependencies=[requires(Access.REP_READ, rep="rep_id")]
 )
 def get_trend(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     settings: SettingsDep,
     now: NowDep,
     rep_id: str,

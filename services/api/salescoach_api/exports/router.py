@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Annotated, Any
@@ -14,8 +14,9 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import EngineDep, NowDep, SettingsDep
+from salescoach_api.dependencies import EngineDep, NowDep, ReadReplicaDep, SettingsDep
 from salescoach_api.types import Day, LocalOrAwareInstant
+from salescoach_core.database.replica import ReadReplica
 from salescoach_core.integrations import exports
 from salescoach_core.integrations.exports import ExportFormat
 from salescoach_core.periods import Period
@@ -38,26 +39,33 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 @dataclass(frozen=True)
 class ExportSource:
     """Where a streaming export reads from. Not the request's session: the body is produced
-    after the endpoint returns, so the export opens (and closes) its own connection."""
+    after the endpoint returns, so the export opens (and closes) its own connection, on the
+    read replica when it is within the lag bound, else on the primary."""
 
     connect: exports.ConnectionFactory
     db_session: Callable[[], AbstractContextManager[Session]]
 
     @staticmethod
-    def on(engine: Engine) -> ExportSource:
+    def on(engine: Engine, replica: ReadReplica | None) -> ExportSource:
         @contextmanager
         def connect() -> Iterator[Connection]:
-            with engine.connect() as conn, conn.begin():
-                yield conn
+            with replica.connect() if replica is not None else nullcontext(None) as replica_conn:
+                if replica_conn is not None:
+                    yield replica_conn
+                    return
+                with engine.connect() as conn, conn.begin():
+                    yield conn
 
-        def db_session() -> AbstractContextManager[Session]:
-            return Session(engine)
+        @contextmanager
+        def db_session() -> Iterator[Session]:
+            with connect() as conn, Session(bind=conn) as session:
+                yield session
 
         return ExportSource(connect=connect, db_session=db_session)
 
 
-def get_export_source(engine: EngineDep) -> ExportSource:
-    return ExportSource.on(engine)
+def get_export_source(engine: EngineDep, replica: ReadReplicaDep) -> ExportSource:
+    return ExportSource.on(engine, replica)
 
 
 SourceDep = Annotated[ExportSource, Depends(get_export_source)]

@@ -9,7 +9,7 @@ from fastapi import Depends, Request, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
-from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
+from salescoach_api.dependencies import DbSessionDep, NowDep, ReadSessionDep, SettingsDep
 from salescoach_api.goals.dependencies import actor_of
 from salescoach_api.goals.schemas import (
     GoalCreate,
@@ -90,7 +90,7 @@ def create_goal(
     "/reps/{rep_id}/goals", operation_id="listGoals", dependencies=[requires(Access.REP_READ, rep="rep_id")]
 )
 def list_goals(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     rep_id: str,
     page: PaginationDep,
     status: GoalStatus | None = None,
@@ -128,7 +128,7 @@ def update_goal(
     operation_id="getGoalHistory",
     dependencies=[requires(Access.REP_READ, by_row=True)],
 )
-def get_goal_history(db_session: DbSessionDep, goal: VisibleGoal) -> GoalHistory:
+def get_goal_history(db_session: ReadSessionDep, goal: VisibleGoal) -> GoalHistory:
     """Every status change of the goal, oldest first, with who made it and why."""
     return GoalHistory(
         goal_id=goal.id, items=[GoalStatusChangePublic.of(c) for c in goals.history(db_session, goal)]

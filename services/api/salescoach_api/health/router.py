@@ -14,9 +14,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
+from salescoach_api.health.replica import ReplicaReadiness
 from salescoach_api.problems import PROBLEM_RESPONSES, Problem, database_fault_response, problem_response
 from salescoach_core.database import Database, DatabaseFault
 from salescoach_core.database.migrations import RevisionState, revision_state_of
+from salescoach_core.database.replica import ReadReplica
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +36,9 @@ class Readiness(BaseModel):
         alias="schema",
         description="`ahead`: a newer release migrated the database; this one still serves it "
         "(migrations only add, docs/development.md).",
+    )
+    replica: ReplicaReadiness | None = Field(
+        default=None, description="The read replica (DATABASE_REPLICA_URL); null when none is configured."
     )
 
     model_config = {"populate_by_name": True}
@@ -55,10 +60,25 @@ def healthz() -> Health:
     },
 )
 async def readyz(request: Request) -> Readiness | JSONResponse:
-    """Ready to serve: the database answers and its schema is at the latest migration.
+    """Ready to serve: the database answers and its schema is at the latest migration. The read
+    replica's state and lag are shown, but a lagging or unreachable replica does not make the
+    API unready: its reads go to the primary.
 
     Answers within two seconds whatever the database does, so a probe never hangs."""
     database: Database = request.app.state.database
+    replica: ReadReplica | None = request.app.state.read_replica
+    # Checked alongside the primary, within the same time budget.
+    replica_check = None if replica is None else asyncio.create_task(_replica_readiness(replica))
+    try:
+        return await _readiness(request, database, replica_check)
+    finally:
+        if replica_check is not None:
+            replica_check.cancel()
+
+
+async def _readiness(
+    request: Request, database: Database, replica_check: asyncio.Task[ReplicaReadiness] | None
+) -> Readiness | JSONResponse:
     try:
         state = await asyncio.wait_for(run_in_threadpool(_revision_state, database), READINESS_SECONDS)
     except Exception as exc:
@@ -73,10 +93,24 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
             detail=f"Database schema is at {state.current or 'no revision'}, code expects {state.head}. "
             "Run `salescoach db upgrade`.",
         )
-    return Readiness(database_revision=state.current, schema_="at_head" if state.at_head else "ahead")
+    return Readiness(
+        database_revision=state.current,
+        schema_="at_head" if state.at_head else "ahead",
+        replica=None if replica_check is None else await replica_check,
+    )
 
 
 READINESS_SECONDS = 1.5
+
+
+async def _replica_readiness(replica: ReadReplica) -> ReplicaReadiness:
+    try:
+        state = await asyncio.wait_for(run_in_threadpool(replica.state), READINESS_SECONDS)
+    except TimeoutError:
+        return ReplicaReadiness(
+            condition="unreachable", lag_seconds=None, max_lag_seconds=replica.max_lag_seconds
+        )
+    return ReplicaReadiness.of(state)
 
 
 def _revision_state(database: Database) -> RevisionState:

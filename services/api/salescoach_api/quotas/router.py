@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Body, UploadFile
 
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import DbSessionDep
+from salescoach_api.dependencies import DbSessionDep, ReadSessionDep
 from salescoach_api.quotas.schemas import QuotaImportResult, QuotaList, QuotaPublic, QuotaRowIn, QuotaSet
 from salescoach_core import quotas, reps
 
@@ -27,7 +27,7 @@ def set_quota(db_session: DbSessionDep, rep_id: str, month: str, body: QuotaSet)
 @router.get(
     "/reps/{rep_id}/quotas", operation_id="listQuotas", dependencies=[requires(Access.REP_READ, rep="rep_id")]
 )
-def list_quotas(db_session: DbSessionDep, rep_id: str) -> QuotaList:
+def list_quotas(db_session: ReadSessionDep, rep_id: str) -> QuotaList:
     """The rep's monthly quotas, oldest first."""
     rep = reps.get_user(db_session, rep_id)
     return QuotaList(items=[QuotaPublic.of(q) for q in quotas.list_quotas(db_session, rep_id=rep.id)])

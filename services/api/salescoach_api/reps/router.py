@@ -8,7 +8,7 @@ from fastapi import Query
 
 from salescoach_api.auth.dependencies import RepScopeDep
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import DbSessionDep
+from salescoach_api.dependencies import ReadSessionDep
 from salescoach_api.pagination import Page, PaginationDep, encode_cursor
 from salescoach_api.reps.schemas import RepPublic, TeamPublic
 from salescoach_core import reps
@@ -22,7 +22,7 @@ ScopeQuery = Annotated[
 
 @router.get("/reps", operation_id="listReps", dependencies=[requires(Access.REP_LIST)])
 def list_reps(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     scope: RepScopeDep,
     page: PaginationDep,
 ) -> Page[RepPublic]:
@@ -35,7 +35,7 @@ def list_reps(
 
 
 @router.get("/reps/{rep_id}", operation_id="getRep", dependencies=[requires(Access.REP_READ, rep="rep_id")])
-def get_rep(db_session: DbSessionDep, rep_id: str) -> RepPublic:
+def get_rep(db_session: ReadSessionDep, rep_id: str) -> RepPublic:
     """One rep, by Salesforce User Id (15 or 18 characters)."""
     return RepPublic.of(reps.get_rep(db_session, rep_id))
 
@@ -43,7 +43,7 @@ def get_rep(db_session: DbSessionDep, rep_id: str) -> RepPublic:
 @router.get(
     "/teams/{manager_id}", operation_id="getTeam", dependencies=[requires(Access.REP_READ, rep="manager_id")]
 )
-def get_team(db_session: DbSessionDep, manager_id: str, scope: ScopeQuery = "team") -> TeamPublic:
+def get_team(db_session: ReadSessionDep, manager_id: str, scope: ScopeQuery = "team") -> TeamPublic:
     """A manager's direct reports, or their whole org (a manager sees their own and those below)."""
     manager = reps.get_user(db_session, manager_id)
     members = reps.team_members(

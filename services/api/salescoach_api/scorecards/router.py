@@ -8,7 +8,7 @@ from fastapi import Depends, Query, Request
 
 from salescoach_api import etags
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
+from salescoach_api.dependencies import NowDep, ReadSessionDep, SettingsDep
 from salescoach_api.periods import PeriodDep
 from salescoach_api.scorecards.schemas import MetricsPublic, PeriodPublic, ScorecardPublic, TeamScorecards
 from salescoach_core import reps
@@ -33,7 +33,7 @@ ScorecardCacheDep = Annotated[TeamReportCache, Depends(get_scorecard_cache)]
     dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_rep_scorecard(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     settings: SettingsDep,
     now: NowDep,
     cache: ScorecardCacheDep,
@@ -61,7 +61,7 @@ def get_rep_scorecard(
     dependencies=[requires(Access.REP_READ, rep="manager_id")],
 )
 def get_team_scorecards(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     settings: SettingsDep,
     now: NowDep,
     cache: ScorecardCacheDep,

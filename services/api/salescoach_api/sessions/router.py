@@ -11,7 +11,7 @@ from fastapi import Depends, Query, Request, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
-from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
+from salescoach_api.dependencies import DbSessionDep, NowDep, ReadSessionDep, SettingsDep
 from salescoach_api.goals.dependencies import actor_of
 from salescoach_api.goals.schemas import GoalPublic
 from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
@@ -112,7 +112,7 @@ def create_session(
     dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def list_sessions(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     rep_id: str,
     page: PaginationDep,
     status: SessionStatus | None = None,
@@ -290,7 +290,7 @@ def update_action_item(
     dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def list_action_items(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     rep_id: str,
     page: PaginationDep,
     status: ItemStatus | None = None,
@@ -306,7 +306,7 @@ def list_action_items(
 @router.get(
     "/reps/{rep_id}/plan", operation_id="getRepPlan", dependencies=[requires(Access.REP_READ, rep="rep_id")]
 )
-def get_plan(db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_id: str) -> PlanPublic:
+def get_plan(db_session: ReadSessionDep, settings: SettingsDep, now: NowDep, rep_id: str) -> PlanPublic:
     """The rep's 30-day plan: overdue open items, items due in the next 30 days (configurable),
     open items without a due date, and the active goals of the current month."""
     rep = reps.get_user(db_session, rep_id)
@@ -331,7 +331,7 @@ def get_plan(db_session: DbSessionDep, settings: SettingsDep, now: NowDep, rep_i
     dependencies=[requires(Access.REP_READ, rep="rep_id")],
 )
 def get_diagnosis(
-    db_session: DbSessionDep,
+    db_session: ReadSessionDep,
     settings: SettingsDep,
     now: NowDep,
     rep_id: str,

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Response, status
 
 from salescoach_api.auth.policy import Access, requires, v1_router
-from salescoach_api.dependencies import DbSessionDep, NowDep, SettingsDep
+from salescoach_api.dependencies import DbSessionDep, NowDep, ReadSessionDep, SettingsDep
 from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
 from salescoach_api.webhooks.schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
 from salescoach_core.integrations import webhooks
@@ -48,7 +48,7 @@ def create_webhook(
 
 
 @router.get("/webhooks", operation_id="listWebhooks", dependencies=[requires(Access.ADMIN)])
-def list_webhooks(db_session: DbSessionDep, page: PaginationDep) -> Page[WebhookPublic]:
+def list_webhooks(db_session: ReadSessionDep, page: PaginationDep) -> Page[WebhookPublic]:
     """Every endpoint, oldest first (secrets are never listed)."""
     rows = webhooks.list_endpoints(db_session, after=page.after_time_id(), limit=page.fetch)
     return page.page(rows, public=WebhookPublic.of, cursor_of=lambda e: time_id_cursor(e.created_at, e.id))
@@ -77,7 +77,7 @@ def delete_webhook(db_session: DbSessionDep, endpoint: Endpoint) -> None:
     dependencies=[requires(Access.ADMIN)],
 )
 def list_deliveries(
-    db_session: DbSessionDep, endpoint: Endpoint, page: PaginationDep
+    db_session: ReadSessionDep, endpoint: Endpoint, page: PaginationDep
 ) -> Page[DeliveryPublic]:
     """The endpoint's delivery log, newest first: status, attempts, last response code or error."""
     rows = webhooks.list_deliveries(
