@@ -45,17 +45,28 @@ class Period:
 
     @classmethod
     def range(cls, start: date, end: date) -> Period:
+        """`[start, end)`. Exactly a calendar month or quarter is that month or quarter, so a
+        period has one label however it was asked for; any other range is `2026-10-05..2026-11-05`."""
         if end <= start:
             raise InvalidPeriodError(f"`to` ({end}) must be after `from` ({start}); the range is [from, to).")
         check_day(start)
         check_day(end)
+        if start.day == 1 and end == add_months(start, 1):
+            return cls.month(start.year, start.month)
+        if start.day == 1 and start.month % 3 == 1 and end == add_months(start, 3):
+            return cls.quarter(start.year, start.month // 3 + 1)
         return cls(start, end, "range", f"{start.isoformat()}..{end.isoformat()}")
 
     @classmethod
-    def parse(cls, period: str | None, start: date | None = None, end: date | None = None) -> Period:
-        """From `period=2026-10` / `period=2026-Q4`, or `from=` and `to=` (half-open)."""
+    def given(cls, period: str | None, start: date | None = None, end: date | None = None) -> Period | None:
+        """From `period=2026-10` / `period=2026-Q4`, or `from=` and `to=` (half-open); None when
+        neither form is given. An empty string is not given."""
+        period = period or None
         if period is not None and (start is not None or end is not None):
-            raise InvalidPeriodError("Give either `period` or `from` and `to`, not both.")
+            raise InvalidPeriodError(
+                "Give either `period` (2026-10 or 2026-Q4) or `from` and `to` (a half-open range of days), "
+                "not both."
+            )
         if period is not None:
             if match := _MONTH.match(period):
                 return cls.month(int(match[1]), int(match[2]))
@@ -64,9 +75,22 @@ class Period:
             raise InvalidPeriodError(
                 f"`period` {period!r} is neither a month (2026-10) nor a quarter (2026-Q4)."
             )
+        if start is None and end is None:
+            return None
         if start is None or end is None:
-            raise InvalidPeriodError("Give `period` (2026-10 or 2026-Q4), or both `from` and `to`.")
+            raise InvalidPeriodError(
+                f"`from` and `to` go together: give {'`from`' if start is None else '`to`'} too "
+                "(`to` is the day after the last), or `period` instead."
+            )
         return cls.range(start, end)
+
+    @classmethod
+    def parse(cls, period: str | None, start: date | None = None, end: date | None = None) -> Period:
+        """As `given`, where a period is required."""
+        chosen = cls.given(period, start, end)
+        if chosen is None:
+            raise InvalidPeriodError("Give `period` (2026-10 or 2026-Q4), or both `from` and `to`.")
+        return chosen
 
     @property
     def days(self) -> int:
@@ -141,3 +165,8 @@ def add_months(day: date, months: int) -> date:
 
 def month_of(day: date) -> Period:
     return Period.month(day.year, day.month)
+
+
+def running_month(now: datetime, zone: ZoneInfo) -> Period:
+    """The month `now` falls in, in the org's zone: the period of a read that names none."""
+    return month_of(now.astimezone(zone).date())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from salescoach_core.periods import Period
@@ -28,3 +28,17 @@ def test_working_days_stop_at_the_period_end_and_are_zero_before_it_starts() -> 
     # December 2026: Tue 1 to Fri 4, three full weeks, Mon 28 to Thu 31: 4 + 15 + 4 = 23 weekdays.
     assert DECEMBER.elapsed_working_days(datetime(2027, 2, 1, tzinfo=UTC), UTC) == 23
     assert DECEMBER.elapsed_working_days(datetime(2026, 11, 20, tzinfo=UTC), UTC) == 0
+
+
+def test_a_range_that_is_exactly_a_month_or_a_quarter_is_that_month_or_quarter() -> None:
+    assert Period.range(date(2026, 10, 1), date(2027, 1, 1)) == Period.quarter(2026, 4)
+    assert Period.range(date(2026, 2, 1), date(2026, 3, 1)) == Period.month(2026, 2)
+    # Three months starting in February are not a quarter; a year is not one either.
+    assert Period.range(date(2026, 2, 1), date(2026, 5, 1)).label == "2026-02-01..2026-05-01"
+    assert Period.range(date(2026, 1, 1), date(2027, 1, 1)).kind == "range"
+
+
+def test_blank_parameters_are_no_period() -> None:
+    assert Period.given("", None, None) is None
+    assert Period.given(None, None, None) is None
+    assert Period.given("2026-Q4") == Period.quarter(2026, 4)

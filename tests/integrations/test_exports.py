@@ -74,14 +74,24 @@ def test_parquet_export_reads_back_with_pyarrow(
     assert sorted(table.column("description").to_pylist())[0] == "item 0, with a comma"
 
 
-def test_export_window_filters_by_time(export_client: TestClient, db_session: Session, org: Org) -> None:
+def test_export_period_filters_the_records(export_client: TestClient, db_session: Session, org: Org) -> None:
     _records(db_session, org)
+    today = NOW.date()  # the org's zone is UTC here
+    month = f"{today.year:04d}-{today.month:02d}"
 
-    answer = export_client.get(
-        "/v1/exports/sessions", params={"from": NOW.isoformat(), "to": (NOW + timedelta(days=1)).isoformat()}
+    one_day = export_client.get(
+        "/v1/exports/sessions",
+        params={"from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat()},
     )
+    this_month = export_client.get("/v1/exports/sessions", params={"period": month})
+    blank = export_client.get("/v1/exports/sessions", params={"period": "", "from": "", "to": ""})
 
-    assert len(list(csv.DictReader(io.StringIO(answer.text)))) == 2
+    # Sessions are scheduled today, +1 and +2 days for one rep, today and +1 for another.
+    assert len(list(csv.DictReader(io.StringIO(one_day.text)))) == 2
+    in_month = sum(1 for n in (0, 1, 2, 0, 1) if (NOW + timedelta(days=n)).month == today.month)
+    assert len(list(csv.DictReader(io.StringIO(this_month.text)))) == in_month
+    # A blank period is no period: for records, no filter.
+    assert len(list(csv.DictReader(io.StringIO(blank.text)))) == 5
 
 
 def test_scorecards_export_has_a_row_per_rep(export_client: TestClient, org: Org) -> None:

@@ -208,7 +208,7 @@ def test_fifteen_character_rep_id_is_accepted(
         ({"period": "2026-Q5"}, "invalid_period"),
         ({"from": "2026-10-10", "to": "2026-10-01"}, "invalid_period"),
         ({"period": "2026-10", "from": "2026-10-01", "to": "2026-11-01"}, "invalid_period"),
-        ({}, "invalid_period"),
+        ({"from": "2026-10-01"}, "invalid_period"),
         ({"from": "yesterday", "to": "2026-10-01"}, "validation_failed"),
     ],
 )

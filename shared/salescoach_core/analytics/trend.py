@@ -8,7 +8,7 @@ scorecard does for any cut month).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from salescoach_core.analytics.errors import InvalidTrendError
 from salescoach_core.models import SfUser
-from salescoach_core.periods import Period, month_of
+from salescoach_core.periods import Period, add_months
 from salescoach_core.scorecards.config import ScorecardConfig
 from salescoach_core.scorecards.service import compute_scorecards
 
@@ -52,22 +52,15 @@ class TrendPoint:
     value: Decimal | int | None
 
 
-def trend_periods(start: date, end: date) -> list[Period]:
-    """The months `[start, end)` touches, each cut to the range; at most MAX_TREND_MONTHS."""
-    whole = Period.range(start, end)
+def trend_periods(whole: Period) -> list[Period]:
+    """The months `whole` touches, each cut to it (a whole month is that month); at most
+    MAX_TREND_MONTHS."""
     months = [month for month, _share in whole.months()]
     if len(months) > MAX_TREND_MONTHS:
         raise InvalidTrendError(
-            f"The range touches {len(months)} months; a trend covers at most {MAX_TREND_MONTHS}."
+            f"The period touches {len(months)} months; a trend covers at most {MAX_TREND_MONTHS}."
         )
-    periods = []
-    for month_start in months:
-        month = month_of(month_start)
-        if start <= month.start and month.end <= end:
-            periods.append(month)
-        else:
-            periods.append(Period.range(max(start, month.start), min(end, month.end)))
-    return periods
+    return [Period.range(max(whole.start, month), min(whole.end, add_months(month, 1))) for month in months]
 
 
 def metric_trend(
@@ -75,16 +68,15 @@ def metric_trend(
     *,
     rep: SfUser,
     metric: str,
-    start: date,
-    end: date,
+    period: Period,
     now: datetime,
     config: ScorecardConfig,
 ) -> list[TrendPoint]:
     if metric not in TREND_METRICS:
         raise InvalidTrendError(f"Unknown metric {metric!r}; use one of: {', '.join(TREND_METRICS)}.")
     points = []
-    for period in trend_periods(start, end):
-        card = compute_scorecards(session, reps=[rep], period=period, config=config, now=now)[0]
+    for month in trend_periods(period):
+        card = compute_scorecards(session, reps=[rep], period=month, config=config, now=now)[0]
         value: Decimal | int | None = getattr(card.metrics, metric)
-        points.append(TrendPoint(period, value))
+        points.append(TrendPoint(month, value))
     return points

@@ -45,7 +45,9 @@ def get_loss_analysis(
     rep_id: str,
     chosen: PeriodDep,
 ) -> LossAnalysisPublic:
-    """Lost opportunities closing in the period, by the stage they were lost at."""
+    """Lost opportunities closing in the period, by the stage they were lost at.
+
+    Default period: the running month in the org's zone."""
     config = AnalyticsConfig.from_settings(settings)
     rep = reps.get_rep(db_session, rep_id)
     analysis = loss_analysis(
@@ -66,7 +68,9 @@ def get_stage_conversion(
     chosen: PeriodDep,
 ) -> StageConversionReport:
     """Conversion and days per open stage for opportunities entering it in the period, rep and
-    team side by side, and the chokepoint."""
+    team side by side, and the chokepoint.
+
+    Default period: the running month in the org's zone."""
     config = AnalyticsConfig.from_settings(settings)
     rep = reps.get_rep(db_session, rep_id)
     team_ids = None
@@ -102,7 +106,10 @@ def get_pipeline(
     rep_id: str,
     as_of: Annotated[Day | None, Query(description="Day to judge the pipeline on; default today.")] = None,
 ) -> PipelinePublic:
-    """Open, stale and past-due opportunities and next month's coverage, as of a day."""
+    """Open, stale and past-due opportunities and next month's coverage, as of a day.
+
+    `as_of` is a day, not a period: the pipeline is a snapshot at one moment, so it takes no
+    `period`, `from` or `to`."""
     config = AnalyticsConfig.from_settings(settings)
     rep = reps.get_rep(db_session, rep_id)
     day = check_day(as_of or now.astimezone(config.zone).date())
@@ -148,12 +155,14 @@ def get_trend(
     now: NowDep,
     rep_id: str,
     metric: Annotated[TrendMetric, Query(description="A numeric scorecard metric.")],
-    from_: Annotated[Day, Query(alias="from", description="First day (inclusive).")],
-    to: Annotated[Day, Query(description="Day after the last (exclusive); at most 36 months.")],
+    chosen: PeriodDep,
     grain: Annotated[Literal["month"], Query(description="Only `month` for now.")] = "month",
 ) -> TrendPublic:
-    """One value of the metric per calendar month in `[from, to)`, for charts."""
+    """One value of the metric per calendar month the period spans (at most 36), for charts; a
+    month the period cuts is a point over its part of that month.
+
+    Default period: the running month in the org's zone."""
     config = ScorecardConfig.from_settings(settings)
     rep = reps.get_rep(db_session, rep_id)
-    points = metric_trend(db_session, rep=rep, metric=metric, start=from_, end=to, now=now, config=config)
-    return TrendPublic.of(rep.id, metric, points, config.zone.key)
+    points = metric_trend(db_session, rep=rep, metric=metric, period=chosen, now=now, config=config)
+    return TrendPublic.of(rep.id, metric, PeriodPublic.of(chosen, config.zone.key), points, config.zone.key)

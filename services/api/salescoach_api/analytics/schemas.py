@@ -330,16 +330,22 @@ class TrendPublic(BaseModel):
     metric: TrendMetric
     kind: MetricKind = Field(description="count, money (cents), rate (4 places) or days (2 places).")
     grain: Literal["month"]
-    points: list[TrendPointPublic] = Field(description="One per month, cut to [from, to).")
+    period: PeriodPublic = Field(description="The period asked for: the points are its months.")
+    points: list[TrendPointPublic] = Field(
+        description="One per month the period spans; a month it cuts is a range over its part."
+    )
 
     @classmethod
-    def of(cls, rep_id: str, metric: TrendMetric, points: list[TrendPoint], timezone: str) -> TrendPublic:
+    def of(
+        cls, rep_id: str, metric: TrendMetric, period: PeriodPublic, points: list[TrendPoint], timezone: str
+    ) -> TrendPublic:
         kind = TREND_METRICS[metric]
         return cls(
             rep_id=rep_id,
             metric=metric,
             kind=kind,
             grain="month",
+            period=period,
             points=[
                 TrendPointPublic(period=PeriodPublic.of(p.period, timezone), value=_served(p.value, kind))
                 for p in points

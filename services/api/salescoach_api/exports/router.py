@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -15,7 +14,7 @@ from sqlmodel import Session
 
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import EngineDep, NowDep, ReadReplicaDep, SettingsDep
-from salescoach_api.types import Day, LocalOrAwareInstant
+from salescoach_api.periods import PeriodDep, PeriodFilterDep
 from salescoach_core.database.replica import ReadReplica
 from salescoach_core.integrations import exports
 from salescoach_core.integrations.exports import ExportFormat
@@ -70,19 +69,6 @@ def get_export_source(engine: EngineDep, replica: ReadReplicaDep) -> ExportSourc
 
 SourceDep = Annotated[ExportSource, Depends(get_export_source)]
 FormatQuery = Annotated[ExportFormat, Query(alias="format", description="csv or parquet.")]
-FromQuery = Annotated[
-    LocalOrAwareInstant | Day | None, Query(alias="from", description="Inclusive start (date or instant).")
-]
-ToQuery = Annotated[
-    LocalOrAwareInstant | Day | None, Query(alias="to", description="Exclusive end (date or instant).")
-]
-
-
-def _instant(value: datetime | date | None, settings: SettingsDep) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    # A bare date is midnight in the org's time zone, like every date the API compares.
-    return datetime.combine(value, time(), ScorecardConfig.from_settings(settings).zone)
 
 
 def _stream(name: str, fmt: ExportFormat, body: Iterator[bytes]) -> StreamingResponse:
@@ -94,12 +80,11 @@ def _stream(name: str, fmt: ExportFormat, body: Iterator[bytes]) -> StreamingRes
 
 
 def _table(
-    kind: str, source: ExportSource, settings: SettingsDep, fmt: ExportFormat, start: Any, end: Any
+    kind: str, source: ExportSource, settings: SettingsDep, fmt: ExportFormat, period: Period | None
 ) -> StreamingResponse:
     spec = exports.TABLE_EXPORTS[kind]
-    batches = exports.table_batches(
-        source.connect, spec, start=_instant(start, settings), end=_instant(end, settings)
-    )
+    bounds = period.instants(ScorecardConfig.from_settings(settings).zone) if period else (None, None)
+    batches = exports.table_batches(source.connect, spec, start=bounds[0], end=bounds[1])
     return _stream(kind, fmt, exports.encode(fmt, spec.columns, batches))
 
 
@@ -107,14 +92,12 @@ def _table(
     "/sessions", operation_id="exportSessions", responses=FILE_RESPONSES, dependencies=[requires(Access.FEED)]
 )
 def export_sessions(
-    source: SourceDep,
-    settings: SettingsDep,
-    format: FormatQuery = "csv",
-    start: FromQuery = None,
-    end: ToQuery = None,
+    source: SourceDep, settings: SettingsDep, within: PeriodFilterDep, format: FormatQuery = "csv"
 ) -> StreamingResponse:
-    """Coaching sessions scheduled in [from, to) (all when omitted), columns of `bi.coaching_sessions`."""
-    return _table("sessions", source, settings, format, start, end)
+    """Coaching sessions scheduled in the period, columns of `bi.coaching_sessions`.
+
+    Default period: none, every session. The period filters the records, it is not a metric period."""
+    return _table("sessions", source, settings, format, within)
 
 
 @router.get(
@@ -124,28 +107,26 @@ def export_sessions(
     dependencies=[requires(Access.FEED)],
 )
 def export_action_items(
-    source: SourceDep,
-    settings: SettingsDep,
-    format: FormatQuery = "csv",
-    start: FromQuery = None,
-    end: ToQuery = None,
+    source: SourceDep, settings: SettingsDep, within: PeriodFilterDep, format: FormatQuery = "csv"
 ) -> StreamingResponse:
-    """Action items created in [from, to), columns of `bi.action_items`."""
-    return _table("action-items", source, settings, format, start, end)
+    """Action items created in the period, columns of `bi.action_items`.
+
+    Default period: none, every action item. The period filters the records, it is not a metric
+    period."""
+    return _table("action-items", source, settings, format, within)
 
 
 @router.get(
     "/goals", operation_id="exportGoals", responses=FILE_RESPONSES, dependencies=[requires(Access.FEED)]
 )
 def export_goals(
-    source: SourceDep,
-    settings: SettingsDep,
-    format: FormatQuery = "csv",
-    start: FromQuery = None,
-    end: ToQuery = None,
+    source: SourceDep, settings: SettingsDep, within: PeriodFilterDep, format: FormatQuery = "csv"
 ) -> StreamingResponse:
-    """Coaching goals created in [from, to), columns of `bi.coaching_goals`."""
-    return _table("goals", source, settings, format, start, end)
+    """Coaching goals created in the period, columns of `bi.coaching_goals`.
+
+    Default period: none, every goal. The period filters the records (by creation), it is not the
+    goals' own period."""
+    return _table("goals", source, settings, format, within)
 
 
 @router.get(
@@ -155,18 +136,12 @@ def export_goals(
     dependencies=[requires(Access.FEED)],
 )
 def export_scorecards(
-    source: SourceDep,
-    settings: SettingsDep,
-    now: NowDep,
-    start: Annotated[Day, Query(alias="from", description="First day of the period.")],
-    end: Annotated[Day, Query(alias="to", description="Day after the period (exclusive).")],
-    format: FormatQuery = "csv",
+    source: SourceDep, settings: SettingsDep, now: NowDep, chosen: PeriodDep, format: FormatQuery = "csv"
 ) -> StreamingResponse:
-    """Every rep's scorecard over [from, to): the figures of `GET /v1/reps/{rep_id}/scorecard`."""
+    """Every rep's scorecard over the period: the figures of `GET /v1/reps/{rep_id}/scorecard`.
+
+    Default period: the running month in the org's zone."""
     batches = exports.scorecard_batches(
-        source.db_session,
-        period=Period.range(start, end),
-        config=ScorecardConfig.from_settings(settings),
-        now=now,
+        source.db_session, period=chosen, config=ScorecardConfig.from_settings(settings), now=now
     )
     return _stream("scorecards", format, exports.encode(format, exports.SCORECARD_COLUMNS, batches))

@@ -40,7 +40,9 @@ def get_rep_scorecard(
     rep_id: str,
     chosen: PeriodDep,
 ) -> ScorecardPublic:
-    """Every scorecard metric of the rep for the period, with the rep's rank in their team."""
+    """Every scorecard metric of the rep for the period, with the rep's rank in their team.
+
+    Default period: the running month in the org's zone."""
     config = ScorecardConfig.from_settings(settings)
     rep = reps.get_rep(db_session, rep_id)
 
@@ -69,7 +71,9 @@ def get_team_scorecards(
     chosen: PeriodDep,
     scope: Annotated[Literal["team", "org"], Query(description="`team` or the whole `org`.")] = "team",
 ) -> TeamScorecards:
-    """One scorecard per active rep in stack-rank order, team totals and the segment distribution."""
+    """One scorecard per active rep in stack-rank order, team totals and the segment distribution.
+
+    Default period: the running month in the org's zone."""
     config = ScorecardConfig.from_settings(settings)
     manager = reps.get_user(db_session, manager_id)
 

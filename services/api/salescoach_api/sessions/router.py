@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, status
+from fastapi import Depends, Request, status
 
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.policy import Access, require_row_access, requires, v1_router
@@ -15,6 +15,7 @@ from salescoach_api.dependencies import DbSessionDep, NowDep, ReadSessionDep, Se
 from salescoach_api.goals.dependencies import actor_of
 from salescoach_api.goals.schemas import GoalPublic
 from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
+from salescoach_api.periods import PeriodDep
 from salescoach_api.sessions.schemas import (
     ActionItemCreate,
     ActionItemPublic,
@@ -335,11 +336,13 @@ def get_diagnosis(
     settings: SettingsDep,
     now: NowDep,
     rep_id: str,
-    period: Annotated[str | None, Query(description="`2026-10` or `2026-Q4`; default this month.")] = None,
+    chosen: PeriodDep,
 ) -> DiagnosisPublic:
     """`on_track`, `skill`, `will`, `no_commitments_due` or `too_early`, the figures behind it and
-    the recommended coaching mode (docs/coaching.md, "Diagnosis")."""
+    the recommended coaching mode (docs/coaching.md, "Diagnosis").
+
+    Default period: the running month in the org's zone."""
     rep = reps.get_rep(db_session, rep_id)
     config = CoachingConfig.from_settings(settings)
-    chosen = Period.parse(period) if period else month_of(now.astimezone(config.scorecard.zone).date())
-    return DiagnosisPublic.of(diagnose(db_session, rep=rep, period=chosen, now=now, config=config))
+    diagnosis = diagnose(db_session, rep=rep, period=chosen, now=now, config=config)
+    return DiagnosisPublic.of(diagnosis, config.scorecard.zone.key)

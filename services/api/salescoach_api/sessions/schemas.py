@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from salescoach_api.goals.schemas import GoalPublic, WritebackPublic, writeback_of
+from salescoach_api.scorecards.schemas import PeriodPublic
 from salescoach_api.types import Day, Instant, JsonObject, NumericColumn, Rate, RequestModel, SalesforceId
 from salescoach_core.coaching.diagnosis import Diagnosis
 from salescoach_core.models import ActionItem, CoachingSession
@@ -223,7 +224,7 @@ class PlanPublic(BaseModel):
 
 class DiagnosisPublic(BaseModel):
     rep_id: str
-    period: str
+    period: PeriodPublic
     diagnosis: Literal["on_track", "skill", "will", "no_commitments_due", "too_early"] = Field(
         description="`will`: commitments missed; `skill`: commitments kept, results short of Core; "
         "`no_commitments_due`: results short of Core with no commitment due in the window, so "
@@ -257,10 +258,10 @@ class DiagnosisPublic(BaseModel):
     )
 
     @classmethod
-    def of(cls, d: Diagnosis) -> DiagnosisPublic:
+    def of(cls, d: Diagnosis, timezone: str) -> DiagnosisPublic:
         return cls(
             rep_id=d.rep_id,
-            period=d.period.label,
+            period=PeriodPublic.of(d.period, timezone),
             diagnosis=d.verdict,
             recommended_mode=d.recommended_mode,
             reason=d.reason,
