@@ -222,8 +222,6 @@ Day = Annotated[date, AfterValidator(_day)]
 """A date between 1900-01-01 and 2999-12-31, the years periods accept."""
 Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
 """A date-time with a UTC offset, in the years of `Day` both locally and in UTC."""
-LocalOrAwareInstant = Annotated[datetime, AfterValidator(_instant)]
-"""As `Instant`, an offset optional (query filters compare naive values in the server's zone)."""
 
 _SF_ID_SCHEMA = {"minLength": 15, "maxLength": 18, "pattern": "^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$"}
 
