@@ -58,6 +58,19 @@ def test_activity_goal_has_baseline_from_previous_month_and_progress_so_far(
     assert goal["writeback"]["status"] == "pending"  # activity goals become Tasks
 
 
+def test_goal_bounds_that_are_exactly_a_month_make_that_month_and_its_baseline_the_month_before(
+    client: TestClient, team: Team, factory: Factory
+) -> None:
+    # October 1, 9 and 21: three calls in October, two in the 30 days before 1 November.
+    for day in (1, 9, 21):
+        factory.task(team.alice, subtype="Call", completed=datetime(2026, 10, day, 9, tzinfo=UTC))
+
+    goal = activity_goal(client, team.alice.id, period=None, period_from="2026-11-01", period_to="2026-12-01")
+
+    assert goal["period"] == "2026-11"
+    assert goal["baseline"] == 3
+
+
 def test_per_week_progress_is_the_weekly_rate_over_the_elapsed_part_of_the_period(
     client: TestClient, team: Team, factory: Factory
 ) -> None:
