@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from salescoach_core.access import org_member_ids
 from salescoach_core.errors import NotFoundError, UnprocessableError
+from salescoach_core.keyset import Keyset
 from salescoach_core.models import SfOpportunity, SfUser
 from salescoach_core.sfids import normalise_id
 
@@ -54,17 +55,11 @@ def rep_condition() -> object:
 
 
 def list_reps(
-    session: Session,
-    *,
-    after_id: str | None,
-    limit: int,
-    visible: Callable[[Any], ColumnElement[bool]],
+    session: Session, *, keyset: Keyset, visible: Callable[[Any], ColumnElement[bool]]
 ) -> Sequence[SfUser]:
-    """Reps the caller may see (`visible` filters by rep id), by id, `limit` after `after_id`."""
+    """One page of the reps the caller may see (`visible` filters by rep id), in `keyset`'s order."""
     query = select(SfUser).where(rep_condition(), visible(SfUser.id))  # type: ignore[arg-type]
-    if after_id is not None:
-        query = query.where(col(SfUser.id) > after_id)
-    return session.scalars(query.order_by(col(SfUser.id)).limit(limit)).all()
+    return session.scalars(keyset.apply(query)).all()
 
 
 def get_user(session: Session, user_id: str) -> SfUser:

@@ -9,9 +9,10 @@ from fastapi import Query
 from salescoach_api.auth.dependencies import RepScopeDep
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import DbSessionDep
-from salescoach_api.pagination import Page, PaginationDep, encode_cursor
+from salescoach_api.pagination import Page, SortedPagination, Sorting
 from salescoach_api.reps.schemas import RepPublic, TeamPublic
 from salescoach_core import reps
+from salescoach_core.models import SfUser
 
 router = v1_router(prefix="/v1", tags=["reps"])
 
@@ -19,19 +20,19 @@ ScopeQuery = Annotated[
     Literal["team", "org"], Query(description="`team`: direct reports; `org`: everyone below the manager.")
 ]
 
+REP_SORTING = Sorting(id_column=SfUser.id, fields={"id": SfUser.id, "name": SfUser.name}, default="id")
+
 
 @router.get("/reps", operation_id="listReps", dependencies=[requires(Access.REP_LIST)])
 def list_reps(
     db_session: DbSessionDep,
     scope: RepScopeDep,
-    page: PaginationDep,
+    page: Annotated[SortedPagination, REP_SORTING.depends()],
 ) -> Page[RepPublic]:
     """Reps visible to the caller: active Salesforce users who own an opportunity or have a
-    manager, by id."""
-    rows = reps.list_reps(
-        db_session, after_id=page.after_key(), limit=page.fetch, visible=scope.visible_rep_ids_clause
-    )
-    return page.page(rows, public=RepPublic.of, cursor_of=lambda user: encode_cursor(user.id))
+    manager; by id unless `sort` says otherwise."""
+    rows = reps.list_reps(db_session, keyset=page.keyset(), visible=scope.visible_rep_ids_clause)
+    return page.page(rows, public=RepPublic.of)
 
 
 @router.get("/reps/{rep_id}", operation_id="getRep", dependencies=[requires(Access.REP_READ, rep="rep_id")])
