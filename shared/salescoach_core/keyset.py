@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, or_, tuple_
+from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.orm import Session
 
-Q = TypeVar("Q", bound=Select[Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,20 @@ class Keyset:
     descending: bool = False
     after: tuple[Any, Any] | None = None
 
-    def apply(self, query: Q) -> Q:
-        """`query` ordered, continued after `after`, and cut at `limit`."""
-        if self.after is not None:
-            query = query.where(self._beyond(*self.after))
-        return query.order_by(*self._order()).limit(self.limit)
+    def fetch(self, session: Session, query: Select[T]) -> list[T]:
+        """Up to `limit` rows of `query` in this order, after `after`.
+
+        The rows after a position are one or two runs of the order (the values after it, then
+        the nulls; or the rest of the nulls, then the values), each read as a range of the
+        `(column, id)` index; an OR of the two would make PostgreSQL scan from the start."""
+        order = self._order()
+        rows: list[T] = []
+        for run in self._runs():
+            part = query if run is None else query.where(run)
+            rows.extend(session.scalars(part.order_by(*order).limit(self.limit - len(rows))).all())
+            if len(rows) == self.limit:
+                break
+        return rows
 
     @property
     def _by_id(self) -> bool:
@@ -46,19 +56,20 @@ class Keyset:
             keys = [self.column.asc().nulls_last(), self.id_column.asc()]
         return keys[1:] if self._by_id else keys
 
-    def _beyond(self, value: Any, row_id: Any) -> ColumnElement[bool]:
-        """Rows that come after `(value, row_id)` in this order."""
+    def _runs(self) -> list[ColumnElement[bool] | None]:
+        """The conditions of the runs of rows after `after`, in order (None: every row)."""
+        if self.after is None:
+            return [None]
+        value, row_id = self.after
         key, ident = self.column, self.id_column
         if self._by_id:
-            return ident < row_id if self.descending else ident > row_id  # type: ignore[no-any-return]
+            return [ident < row_id if self.descending else ident > row_id]
         if value is None:
-            # Inside the null group: the rest of it, then (descending) every non-null value.
-            rest_of_nulls: ColumnElement[bool] = key.is_(None) & (
-                ident < row_id if self.descending else ident > row_id
-            )
-            return or_(rest_of_nulls, key.is_not(None)) if self.descending else rest_of_nulls
+            # Inside the null group: the rest of it, then (descending) every value.
+            rest_of_nulls = key.is_(None) & (ident < row_id if self.descending else ident > row_id)
+            return [rest_of_nulls, key.is_not(None)] if self.descending else [rest_of_nulls]
         if self.descending:
             # The nulls came first; a row comparison with a null is never true, so they stay out.
-            return tuple_(key, ident) < tuple_(value, row_id)
+            return [tuple_(key, ident) < tuple_(value, row_id)]
         beyond = tuple_(key, ident) > tuple_(value, row_id)
-        return or_(beyond, key.is_(None)) if key.nullable else beyond
+        return [beyond, key.is_(None)] if key.nullable else [beyond]

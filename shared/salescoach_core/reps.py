@@ -59,7 +59,7 @@ def list_reps(
 ) -> Sequence[SfUser]:
     """One page of the reps the caller may see (`visible` filters by rep id), in `keyset`'s order."""
     query = select(SfUser).where(rep_condition(), visible(SfUser.id))  # type: ignore[arg-type]
-    return session.scalars(keyset.apply(query)).all()
+    return keyset.fetch(session, query)
 
 
 def get_user(session: Session, user_id: str) -> SfUser:

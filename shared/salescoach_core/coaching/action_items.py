@@ -166,7 +166,7 @@ def list_action_items(
     query = select(ActionItem).where(col(ActionItem.rep_id) == rep_id)
     if status is not None:
         query = query.where(col(ActionItem.status) == status)
-    return session.exec(keyset.apply(query)).all()
+    return keyset.fetch(session, query)
 
 
 def plan(

@@ -249,7 +249,7 @@ def list_goals(
     query = select(CoachingGoal).where(col(CoachingGoal.rep_id) == rep_id)
     if status is not None:
         query = query.where(col(CoachingGoal.status) == status)
-    return session.exec(keyset.apply(query)).all()
+    return keyset.fetch(session, query)
 
 
 def history(session: Session, goal: CoachingGoal) -> Sequence[GoalStatusChange]:

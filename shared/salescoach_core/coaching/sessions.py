@@ -118,7 +118,7 @@ def list_sessions(
     query = select(CoachingSession).where(col(CoachingSession.rep_id) == rep_id)
     if status is not None:
         query = query.where(col(CoachingSession.status) == status)
-    return session.exec(keyset.apply(query)).all()
+    return keyset.fetch(session, query)
 
 
 def _lock_scheduled(session: Session, row: CoachingSession) -> None:
