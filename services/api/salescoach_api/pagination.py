@@ -239,6 +239,8 @@ class SortedPagination:
             sort, value, row_id = json.loads(key)
         except (ValueError, TypeError) as exc:
             raise _invalid_cursor() from exc
+        if not isinstance(sort, str):
+            raise _invalid_cursor()
         if sort != self.sort:
             raise InvalidCursorError(
                 f"This `cursor` continues `sort={sort}`, not `sort={self.sort}`: send the sort of "
