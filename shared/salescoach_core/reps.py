@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, literal, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from salescoach_core.access import org_member_ids
 from salescoach_core.errors import NotFoundError, UnprocessableError
+from salescoach_core.keyset import Keyset
 from salescoach_core.models import SfOpportunity, SfUser
 from salescoach_core.sfids import normalise_id
 
@@ -60,26 +63,28 @@ def coach_of(session: Session, *, rep_id: str, coach_id: str | None) -> str:
     return coach_id
 
 
-def rep_condition() -> object:
-    """An active user who owns at least one opportunity or is listed in a team."""
+def rep_condition(user: Any = SfUser) -> ColumnElement[bool]:
+    """Whether `user` (SfUser, or an alias of it) is a rep: an active user who owns at least one
+    opportunity that is not deleted, or is listed in a team (has a manager). The one definition
+    behind `GET /v1/reps`, `/v1/reps/{id}`, the members of `/v1/teams/{id}` and `bi.reps`."""
     owns_opportunity = exists().where(
-        col(SfOpportunity.owner_id) == SfUser.id, col(SfOpportunity.is_deleted).is_(False)
+        col(SfOpportunity.owner_id) == user.id, col(SfOpportunity.is_deleted).is_(False)
     )
-    return col(SfUser.is_active).is_(True) & or_(owns_opportunity, col(SfUser.manager_id).is_not(None))
+    return user.is_active.is_(True) & or_(owns_opportunity, user.manager_id.is_not(None))  # type: ignore[no-any-return]
+
+
+def manages_a_rep(user: Any = SfUser) -> ColumnElement[bool]:
+    """Whether `user`'s team (`GET /v1/teams/{id}`) has at least one rep."""
+    report = aliased(SfUser, name="report")
+    return exists().where(report.manager_id == user.id, rep_condition(report))
 
 
 def list_reps(
-    session: Session,
-    *,
-    after_id: str | None,
-    limit: int,
-    visible: Callable[[Any], ColumnElement[bool]],
+    session: Session, *, keyset: Keyset, visible: Callable[[Any], ColumnElement[bool]]
 ) -> Sequence[SfUser]:
-    """Reps the caller may see (`visible` filters by rep id), by id, `limit` after `after_id`."""
-    query = select(SfUser).where(rep_condition(), visible(SfUser.id))  # type: ignore[arg-type]
-    if after_id is not None:
-        query = query.where(col(SfUser.id) > after_id)
-    return session.scalars(query.order_by(col(SfUser.id)).limit(limit)).all()
+    """One page of the reps the caller may see (`visible` filters by rep id), in `keyset`'s order."""
+    query = select(SfUser).where(rep_condition(), visible(SfUser.id))
+    return keyset.fetch(session, query)
 
 
 def get_user(session: Session, user_id: str) -> SfUser:
@@ -91,9 +96,7 @@ def get_user(session: Session, user_id: str) -> SfUser:
 
 def get_rep(session: Session, rep_id: str) -> SfUser:
     rep_id = normalise_user_id(rep_id)
-    rep = session.scalars(
-        select(SfUser).where(SfUser.id == rep_id, rep_condition())  # type: ignore[arg-type]
-    ).first()
+    rep = session.scalars(select(SfUser).where(col(SfUser.id) == rep_id, rep_condition())).first()
     if rep is None:
         raise InvalidRepIdError(
             f"No rep {rep_id!r}: a rep is an active Salesforce user who owns an opportunity or has a manager."
@@ -101,8 +104,9 @@ def get_rep(session: Session, rep_id: str) -> SfUser:
     return rep
 
 
-def team_members(session: Session, *, manager_id: str, whole_org: bool, active_only: bool) -> list[SfUser]:
-    """The manager's direct reports, or with `whole_org` everyone below them, ordered by name."""
+def team_members(session: Session, *, manager_id: str, whole_org: bool) -> list[SfUser]:
+    """The reps among the manager's direct reports, or with `whole_org` among everyone below
+    them, ordered by name. Everyone there has a manager, so these are the active ones."""
     manager_id = normalise_user_id(manager_id)
     if whole_org:
         # A ManagerId cycle in Salesforce data would put the manager in their own org.
@@ -111,6 +115,23 @@ def team_members(session: Session, *, manager_id: str, whole_org: bool, active_o
         )
     else:
         query = select(SfUser).where(col(SfUser.manager_id) == manager_id)
-    if active_only:
-        query = query.where(col(SfUser.is_active).is_(True))
+    query = query.where(rep_condition())
     return list(session.scalars(query.order_by(col(SfUser.name), col(SfUser.id))).all())
+
+
+@dataclass(frozen=True)
+class Person:
+    """Any synced user (a rep, a manager, a VP at the top of the org, an inactive user) and
+    what they are: a rep by `rep_condition`, a manager when their team has a rep."""
+
+    user: SfUser
+    is_rep: bool
+    is_manager: bool
+
+
+def get_person(session: Session, user_id: str) -> Person:
+    user = get_user(session, user_id)
+    is_rep, is_manager = session.execute(
+        select(rep_condition(), manages_a_rep()).where(col(SfUser.id) == user.id)
+    ).one()
+    return Person(user=user, is_rep=is_rep, is_manager=is_manager)

@@ -83,7 +83,7 @@ def render_route_matrix(openapi: dict[str, Any]) -> str:
         if not path.startswith("/v1/"):
             continue
         kind = access or "UNDECLARED"
-        scoped = "{rep_id}" in path or "{manager_id}" in path
+        scoped = any(f"{{{name}}}" in path for name in ("rep_id", "manager_id", "user_id"))
         cells = [cell(EXPECTED[kind][role], scoped=scoped) if kind in EXPECTED else "?" for role in ROLES]
         action = "write" if method in WRITE_METHODS else "read"
         lines.append(f"| `{method} {path}` | `{kind}` | {action} | " + " | ".join(cells) + " |")

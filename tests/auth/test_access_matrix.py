@@ -67,6 +67,7 @@ PATH_PARAMETERS: dict[str, PathValue] = {
     # rep_a1 is the rep key's own user and in the manager key's team; rep_b1 is in neither.
     "rep_id": lambda scene, role, own: scene.org.rep_a1.id if own else scene.org.rep_b1.id,
     "manager_id": lambda scene, role, own: scene.own_manager(role) if own else scene.org.manager_b.id,
+    "user_id": lambda scene, role, own: scene.own_manager(role) if own else scene.org.manager_b.id,
     "prefix": lambda scene, role, own: scene.spare_key_prefix,
     "month": lambda scene, role, own: "2026-10",
     "goal_id": lambda scene, role, own: str(_goal(scene, own).id),

@@ -142,6 +142,7 @@ def path_values(client: TestClient, db_session: Session, org: Org, admin_key: st
     return {
         "rep_id": org.rep_a1.id,
         "manager_id": org.manager_a.id,
+        "user_id": org.manager_a.id,
         "session_id": session.json()["id"],
         "item_id": item.json()["id"],
         "goal_id": goal.json()["id"],

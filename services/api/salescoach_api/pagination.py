@@ -1,21 +1,25 @@
 """Every list's paging: the `limit` and `cursor` query parameters, opaque keyset cursors, and
-the `{"items", "next_cursor"}` page built from them (docs/api.md, "Pagination")."""
+the `{"items", "next_cursor"}` page built from them (docs/api.md, "Pagination"); and, for the
+lists a UI sorts, the `sort` parameter over a whitelist of fields (docs/api.md, "Sorting")."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import inspect
+import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from salescoach_api.types import has_unstorable_text
 from salescoach_core.errors import UnprocessableError
+from salescoach_core.keyset import Keyset
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,6 +30,10 @@ MAX_LIMIT = 500
 
 class InvalidCursorError(UnprocessableError):
     code = "invalid_cursor"
+
+
+class InvalidSortError(UnprocessableError):
+    code = "invalid_sort"
 
 
 def _invalid_cursor() -> InvalidCursorError:
@@ -73,6 +81,15 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
+def _page(
+    rows: Sequence[R], limit: int, *, public: Callable[[R], T], cursor_of: Callable[[R], str]
+) -> Page[T]:
+    """The page of `rows`, fetched one past `limit` to tell whether a next page exists."""
+    shown = rows[:limit]
+    next_cursor = cursor_of(shown[-1]) if len(rows) > limit else None
+    return Page[T](items=[public(row) for row in shown], next_cursor=next_cursor)
+
+
 @dataclass(frozen=True)
 class PaginationParams:
     """A list request's `limit` and `cursor`. Services fetch `fetch` rows after the cursor's key;
@@ -96,9 +113,7 @@ class PaginationParams:
 
     def page(self, rows: Sequence[R], *, public: Callable[[R], T], cursor_of: Callable[[R], str]) -> Page[T]:
         """The page of `rows` fetched with `limit=self.fetch`."""
-        shown = rows[: self.limit]
-        next_cursor = cursor_of(shown[-1]) if len(rows) > self.limit else None
-        return Page[T](items=[public(row) for row in shown], next_cursor=next_cursor)
+        return _page(rows, self.limit, public=public, cursor_of=cursor_of)
 
 
 def get_pagination(
@@ -111,3 +126,136 @@ def get_pagination(
 
 
 PaginationDep = Annotated[PaginationParams, Depends(get_pagination)]
+
+
+def _python_type(column: Any) -> type:
+    try:
+        kind: type = column.type.python_type
+    except NotImplementedError:
+        return str
+    return kind
+
+
+_FROM_JSON: dict[type, Callable[[Any], Any]] = {
+    datetime: datetime.fromisoformat,
+    date: date.fromisoformat,
+    uuid.UUID: uuid.UUID,
+}
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def _from_json(column: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = _python_type(column)
+    parse = _FROM_JSON.get(kind, str)
+    if parse is str and not isinstance(value, str):
+        raise ValueError("a text key that is not text")
+    return parse(value)
+
+
+@dataclass(frozen=True)
+class Sorting:
+    """The fields one list may be sorted by: `sort=field` ascending, `sort=-field` descending,
+    ties broken by `id_column` in the same direction; `default` is the order without `sort`."""
+
+    id_column: Any
+    fields: Mapping[str, Any]
+    """Each sortable field's name on the wire, and its column."""
+    default: str
+
+    @property
+    def allowed(self) -> list[str]:
+        return [*self.fields, *(f"-{name}" for name in self.fields)]
+
+    def check(self, sort: str) -> str:
+        """`sort`, or the default for an empty one (absent, as every empty query parameter)."""
+        if not sort:
+            return self.default
+        if sort not in self.allowed:
+            raise InvalidSortError(
+                f"`sort` {sort!r} is not a sort of this list; use one of {', '.join(self.allowed)} "
+                "(a leading `-` sorts descending)."
+            )
+        return sort
+
+    def depends(self) -> Any:
+        """The `Depends` of a list sorted this way: `limit` and `cursor` (`get_pagination`) and
+        `sort`, published in the OpenAPI document as an enum of `allowed`."""
+
+        def sorted_pagination(pagination: PaginationParams, sort: str) -> SortedPagination:
+            return SortedPagination(self, self.check(sort), pagination.limit, pagination.cursor)
+
+        description = (
+            "Sort order: a field ascending, `-field` descending; ties by id in the same direction; "
+            f"nulls last ascending, first descending. Default `{self.default}`."
+        )
+        sort = Annotated[str, Query(description=description, json_schema_extra={"enum": self.allowed})]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        sorted_pagination.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [
+                inspect.Parameter("pagination", keyword, annotation=PaginationDep),
+                inspect.Parameter("sort", keyword, annotation=sort, default=self.default),
+            ]
+        )
+        return Depends(sorted_pagination)
+
+
+@dataclass(frozen=True)
+class SortedPagination:
+    """A sorted list request: its `Sorting`, the checked `sort`, `limit` and `cursor`. Services
+    fetch with `keyset()`; `page` turns the rows into the answer, each cursor carrying the sort."""
+
+    sorting: Sorting
+    sort: str
+    limit: int
+    cursor: str | None
+
+    @property
+    def _column(self) -> Any:
+        return self.sorting.fields[self.sort.removeprefix("-")]
+
+    def keyset(self) -> Keyset:
+        """The order, the position after the cursor's row, and `limit + 1` rows (one past the
+        page, fetched only to tell whether a next page exists)."""
+        return Keyset(
+            column=self._column,
+            id_column=self.sorting.id_column,
+            limit=self.limit + 1,
+            descending=self.sort.startswith("-"),
+            after=self._after(),
+        )
+
+    def _after(self) -> tuple[Any, Any] | None:
+        key = decode_cursor(self.cursor)
+        if key is None:
+            return None
+        try:
+            sort, value, row_id = json.loads(key)
+        except (ValueError, TypeError) as exc:
+            raise _invalid_cursor() from exc
+        if not isinstance(sort, str):
+            raise _invalid_cursor()
+        if sort != self.sort:
+            raise InvalidCursorError(
+                f"This `cursor` continues `sort={sort}`, not `sort={self.sort}`: send the sort of "
+                "the first page with it, or start again without `cursor`."
+            )
+        try:
+            return _from_json(self._column, value), _from_json(self.sorting.id_column, row_id)
+        except (ValueError, TypeError) as exc:
+            raise _invalid_cursor() from exc
+
+    def cursor_of(self, row: Any) -> str:
+        value = getattr(row, self._column.key)
+        row_id = getattr(row, self.sorting.id_column.key)
+        return encode_cursor(json.dumps([self.sort, _to_json(value), _to_json(row_id)]))
+
+    def page(self, rows: Sequence[R], *, public: Callable[[R], T]) -> Page[T]:
+        """The page of `rows` fetched with `keyset()`."""
+        return _page(rows, self.limit, public=public, cursor_of=self.cursor_of)

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import exists, tuple_
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from salescoach_core.coaching.errors import (
@@ -24,6 +24,7 @@ from salescoach_core.coaching.outbox import record_change
 from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import action_item_data
+from salescoach_core.keyset import Keyset
 from salescoach_core.models import ActionItem, CoachingSession, SfOpportunity
 from salescoach_core.sfids import normalise_id
 
@@ -159,21 +160,13 @@ def update_action_item(
 
 
 def list_action_items(
-    session: Session,
-    *,
-    rep_id: str,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
+    session: Session, *, rep_id: str, status: str | None, keyset: Keyset
 ) -> Sequence[ActionItem]:
+    """One page of the rep's action items, in `keyset`'s order."""
     query = select(ActionItem).where(col(ActionItem.rep_id) == rep_id)
     if status is not None:
         query = query.where(col(ActionItem.status) == status)
-    if after is not None:
-        query = query.where(
-            tuple_(col(ActionItem.created_at), col(ActionItem.id)) > tuple_(after[0], after[1])
-        )
-    return session.exec(query.order_by(col(ActionItem.created_at), col(ActionItem.id)).limit(limit)).all()
+    return keyset.fetch(session, query)
 
 
 def plan(

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import text, tuple_
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from salescoach_core import reps
@@ -42,6 +42,7 @@ from salescoach_core.coaching.outbox import record_change
 from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import goal_data
+from salescoach_core.keyset import Keyset
 from salescoach_core.models import CoachingGoal, GoalStatusChange, SfUser
 from salescoach_core.numbers import json_number
 from salescoach_core.periods import Period
@@ -236,22 +237,13 @@ def get_goal(session: Session, goal_id: uuid.UUID) -> CoachingGoal:
 
 
 def list_goals(
-    session: Session,
-    *,
-    rep_id: str,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
+    session: Session, *, rep_id: str, status: str | None, keyset: Keyset
 ) -> Sequence[CoachingGoal]:
-    """The rep's goals, oldest first (the full goal history of the rep, page by page)."""
+    """One page of the rep's goals (the full goal history of the rep), in `keyset`'s order."""
     query = select(CoachingGoal).where(col(CoachingGoal.rep_id) == rep_id)
     if status is not None:
         query = query.where(col(CoachingGoal.status) == status)
-    if after is not None:
-        query = query.where(
-            tuple_(col(CoachingGoal.created_at), col(CoachingGoal.id)) > tuple_(after[0], after[1])
-        )
-    return session.exec(query.order_by(col(CoachingGoal.created_at), col(CoachingGoal.id)).limit(limit)).all()
+    return keyset.fetch(session, query)
 
 
 def history(session: Session, goal: CoachingGoal) -> Sequence[GoalStatusChange]:

@@ -15,7 +15,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from salescoach_core import reps
@@ -34,6 +33,7 @@ from salescoach_core.coaching.errors import (
 from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import session_data
+from salescoach_core.keyset import Keyset
 from salescoach_core.models import CoachingSession, SfUser
 from salescoach_core.periods import Period, month_of
 from salescoach_core.scorecards.service import rep_scorecard
@@ -112,23 +112,13 @@ def get_session(session: Session, session_id: uuid.UUID) -> CoachingSession:
 
 
 def list_sessions(
-    session: Session,
-    *,
-    rep_id: str,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
+    session: Session, *, rep_id: str, status: str | None, keyset: Keyset
 ) -> Sequence[CoachingSession]:
-    """The rep's sessions by scheduled time, oldest first."""
+    """One page of the rep's sessions, in `keyset`'s order."""
     query = select(CoachingSession).where(col(CoachingSession.rep_id) == rep_id)
     if status is not None:
         query = query.where(col(CoachingSession.status) == status)
-    if after is not None:
-        query = query.where(
-            tuple_(col(CoachingSession.scheduled_at), col(CoachingSession.id)) > tuple_(after[0], after[1])
-        )
-    order = (col(CoachingSession.scheduled_at), col(CoachingSession.id))
-    return session.exec(query.order_by(*order).limit(limit)).all()
+    return keyset.fetch(session, query)
 
 
 def _lock_scheduled(session: Session, row: CoachingSession) -> None:

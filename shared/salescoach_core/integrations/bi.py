@@ -7,14 +7,43 @@ bookkeeping and secrets; deleted Salesforce rows never appear.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from sqlalchemy import ClauseElement, Connection, select, text
+from sqlalchemy.dialects import postgresql
+from sqlmodel import col
+
+from salescoach_core.models import SfUser
+from salescoach_core.reps import manages_a_rep, rep_condition
 
 SCHEMA = "bi"
 
+
+def _sql(query: ClauseElement) -> str:
+    """A view's SELECT written from the query the API runs, so both apply one definition."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+_USER_COLUMNS = [
+    col(c) for c in (SfUser.name, SfUser.email, SfUser.manager_id, SfUser.is_active, SfUser.title)
+]
+
 VIEWS: dict[str, tuple[str, str]] = {
     "reps": (
-        "Salesforce users (reps, managers): id, name, email, manager, active flag.",
-        "SELECT id AS rep_id, name, email, manager_id, is_active, title FROM public.sf_user",
+        "Reps, as GET /v1/reps lists them: active users who own an opportunity that is not "
+        "deleted, or have a manager. Id, name, email, manager, active flag, title.",
+        _sql(select(col(SfUser.id).label("rep_id"), *_USER_COLUMNS).where(rep_condition())),
+    ),
+    "people": (
+        "Every synced Salesforce user (reps, managers, VPs, inactive users), as GET "
+        "/v1/people/{id} answers: is_rep as bi.reps counts them, is_manager when their team has a rep.",
+        _sql(
+            select(
+                col(SfUser.id).label("user_id"),
+                *_USER_COLUMNS,
+                rep_condition().label("is_rep"),
+                manages_a_rep().label("is_manager"),
+            )
+        ),
     ),
     "opportunities": (
         "Opportunities that are not deleted, with owner, amount (numeric), stage, dates and outcome.",
@@ -55,8 +84,8 @@ VIEWS: dict[str, tuple[str, str]] = {
 
 def create_views(conn: Connection) -> None:
     conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-    for name, (comment, select) in VIEWS.items():
-        conn.execute(text(f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS {select}"))
+    for name, (comment, definition) in VIEWS.items():
+        conn.execute(text(f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS {definition}"))
         conn.execute(text(f"COMMENT ON VIEW {SCHEMA}.{name} IS '{comment}'"))
 
 

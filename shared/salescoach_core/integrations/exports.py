@@ -25,6 +25,8 @@ from sqlalchemy import Connection, text
 from sqlmodel import Session
 
 from salescoach_core import reps as reps_service
+from salescoach_core.keyset import Keyset
+from salescoach_core.models import SfUser
 from salescoach_core.periods import Period
 from salescoach_core.scorecards.config import ScorecardConfig
 from salescoach_core.scorecards.service import compute_scorecards
@@ -180,12 +182,13 @@ def scorecard_batches(
     after: str | None = None
     while True:
         with session_factory() as session:
-            batch = reps_service.list_reps(
-                session,
-                after_id=after,
+            by_id = Keyset(
+                column=SfUser.id,
+                id_column=SfUser.id,
                 limit=SCORECARD_BATCH_REPS,
-                visible=lambda column: column.is_not(None),
+                after=None if after is None else (after, after),
             )
+            batch = reps_service.list_reps(session, keyset=by_id, visible=lambda column: column.is_not(None))
             if not batch:
                 return
             cards = compute_scorecards(session, reps=list(batch), period=period, config=config, now=now)

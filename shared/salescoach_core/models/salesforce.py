@@ -31,6 +31,8 @@ def custom_fields() -> Any:
 
 class SfUser(SQLModel, table=True):
     __tablename__ = "sf_user"
+    # `GET /v1/reps?sort=name` (and `-name`) walks this index in order, page after page.
+    __table_args__ = (Index(None, "name", "id"),)
 
     id: str = sf_id_pk()
     name: str | None = None

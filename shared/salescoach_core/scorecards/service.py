@@ -230,7 +230,7 @@ def rep_scorecard(
     """The rep's scorecard, ranked within their manager's team (no rank without a team)."""
     if rep.manager_id is None:
         return compute_scorecards(session, reps=[rep], period=period, config=config, now=now)[0]
-    team = team_members(session, manager_id=rep.manager_id, whole_org=False, active_only=True)
+    team = team_members(session, manager_id=rep.manager_id, whole_org=False)
     if rep.id not in {member.id for member in team}:
         team.append(rep)
     cards = team_scorecards(session, reps=team, period=period, config=config, now=now)
@@ -251,7 +251,7 @@ def team_report(
     Totals treat the team as one rep: counts and amounts are summed and rates computed from the
     sums. Requirements are per rep, so the totals carry no process_to_requirement.
     """
-    members = team_members(session, manager_id=manager_id, whole_org=whole_org, active_only=True)
+    members = team_members(session, manager_id=manager_id, whole_org=whole_org)
     cards = team_scorecards(session, reps=members, period=period, config=config, now=now)
     summed = sum((card.figures for card in cards), Figures())
     totals = derive(summed, period=period, now=now, config=config, requirement=None)

@@ -75,7 +75,7 @@ def get_stage_conversion(
     rep = reps.get_rep(db_session, rep_id)
     team_ids = None
     if rep.manager_id is not None:
-        team = reps.team_members(db_session, manager_id=rep.manager_id, whole_org=False, active_only=True)
+        team = reps.team_members(db_session, manager_id=rep.manager_id, whole_org=False)
         team_ids = [member.id for member in team]
     report = stage_conversion(
         db_session,

@@ -19,7 +19,7 @@ from salescoach_api.goals.schemas import (
     GoalStatusChangePublic,
     GoalUpdate,
 )
-from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
+from salescoach_api.pagination import Page, SortedPagination, Sorting
 from salescoach_core import reps
 from salescoach_core.coaching import goals
 from salescoach_core.coaching.config import CoachingConfig
@@ -28,6 +28,17 @@ from salescoach_core.models import CoachingGoal
 from salescoach_core.periods import Period
 
 router = v1_router(prefix="/v1", tags=["goals"])
+
+GOAL_SORTING = Sorting(
+    id_column=CoachingGoal.id,
+    fields={
+        "created_at": CoachingGoal.created_at,
+        "updated_at": CoachingGoal.updated_at,
+        "period_from": CoachingGoal.period_start,
+        "closed_at": CoachingGoal.closed_at,
+    },
+    default="created_at",
+)
 
 
 def visible_goal(
@@ -92,15 +103,14 @@ def create_goal(
 def list_goals(
     db_session: ReadSessionDep,
     rep_id: str,
-    page: PaginationDep,
+    page: Annotated[SortedPagination, GOAL_SORTING.depends()],
     status: GoalStatus | None = None,
 ) -> Page[GoalPublic]:
-    """Every goal of the rep, oldest first (the rep's full goal history), optionally by status."""
+    """Every goal of the rep (the rep's full goal history), optionally by status; oldest first
+    unless `sort` says otherwise."""
     rep = reps.get_user(db_session, rep_id)
-    rows = goals.list_goals(
-        db_session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
-    )
-    return page.page(rows, public=GoalPublic.of, cursor_of=lambda g: time_id_cursor(g.created_at, g.id))
+    rows = goals.list_goals(db_session, rep_id=rep.id, status=status, keyset=page.keyset())
+    return page.page(rows, public=GoalPublic.of)
 
 
 @router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ, by_row=True)])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from salescoach_core.models import SfUser
+from salescoach_core.reps import Person
 
 
 class RepPublic(BaseModel):
@@ -33,3 +34,16 @@ class TeamPublic(BaseModel):
     manager: RepPublic
     scope: Literal["team", "org"]
     members: list[RepPublic]
+
+
+class PersonPublic(RepPublic):
+    is_rep: bool = Field(
+        description="An active user who owns an opportunity or has a manager: listed by `GET /v1/reps`."
+    )
+    is_manager: bool = Field(description="Their team (`GET /v1/teams/{id}`) has at least one rep.")
+
+    @classmethod
+    def of_person(cls, person: Person) -> PersonPublic:
+        return cls(
+            **RepPublic.of(person.user).model_dump(), is_rep=person.is_rep, is_manager=person.is_manager
+        )

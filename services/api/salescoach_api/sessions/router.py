@@ -14,7 +14,7 @@ from salescoach_api.auth.policy import Access, require_row_access, requires, v1_
 from salescoach_api.dependencies import DbSessionDep, NowDep, ReadSessionDep, SettingsDep
 from salescoach_api.goals.dependencies import actor_of
 from salescoach_api.goals.schemas import GoalPublic
-from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
+from salescoach_api.pagination import Page, SortedPagination, Sorting
 from salescoach_api.periods import PeriodDep
 from salescoach_api.sessions.schemas import (
     ActionItemCreate,
@@ -47,6 +47,28 @@ from salescoach_core.periods import Period, month_of
 router = v1_router(prefix="/v1", tags=["sessions"])
 
 REP_ITEM_FIELDS = frozenset({"status", "completed_on"})
+
+SESSION_SORTING = Sorting(
+    id_column=CoachingSession.id,
+    fields={
+        "scheduled_at": CoachingSession.scheduled_at,
+        "created_at": CoachingSession.created_at,
+        "updated_at": CoachingSession.updated_at,
+        "follow_up_at": CoachingSession.follow_up_at,
+        "closed_at": CoachingSession.closed_at,
+    },
+    default="scheduled_at",
+)
+ACTION_ITEM_SORTING = Sorting(
+    id_column=ActionItem.id,
+    fields={
+        "created_at": ActionItem.created_at,
+        "updated_at": ActionItem.updated_at,
+        "due_date": ActionItem.due_date,
+        "completed_on": ActionItem.completed_on,
+    },
+    default="created_at",
+)
 
 
 def visible_session(
@@ -115,20 +137,15 @@ def create_session(
 def list_sessions(
     db_session: ReadSessionDep,
     rep_id: str,
-    page: PaginationDep,
+    page: Annotated[SortedPagination, SESSION_SORTING.depends()],
     status: SessionStatus | None = None,
 ) -> Page[SessionPublic]:
-    """The rep's sessions by scheduled time, oldest first, with their action items."""
+    """The rep's sessions with their action items; by scheduled time, oldest first, unless
+    `sort` says otherwise."""
     rep = reps.get_user(db_session, rep_id)
-    rows = sessions.list_sessions(
-        db_session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
-    )
+    rows = sessions.list_sessions(db_session, rep_id=rep.id, status=status, keyset=page.keyset())
     items = action_items.items_by_session(db_session, rows)
-    return page.page(
-        rows,
-        public=lambda row: SessionPublic.of(row, items[row.id]),
-        cursor_of=lambda row: time_id_cursor(row.scheduled_at, row.id),
-    )
+    return page.page(rows, public=lambda row: SessionPublic.of(row, items[row.id]))
 
 
 @router.get(
@@ -293,15 +310,13 @@ def update_action_item(
 def list_action_items(
     db_session: ReadSessionDep,
     rep_id: str,
-    page: PaginationDep,
+    page: Annotated[SortedPagination, ACTION_ITEM_SORTING.depends()],
     status: ItemStatus | None = None,
 ) -> Page[ActionItemPublic]:
-    """The rep's action items, oldest first, optionally by status."""
+    """The rep's action items, optionally by status; oldest first unless `sort` says otherwise."""
     rep = reps.get_user(db_session, rep_id)
-    rows = action_items.list_action_items(
-        db_session, rep_id=rep.id, status=status, after=page.after_time_id(), limit=page.fetch
-    )
-    return page.page(rows, public=ActionItemPublic.of, cursor_of=lambda i: time_id_cursor(i.created_at, i.id))
+    rows = action_items.list_action_items(db_session, rep_id=rep.id, status=status, keyset=page.keyset())
+    return page.page(rows, public=ActionItemPublic.of)
 
 
 @router.get(
