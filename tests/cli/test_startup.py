@@ -1,5 +1,6 @@
 """Each `salescoach` command imports what it uses and no more: `--help` neither the API, the
-database layer nor the Salesforce client; `apikey create` and `sync run` not the web framework."""
+database layer nor the Salesforce client; `apikey create` and `sync run` not the web framework;
+`apikey create` only the tables it touches; `sync run` one HTTP client (simple-salesforce's)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.startup import command_env, free_port, loaded_packages
+from tests.cli.startup import command_env, free_port, loaded_modules, loaded_packages
 
 WEB = {"fastapi", "starlette", "uvicorn"}
 DATABASE = {"sqlalchemy", "sqlmodel", "psycopg", "alembic"}
-SALESFORCE = {"simple_salesforce", "requests", "httpx"}
+SALESFORCE = {"simple_salesforce", "requests", "httpx", "zeep"}
+# What no command that reaches the database without serving HTTP needs: the API package, the
+# migration machinery, the export formats.
+NOT_FOR_COMMANDS = {"salescoach_api", "alembic", "pyarrow"}
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ def test_help_imports_neither_the_api_nor_the_database_nor_salesforce(
     ("args", "needs"),
     [
         (("apikey", "create", "--role", "admin", "--name", "probe"), {"sqlalchemy", "psycopg"}),
-        (("sync", "run"), {"sqlalchemy", "psycopg", "simple_salesforce", "httpx"}),
+        (("sync", "run"), {"sqlalchemy", "psycopg", "simple_salesforce", "requests"}),
     ],
 )
 def test_commands_import_no_web_framework(
@@ -47,4 +51,26 @@ def test_commands_import_no_web_framework(
     loaded = loaded_packages(*args, env=env, cwd=tmp_path)
 
     assert needs <= loaded  # the command got as far as its database and Salesforce code
-    assert loaded.isdisjoint(WEB), loaded & WEB
+    assert loaded.isdisjoint(WEB | NOT_FOR_COMMANDS), loaded & (WEB | NOT_FOR_COMMANDS)
+
+
+def test_apikey_create_loads_the_key_table_and_no_other(env: dict[str, str], tmp_path: Path) -> None:
+    loaded = loaded_modules("apikey", "create", "--role", "admin", "--name", "probe", env=env, cwd=tmp_path)
+
+    assert "salescoach_core.models.auth" in loaded
+    tables = {name for name in loaded if name.startswith("salescoach_core.models.")}
+    # The key's table, and the synced users a scoped key names; the shared column helpers.
+    assert tables == {
+        "salescoach_core.models.auth",
+        "salescoach_core.models.base",
+        "salescoach_core.models.salesforce",
+    }
+
+
+def test_sync_run_talks_to_salesforce_through_one_http_client(env: dict[str, str], tmp_path: Path) -> None:
+    """The OAuth login uses requests, as simple-salesforce does: a second client (httpx, with
+    httpcore and whatever async library it finds installed) would double the start-up's cost."""
+    loaded = loaded_packages("sync", "run", env=env, cwd=tmp_path)
+
+    assert "requests" in loaded
+    assert loaded.isdisjoint({"httpx", "httpcore", "anyio", "trio"}), loaded & {"httpx", "httpcore", "trio"}
