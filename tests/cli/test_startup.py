@@ -4,6 +4,8 @@ database layer nor the Salesforce client; `apikey create` and `sync run` not the
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,10 +69,21 @@ def test_apikey_create_loads_the_key_table_and_no_other(env: dict[str, str], tmp
     }
 
 
-def test_sync_run_talks_to_salesforce_through_one_http_client(env: dict[str, str], tmp_path: Path) -> None:
-    """The OAuth login uses requests, as simple-salesforce does: a second client (httpx, with
-    httpcore and whatever async library it finds installed) would double the start-up's cost."""
-    loaded = loaded_packages("sync", "run", env=env, cwd=tmp_path)
+def test_the_sync_logs_in_without_a_second_http_client(tmp_path: Path) -> None:
+    """`sync run` starts its OAuth login before anything else (`start_login`), over requests as
+    simple-salesforce does: a second client (httpx, with httpcore and whatever async library it
+    finds installed) cost the start-up to that first call more than everything else together.
+    (simple-salesforce's SOAP dependency, zeep, loads httpx later, after the login went out.)"""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, salescoach_sync.auth; print(*sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=True,
+    )
+    loaded = {name.partition(".")[0] for name in done.stdout.split()}
 
     assert "requests" in loaded
-    assert loaded.isdisjoint({"httpx", "httpcore", "anyio", "trio"}), loaded & {"httpx", "httpcore", "trio"}
+    unwanted = {"httpx", "httpcore", "anyio", "trio", "sqlalchemy", "simple_salesforce", "zeep"}
+    assert loaded.isdisjoint(unwanted), loaded & unwanted
