@@ -61,12 +61,8 @@ def test_apikey_create_loads_the_key_table_and_no_other(env: dict[str, str], tmp
 
     assert "salescoach_core.models.auth" in loaded
     tables = {name for name in loaded if name.startswith("salescoach_core.models.")}
-    # The key's table, and the synced users a scoped key names; the shared column helpers.
-    assert tables == {
-        "salescoach_core.models.auth",
-        "salescoach_core.models.base",
-        "salescoach_core.models.salesforce",
-    }
+    # The key's table and the shared column helpers: an admin key names no Salesforce user.
+    assert tables == {"salescoach_core.models.auth", "salescoach_core.models.base"}
 
 
 def test_the_sync_logs_in_without_a_second_http_client(tmp_path: Path) -> None:
