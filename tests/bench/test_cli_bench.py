@@ -11,6 +11,10 @@ are for an idle 2-core machine. A second table lists, per command, the packages 
 cost most (`python -X importtime`, self time summed per top-level package; for `sync run`, the
 imports up to its first Salesforce call).
 
+Before/after in one run: SALESCOACH_BENCH_BASELINE_PYTHON names the interpreter of another
+checkout's environment (e.g. main's `.venv/bin/python`); its commands join the turns, marked
+(baseline), against the same database.
+
 Not a timed test: it prints the tables and writes bench-results/cli.json and cli_imports.json.
 """
 
@@ -35,7 +39,6 @@ from tests.cli.startup import command_env, free_port
 
 RUNS = 7
 TOP_IMPORTS = 8
-SALESCOACH = [sys.executable, "-m", "salescoach_cli"]
 
 
 def _run_to_exit(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
@@ -102,21 +105,26 @@ def _import_costs(
 def test_cli_bench(database_url: str, tmp_path: Path) -> None:
     env = command_env(tmp_path, database_url=database_url, login_url=f"https://127.0.0.1:{free_port()}")
     commands: list[tuple[str, list[str], float | None, Callable[..., tuple[float, float]]]] = [
-        ("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"], None, _run_to_exit),
-        ("salescoach --help", [*SALESCOACH, "--help"], 0.3, _run_to_exit),
-        (
-            "salescoach apikey create",
-            [*SALESCOACH, "apikey", "create", "--role", "admin", "--name", "bench"],
-            1.0,
-            _run_to_exit,
-        ),
-        (
-            "salescoach sync run, to first Salesforce call",
-            [*SALESCOACH, "sync", "run"],
-            0.5,
-            _run_to_first_call,
-        ),
+        ("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"], None, _run_to_exit)
     ]
+    baseline = os.environ.get("SALESCOACH_BENCH_BASELINE_PYTHON")
+    for python, suffix in [(sys.executable, ""), *([(baseline, " (baseline)")] if baseline else [])]:
+        salescoach = [python, "-m", "salescoach_cli"]
+        commands += [
+            (f"salescoach --help{suffix}", [*salescoach, "--help"], 0.3, _run_to_exit),
+            (
+                f"salescoach apikey create{suffix}",
+                [*salescoach, "apikey", "create", "--role", "admin", "--name", "bench"],
+                1.0,
+                _run_to_exit,
+            ),
+            (
+                f"salescoach sync run, to first Salesforce call{suffix}",
+                [*salescoach, "sync", "run"],
+                0.5,
+                _run_to_first_call,
+            ),
+        ]
     runs: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in commands}
     for _ in range(RUNS):
         for label, args, _, measure in commands:
@@ -140,6 +148,8 @@ def test_cli_bench(database_url: str, tmp_path: Path) -> None:
         )
     import_rows: list[dict[str, Any]] = []
     for label, args, _, measure in commands[1:]:
+        if args[0] != sys.executable:
+            continue  # the baseline's import costs are its own run's
         costs = _import_costs(args, env, tmp_path, to_first_call=measure is _run_to_first_call)
         for package, seconds in costs:
             import_rows.append({"command": label, "package": package, "import_self_s": seconds})
