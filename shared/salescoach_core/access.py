@@ -17,11 +17,13 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, exists, false, literal, or_, select, true
 from sqlmodel import Session, col
 
+from salescoach_core import models
 from salescoach_core.errors import CannotCoachSelfError, DomainError, InvalidIdError, NotFoundError
-from salescoach_core.models import SfUser
 from salescoach_core.roles import Role
 from salescoach_core.sfids import to18
 
+# The synced users' table is read as `models.SfUser`, loaded on first use: a caller that needs
+# only `Principal` (an API key without a Salesforce user) does not load the Salesforce tables.
 PrincipalKind = Literal["api_key", "oidc"]
 
 
@@ -43,8 +45,9 @@ def org_member_ids(manager_id: str) -> Select[str]:
     UNION (not UNION ALL) drops rows already found, so a ManagerId cycle in the synced data
     ends the recursion instead of looping.
     """
-    org = select(col(SfUser.id)).where(col(SfUser.manager_id) == manager_id).cte("org", recursive=True)
-    org = org.union(select(col(SfUser.id)).join(org, col(SfUser.manager_id) == org.c.id))
+    user = models.SfUser
+    org = select(col(user.id)).where(col(user.manager_id) == manager_id).cte("org", recursive=True)
+    org = org.union(select(col(user.id)).join(org, col(user.manager_id) == org.c.id))
     return select(org.c.id)
 
 
@@ -133,4 +136,4 @@ class RepScope:
 
 
 def sf_user_exists(session: Session, sf_user_id: str) -> bool:
-    return bool(session.scalar(select(exists().where(col(SfUser.id) == sf_user_id))))
+    return bool(session.scalar(select(exists().where(col(models.SfUser.id) == sf_user_id))))

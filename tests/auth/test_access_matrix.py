@@ -29,7 +29,7 @@ from salescoach_api.auth.policy import (
     undeclared_operations,
     v1_router,
 )
-from salescoach_api.auth.service import create_api_key
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.coaching import action_items
 from salescoach_core.coaching import sessions as coaching_sessions
 from salescoach_core.integrations import events, webhooks

@@ -15,14 +15,14 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
-from salescoach_api.auth.service import (
+from salescoach_api.dependencies import get_db_session
+from salescoach_core.api_keys import (
     DEMO_KEY_FILE,
     authenticate_api_key,
     ensure_demo_admin_key,
     hash_key,
     revoke_api_key,
 )
-from salescoach_api.dependencies import get_db_session
 from salescoach_core.database import Database
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings

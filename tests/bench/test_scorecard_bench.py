@@ -30,7 +30,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session
 
-from salescoach_api.auth.service import create_api_key
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.database.migrations import upgrade
 from salescoach_core.roles import Role
 from salescoach_core.sfids import to18

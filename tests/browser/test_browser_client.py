@@ -34,7 +34,7 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
-from salescoach_api.auth.service import create_api_key
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.database.migrations import upgrade
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings

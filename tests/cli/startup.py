@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Runs the command, then names every top-level package the interpreter loaded on its last line.
+# Runs the command, then names every module the interpreter loaded on its last line.
 _REPORT_MODULES = """
 import sys
 from salescoach_cli.main import main
@@ -18,7 +18,7 @@ try:
     main()
 except SystemExit:
     pass
-print("modules:", *sorted({name.partition(".")[0] for name in sys.modules}))
+print("modules:", *sorted(sys.modules))
 """
 
 
@@ -41,8 +41,8 @@ def command_env(tmp_path: Path, *, database_url: str, login_url: str) -> dict[st
     }
 
 
-def loaded_packages(*args: str, env: dict[str, str], cwd: Path) -> set[str]:
-    """The top-level packages `salescoach ARGS` imported by the time it exited."""
+def loaded_modules(*args: str, env: dict[str, str], cwd: Path) -> set[str]:
+    """The modules `salescoach ARGS` imported by the time it exited."""
     done = subprocess.run(
         [sys.executable, "-c", _REPORT_MODULES, *args],
         capture_output=True,
@@ -54,3 +54,8 @@ def loaded_packages(*args: str, env: dict[str, str], cwd: Path) -> set[str]:
     )
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("modules:")]
     return set(line.split()[1:])
+
+
+def loaded_packages(*args: str, env: dict[str, str], cwd: Path) -> set[str]:
+    """The top-level packages `salescoach ARGS` imported by the time it exited."""
+    return {name.partition(".")[0] for name in loaded_modules(*args, env=env, cwd=cwd)}

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from salescoach_api.auth.service import create_api_key
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.coaching import goal_progress, goals
 from salescoach_core.coaching.config import CoachingConfig
 from salescoach_core.models import CoachingGoal, WritebackOutbox

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from salescoach_api.auth.service import create_api_key, revoke_api_key
 from salescoach_api.etags import ETagRoute
+from salescoach_core.api_keys import create_api_key, revoke_api_key
 from salescoach_core.integrations.idempotency import IdempotencyStore, prune_idempotency_records
 from salescoach_core.models.integrations import IdempotencyRecord
 from salescoach_core.roles import Role

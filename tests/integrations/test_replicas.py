@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from salescoach_api.auth.service import create_api_key
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.roles import Role
 from tests.cli.test_commands import free_port
 from tests.integrations.conftest import Receiver

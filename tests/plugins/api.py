@@ -17,9 +17,9 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
-from salescoach_api.auth.service import create_api_key
 from salescoach_api.dependencies import get_db_session
 from salescoach_api.exports.router import ExportSource, get_export_source
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.database import Database
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session
 
-from salescoach_api.auth.service import create_api_key
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.integrations import webhooks
 from salescoach_core.models import SfUser
 from salescoach_core.roles import Role

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
-from salescoach_api.auth.service import create_api_key
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.database import Database
 from salescoach_core.logging import configure_logging
 from salescoach_core.roles import Role

@@ -115,3 +115,12 @@ def test_missing_connection_settings_say_what_to_set() -> None:
     client = SalesforceClient(Settings(sf_client_id=None))
     with pytest.raises(NotConfiguredError, match="SALESCOACH_SF_CLIENT_ID"):
         client.connect()
+
+
+def test_a_login_url_that_is_not_https_is_a_configuration_error_naming_the_setting() -> None:
+    settings = Settings(
+        sf_client_id="id", sf_client_secret=SecretStr("secret"), sf_login_url="login.salesforce.com"
+    )
+
+    with pytest.raises(NotConfiguredError, match=r"SALESCOACH_SF_LOGIN_URL=login\.salesforce\.com "):
+        SalesforceClient(settings).connect()

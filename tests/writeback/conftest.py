@@ -16,8 +16,8 @@ from simple_salesforce.api import Salesforce
 from sqlalchemy import text
 
 from salescoach_api.app import create_app
-from salescoach_api.auth.service import create_api_key
 from salescoach_api.dependencies import get_now
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.database import Database, session_scope
 from salescoach_core.roles import Role
 from tests.plugins.sync import *  # noqa: F403

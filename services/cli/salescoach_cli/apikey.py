@@ -21,14 +21,14 @@ def create_command(
     ] = None,
 ) -> None:
     """Create a key and print it alone on stdout, once: only its hash is stored."""
-    from salescoach_api.auth import service
+    from salescoach_core import api_keys
     from salescoach_core.database import Database, session_scope
     from salescoach_core.errors import DomainError
     from salescoach_core.settings import get_settings
 
     try:
         with session_scope(Database(get_settings()).engine()) as session:
-            new = service.create_api_key(session, name=name, role=role, sf_user_id=sf_user_id)
+            new = api_keys.create_api_key(session, name=name, role=role, sf_user_id=sf_user_id)
     except DomainError as exc:
         fail(exc.detail)
     # Plain print, not rich: the key must come out exactly, for `KEY=$(salescoach apikey create ...)`.
@@ -40,12 +40,12 @@ def list_command() -> None:
     """Every key by prefix: name, role, user, created, revoked."""
     from rich.table import Table
 
-    from salescoach_api.auth import service
+    from salescoach_core import api_keys
     from salescoach_core.database import Database, session_scope
     from salescoach_core.settings import get_settings
 
     with session_scope(Database(get_settings()).engine()) as session:
-        rows = service.list_api_keys(session)
+        rows = api_keys.list_api_keys(session)
     table = Table("prefix", "name", "role", "sf user", "created", "revoked")
     for row in rows:
         table.add_row(
@@ -62,14 +62,14 @@ def list_command() -> None:
 @app.command("revoke")
 def revoke_command(prefix: Annotated[str, typer.Argument(help="The key's prefix, as listed.")]) -> None:
     """Revoke a key at once."""
-    from salescoach_api.auth import service
+    from salescoach_core import api_keys
     from salescoach_core.database import Database, session_scope
     from salescoach_core.errors import DomainError
     from salescoach_core.settings import get_settings
 
     try:
         with session_scope(Database(get_settings()).engine()) as session:
-            service.revoke_api_key(session, prefix=prefix)
+            api_keys.revoke_api_key(session, prefix=prefix)
     except DomainError as exc:
         fail(exc.detail)
     console().print(f"revoked {prefix}")

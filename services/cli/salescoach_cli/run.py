@@ -20,9 +20,9 @@ import uvicorn
 from pydantic import SecretStr
 
 from salescoach_api.app import create_app
-from salescoach_api.auth.service import ensure_demo_admin_key
 from salescoach_cli.demo import seed_demo_targets
 from salescoach_cli.output import console, fail
+from salescoach_core.api_keys import ensure_demo_admin_key
 from salescoach_core.database import Database, session_scope
 from salescoach_core.database.migrations import revision_state, upgrade
 from salescoach_core.settings import Settings

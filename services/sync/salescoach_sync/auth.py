@@ -1,7 +1,8 @@
 """Obtaining a Salesforce access token: JWT bearer, refresh token or client credentials.
 
-salescoach talks OAuth itself (httpx) and hands the session to simple-salesforce, whose own
-login builds `*.salesforce.com` URLs and so cannot use a My Domain or the local emulator.
+salescoach talks OAuth itself, over the requests session every Salesforce call uses
+(`transport.py`), and hands the session to simple-salesforce, whose own login builds
+`*.salesforce.com` URLs and so cannot use a My Domain or the local emulator.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-import httpx
+import requests
 import structlog
 
 from salescoach_core.settings import Settings
@@ -23,6 +24,7 @@ from salescoach_sync.errors import (
     SalesforceUnavailableError,
     TransientError,
 )
+from salescoach_sync.transport import NETWORK_ERRORS, salesforce_session
 
 log = structlog.get_logger(__name__)
 
@@ -113,12 +115,13 @@ def _token_request(settings: Settings, grant: str) -> dict[str, str]:
     }
 
 
-def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
-    """The system's CAs, or only those of SALESCOACH_SF_CA_BUNDLE when it is set."""
+def _check_ca_bundle(settings: Settings) -> None:
+    """SALESCOACH_SF_CA_BUNDLE, when set, must hold PEM certificates: a configuration error
+    names the file, where the TLS handshake would only say that verification failed."""
     if not settings.sf_ca_bundle:
-        return True
+        return
     try:
-        return ssl.create_default_context(cafile=str(settings.sf_ca_bundle))
+        ssl.create_default_context(cafile=str(settings.sf_ca_bundle))
     except (OSError, ssl.SSLError) as exc:
         raise NotConfiguredError(
             f"SALESCOACH_SF_CA_BUNDLE={settings.sf_ca_bundle} cannot be read as PEM certificates ({exc}); "
@@ -126,23 +129,43 @@ def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
         ) from exc
 
 
-def obtain_token(settings: Settings, *, sending: threading.Event | None = None) -> AccessToken:
-    """Log in once. Bad credentials raise SalesforceAuthError at once; outages TransientError.
-    `sending` is set as the token request goes out."""
+def obtain_token(
+    settings: Settings,
+    *,
+    session: requests.Session | None = None,
+    sending: threading.Event | None = None,
+) -> AccessToken:
+    """Log in once, over `session` (a new one when None). Bad credentials raise
+    SalesforceAuthError at once; outages TransientError. `sending` is set as the token request
+    goes out."""
     grant = choose_grant(settings)
     url = settings.sf_login_url.rstrip("/") + "/services/oauth2/token"
-    verify = _tls_verification(settings)
-    hooks = {"request": [lambda _request: sending.set()]} if sending is not None else {}
+    _check_ca_bundle(settings)
+    form = _token_request(settings, grant)
+    http = session or salesforce_session(settings)
+    if sending is not None:
+        sending.set()
     try:
-        with httpx.Client(verify=verify, timeout=settings.sf_timeout_seconds, event_hooks=hooks) as http:
-            response = http.post(url, data=_token_request(settings, grant))
-    except httpx.TransportError as exc:
+        response = http.post(url, data=form)
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.MissingSchema,
+    ) as exc:
+        raise NotConfiguredError(
+            f"SALESCOACH_SF_LOGIN_URL={settings.sf_login_url} is not an https URL ({exc}); "
+            "e.g. https://login.salesforce.com or your My Domain URL."
+        ) from exc
+    except NETWORK_ERRORS as exc:
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
             raise SalesforceUnavailableError(
                 f"TLS verification of {url} failed ({exc}). Set SALESCOACH_SF_CA_BUNDLE to the CA "
                 "that signed its certificate (the emulator's ca.pem locally)."
             ) from exc
         raise TransientError(f"OAuth token request to {url} failed: {exc!r}") from exc
+    finally:
+        if session is None:
+            http.close()
     if response.status_code >= 500:
         raise TransientError(f"OAuth token endpoint answered HTTP {response.status_code}")
     try:

@@ -12,7 +12,6 @@ The rest of the sync never builds a Salesforce URL. Every call goes through `Sal
 
 from __future__ import annotations
 
-import http.client
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,8 +22,6 @@ from urllib.parse import urlsplit
 
 import requests
 import structlog
-import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.util import exception_handler
@@ -49,6 +46,7 @@ from salescoach_sync.errors import (
     TransientError,
 )
 from salescoach_sync.quota import QuotaGuard
+from salescoach_sync.transport import NETWORK_ERRORS, salesforce_session
 
 log = structlog.get_logger(__name__)
 
@@ -56,38 +54,10 @@ T = TypeVar("T")
 
 MAX_ATTEMPTS = 8
 MAX_LOGINS_PER_CALL = 3
-CONNECT_TIMEOUT_SECONDS = 10.0
 RETRYABLE_ERROR_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE"})
 ACCESS_ERROR_CODES = frozenset(
     {"INVALID_TYPE", "INVALID_FIELD", "INSUFFICIENT_ACCESS", "API_DISABLED_FOR_ORG"}
 )
-_NETWORK_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    urllib3.exceptions.ProtocolError,
-    urllib3.exceptions.ReadTimeoutError,
-    http.client.IncompleteRead,
-    ConnectionError,
-)
-
-
-class _SalesforceAdapter(HTTPAdapter):
-    """Gives every request a timeout (simple-salesforce does not pass one on all its calls) and
-    the configured CA bundle (requests would let REQUESTS_CA_BUNDLE in the environment win)."""
-
-    def __init__(self, timeout: tuple[float, float], ca_bundle: str | None) -> None:
-        super().__init__(pool_connections=2, pool_maxsize=4, max_retries=0)
-        self._timeout = timeout
-        self._ca_bundle = ca_bundle
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self._timeout
-        if self._ca_bundle:
-            kwargs["verify"] = self._ca_bundle
-        return super().send(request, **kwargs)
 
 
 @dataclass
@@ -155,13 +125,7 @@ class SalesforceClient:
         self._shared = shared or _Shared(settings, token)
         self.quota = self._shared.quota
         self.api_calls = 0
-        self._session = requests.Session()
-        adapter = _SalesforceAdapter(
-            (CONNECT_TIMEOUT_SECONDS, settings.sf_timeout_seconds),
-            str(settings.sf_ca_bundle) if settings.sf_ca_bundle else None,
-        )
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._session = salesforce_session(settings)
         self._session.hooks["response"].append(self._on_response)
         self._token: AccessToken | None = None
         self._sf: Salesforce | None = None
@@ -229,7 +193,7 @@ class SalesforceClient:
                 if self._shared.login_error is not None:
                     raise self._shared.login_error
                 try:
-                    token = obtain_token(self._settings)
+                    token = obtain_token(self._settings, session=self._session)
                 except SalesforceAuthError as exc:
                     self._shared.login_error = exc
                     raise
@@ -306,7 +270,7 @@ class SalesforceClient:
             self._checking_limits = True
             try:
                 self.quota.observe_limits(self._sf.limits())
-            except (SalesforceError, *_NETWORK_ERRORS) as exc:
+            except (SalesforceError, *NETWORK_ERRORS) as exc:
                 log.warning("salesforce_limits_unavailable", error=str(exc))
             finally:
                 self._checking_limits = False
@@ -321,7 +285,7 @@ class SalesforceClient:
                 f"{name}: TLS verification of Salesforce's certificate failed ({exc}). Set "
                 "SALESCOACH_SF_CA_BUNDLE to the CA that signed it (the emulator's ca.pem locally)."
             )
-        if isinstance(exc, _NETWORK_ERRORS):
+        if isinstance(exc, NETWORK_ERRORS):
             return TransientError(f"{name}: {type(exc).__name__}: {exc}")
         if not isinstance(exc, SalesforceError):
             return exc

@@ -14,9 +14,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from salescoach_api.auth.errors import UnauthorizedError
 from salescoach_api.auth.oidc import OidcVerifier, principal_from_claims
 from salescoach_api.auth.ratelimit import RateLimiter
-from salescoach_api.auth.service import authenticate_api_key, looks_like_api_key
 from salescoach_api.dependencies import DbSessionDep, SettingsDep
 from salescoach_core.access import Principal, RepScope
+from salescoach_core.api_keys import authenticate_api_key, looks_like_api_key
 
 bearer_scheme = HTTPBearer(
     scheme_name="bearer",

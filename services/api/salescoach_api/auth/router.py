@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Path, Response, status
 
-from salescoach_api.auth import service
 from salescoach_api.auth.dependencies import CurrentPrincipal
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, PrincipalPublic
 from salescoach_api.dependencies import DbSessionDep
 from salescoach_api.pagination import Page, PaginationDep, encode_cursor
+from salescoach_core import api_keys
 
 router = v1_router(prefix="/v1", tags=["auth"])
 
@@ -26,7 +26,7 @@ PrefixPath = Annotated[str, Path(description="The key's prefix, as listed.", exa
 )
 def create_api_key(db_session: DbSessionDep, body: ApiKeyCreate) -> ApiKeyCreated:
     """Create an API key. The response carries the key once; store it now."""
-    new = service.create_api_key(db_session, name=body.name, role=body.role, sf_user_id=body.sf_user_id)
+    new = api_keys.create_api_key(db_session, name=body.name, role=body.role, sf_user_id=body.sf_user_id)
     return ApiKeyCreated(**ApiKeyPublic.of(new.row).model_dump(), key=new.plaintext)
 
 
@@ -36,7 +36,7 @@ def list_api_keys(
     page: PaginationDep,
 ) -> Page[ApiKeyPublic]:
     """Every API key, revoked ones included, by prefix. Keys themselves are never shown again."""
-    rows = service.list_api_keys(db_session, after_prefix=page.after_key(), limit=page.fetch)
+    rows = api_keys.list_api_keys(db_session, after_prefix=page.after_key(), limit=page.fetch)
     return page.page(rows, public=ApiKeyPublic.of, cursor_of=lambda row: encode_cursor(row.prefix))
 
 
@@ -48,7 +48,7 @@ def list_api_keys(
 )
 def revoke_api_key(db_session: DbSessionDep, prefix: PrefixPath) -> Response:
     """Revoke a key at once. Revoking it again is harmless."""
-    service.revoke_api_key(db_session, prefix=prefix)
+    api_keys.revoke_api_key(db_session, prefix=prefix)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
