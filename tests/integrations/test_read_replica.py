@@ -27,7 +27,7 @@ from sqlalchemy import create_engine
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
-from salescoach_api.auth.service import create_api_key
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.database import Database, to_sqlalchemy_url
 from salescoach_core.database.migrations import upgrade
 from salescoach_core.database.replica import ReadReplica
