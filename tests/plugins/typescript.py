@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 CLIENT_DIR = Path(__file__).parents[2] / "clients" / "typescript"
 
@@ -34,7 +35,9 @@ def typescript_client() -> Path:
         pytest.skip("node and npm are needed for the TypeScript client (install Node.js 18+)")
     installed = CLIENT_DIR / "node_modules" / ".package-lock.json"
     lock = CLIENT_DIR / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        _npm("ci")
-    _npm("run", "build")
+    # Test processes running side by side (pytest -n) build in turn: one directory, one npm.
+    with FileLock(CLIENT_DIR / "node_modules.lock"):
+        if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+            _npm("ci")
+        _npm("run", "build")
     return CLIENT_DIR / "dist" / "salescoach.js"
