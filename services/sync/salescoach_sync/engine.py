@@ -224,11 +224,13 @@ class SyncEngine:
         checkpoints: all of them in ONE transaction on one connection, with no staging table,
         describe, "running" row or Salesforce call. Each under its advisory lock (held
         elsewhere: skipped, as in sync_object); one whose state moved since the probe read it
-        (another worker synced it meanwhile) is left to sync_object."""
+        (another worker synced it meanwhile) is left to sync_object, and so is one whose
+        settings its last describe cannot satisfy (a configured field it lacks): sync_object
+        describes anew and reports what is wrong."""
         quiet: list[tuple[ObjectSpec, ObjectState, QuietCheckpoint]] = []
         for spec in specs:
             state, probe = probes.get(spec.name, (None, None))
-            if state is not None and probe is not None:
+            if state is not None and probe is not None and self._fields_resolve(spec, state):
                 checkpoint = quiet_checkpoint(spec, state, probe, self._settings)
                 if checkpoint is not None:
                     quiet.append((spec, state, checkpoint))
@@ -266,6 +268,19 @@ class SyncEngine:
             if result.status == "ok":
                 self.progress.finished(result)
         return results
+
+    def _fields_resolve(self, spec: ObjectSpec, state: ObjectState) -> bool:
+        """Whether the settings' fields resolve against the last describe (this process's, or
+        the one saved in sync_state, whatever its age): a check without an API call."""
+        if spec.name in self._resolved:
+            return True
+        if state.described_fields is None:
+            return False
+        try:
+            resolve(spec, {"fields": state.described_fields}, self._settings)
+        except SalesforceAccessError:
+            return False
+        return True
 
     def _run_objects(
         self, specs: Sequence[ObjectSpec], *, full: bool, probes: dict[str, Probe]
