@@ -271,15 +271,20 @@ class SyncEngine:
 
     def _fields_resolve(self, spec: ObjectSpec, state: ObjectState) -> bool:
         """Whether the settings' fields resolve against the last describe (this process's, or
-        the one saved in sync_state, whatever its age): a check without an API call."""
+        the one saved in sync_state, whatever its age): a check without an API call. The
+        result is kept like a describe of that age (`_resolve` describes anew once it is an
+        hour old), so a worker checks each object once, not every pass."""
         if spec.name in self._resolved:
             return True
         if state.described_fields is None:
             return False
         try:
-            resolve(spec, {"fields": state.described_fields}, self._settings)
+            resolved = resolve(spec, {"fields": state.described_fields}, self._settings)
         except SalesforceAccessError:
             return False
+        described_at = state.described_at
+        age = (_now() - described_at).total_seconds() if described_at else DESCRIBE_TTL_SECONDS
+        self._resolved[spec.name] = (resolved, time.monotonic() - max(age, 0.0))
         return True
 
     def _run_objects(
