@@ -30,6 +30,7 @@ MAX_LIMIT = 500
 
 class InvalidCursorError(UnprocessableError):
     code = "invalid_cursor"
+    title = "Invalid cursor"
 
 
 class InvalidSortError(UnprocessableError):
