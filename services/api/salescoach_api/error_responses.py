@@ -38,7 +38,7 @@ from salescoach_api.dependencies import get_db_session, get_engine_dep, reject_u
 from salescoach_api.idempotency import secret_fields
 from salescoach_api.pagination import get_pagination
 from salescoach_api.path_ids import NOT_FOUND, PEOPLE
-from salescoach_api.periods import get_period
+from salescoach_api.periods import get_period_filter
 from salescoach_api.problems import PROBLEM_MEDIA_TYPE, problem_catalog
 from salescoach_api.types import SALESFORCE_ID_PATTERN
 
@@ -64,9 +64,7 @@ RAISED: dict[str, tuple[str, ...]] = {
     "importQuotasCsv": ("invalid_quota_rows",),
     "setActivityRequirements": ("unknown_manager", "invalid_id"),  # the team keys
     "runRepWhatIf": ("invalid_scenario",),
-    "getRepTrend": ("invalid_trend", "invalid_period"),
-    "getRepDiagnosis": ("invalid_period",),
-    "exportScorecards": ("invalid_period",),
+    "getRepTrend": ("invalid_trend",),
     "createApiKey": ("sf_user_required", "unknown_sf_user"),
     "createWebhook": ("invalid_webhook", "webhook_url_not_allowed"),
     "createGoal": (
@@ -139,7 +137,7 @@ def route_codes(route: RouteContext, method: str) -> list[str]:
             codes.append("response_not_replayable")
     if get_pagination in calls:
         codes.append("invalid_cursor")
-    if get_period in calls:
+    if get_period_filter in calls:
         codes.append("invalid_period")
     codes += RAISED.get(route.operation_id or "", ())
     return list(dict.fromkeys(codes))
