@@ -15,7 +15,7 @@ being written:
 | inputs of a kind (in their schema)    | 422 `invalid_text`, `invalid_id`, `date_out_of_range`... |
 | a path id (salescoach_api.path_ids)   | 404 with that id's code (`rep_not_found`...)         |
 | `Idempotency-Key` (a `/v1` POST)      | 400, 409, 422 of salescoach_api.idempotency          |
-| paging, a period                      | 422 `invalid_cursor`, `invalid_period`               |
+| paging, `sort`, a period              | 422 `invalid_cursor`, `invalid_sort`, `invalid_period` |
 | a coaching write (`Access.REP_WRITE`) | 403 `cannot_coach_self`                              |
 
 What an operation's service raises beyond that is `RAISED`, by operation id, in this one place.
@@ -155,8 +155,9 @@ def _has_parameters(dependant: Dependant) -> bool:
 def input_codes(operation: dict[str, Any], components: dict[str, Any]) -> list[str]:
     """The 422 codes of the kinds of input an operation takes, read from their schemas
     (docs/errors.md, "Input limits"): text, Salesforce ids, dates, numbers, free-form JSON."""
-    found: set[str] = set()
-    schemas = [parameter.get("schema", {}) for parameter in operation.get("parameters", ())]
+    parameters = operation.get("parameters", ())
+    found = {"invalid_sort" for parameter in parameters if parameter["name"] == "sort"}
+    schemas = [parameter.get("schema", {}) for parameter in parameters]
     body = operation.get("requestBody", {}).get("content", {})
     schemas += [media.get("schema", {}) for media in body.values()]
     seen: set[str] = set()
@@ -179,6 +180,7 @@ def input_codes(operation: dict[str, Any], components: dict[str, Any]) -> list[s
 
 
 INPUT_KINDS = (
+    "invalid_sort",
     "invalid_text",
     "invalid_id",
     "date_out_of_range",

@@ -35,6 +35,7 @@ class InvalidCursorError(UnprocessableError):
 
 class InvalidSortError(UnprocessableError):
     code = "invalid_sort"
+    title = "Invalid sort"
 
 
 def _invalid_cursor() -> InvalidCursorError:
