@@ -137,7 +137,7 @@ def test_a_record_out_of_scope_answers_byte_for_byte_what_an_absent_one_does(
             same_answer(absent, absent_id, admin_absent, absent_id)
 
 
-ABSENT = {name: ABSENT_USER for name in ("rep_id", "manager_id")} | {"prefix": "sc_live_00000000"}
+ABSENT = {name: ABSENT_USER for name in ("rep_id", "manager_id", "user_id")} | {"prefix": "sc_live_00000000"}
 
 
 def path_operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], str]]:
