@@ -218,15 +218,19 @@ def _pass_seconds(stderr: str) -> float:
 
 
 @contextmanager
-def _fresh_database(server_engine: Engine) -> Iterator[tuple[str, Engine]]:
-    url = create_database(server_engine, "salescoach_bench")
+def _fresh_database(
+    server_engine: Engine, prefix: str = "salescoach_bench", *, keep: bool = False
+) -> Iterator[tuple[str, Engine]]:
+    """A migrated database, dropped on exit unless `keep` (to look into it afterwards)."""
+    url = create_database(server_engine, prefix)
     engine = create_engine(url)
     upgrade(engine)
     try:
         yield url, engine
     finally:
         engine.dispose()
-        drop_database(server_engine, url)
+        if not keep:
+            drop_database(server_engine, url)
 
 
 def _salesforce(emu: EmulatorHandle) -> Salesforce:
