@@ -46,6 +46,7 @@ from sqlmodel import Session
 from salescoach_api.auth.service import create_api_key
 from salescoach_core.roles import Role
 from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
+from tests.bench.memory import peak_rss_mb
 from tests.bench.report import write_report
 from tests.bench.test_scorecard_bench import REQUESTS, Measurement, _load, _serve
 from tests.bench.test_sync_bench import (
@@ -96,14 +97,6 @@ def _chosen() -> list[Scale]:
 def _last_finished_quarter(today: date) -> str:
     quarter = (today.month - 1) // 3  # the running quarter's index, 0-3
     return f"{today.year}-Q{quarter}" if quarter else f"{today.year - 1}-Q4"
-
-
-def _peak_rss_mb(pid: int) -> float:
-    """A running process's peak resident set so far (VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(f"no VmHWM for process {pid}")
 
 
 def _vacuum_analyze(engine: Engine) -> None:
@@ -193,7 +186,7 @@ def _sync_org(scale: Scale, url: str, engine: Engine, work: Path) -> dict[str, A
         row["vacuum_analyze_s"] = time.perf_counter() - started
         row.update(_sizes(engine))
         row.update(_incremental(emu, url, work, counts))
-        row["emulator_peak_rss_mb"] = _peak_rss_mb(emulator.pid)
+        row["emulator_peak_rss_mb"] = peak_rss_mb(emulator.pid)
     _vacuum_analyze(engine)
     row["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return row
