@@ -43,7 +43,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlmodel import Session
 
-from salescoach_api.auth.service import create_api_key
+from salescoach_core.api_keys import create_api_key
 from salescoach_core.roles import Role
 from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
 from tests.bench.memory import peak_rss_mb
