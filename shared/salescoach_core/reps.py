@@ -88,9 +88,9 @@ def rep_condition(user: Any = SfUser) -> ColumnElement[bool]:
     """Whether `user` (SfUser, or an alias of it) is a rep: an active user who owns at least one
     opportunity that is not deleted, or is listed in a team (has a manager). The one definition
     behind `GET /v1/reps`, `/v1/reps/{id}`, the members of `/v1/teams/{id}` and `bi.reps`."""
-    owns_opportunity = exists().where(
-        col(SfOpportunity.owner_id) == user.id, col(SfOpportunity.is_deleted).is_(False)
-    )
+    # `NOT is_deleted`, the predicate of the opportunity indexes (`is_deleted IS false` is not
+    # one the planner matches to it), so the check is an index probe, not a scan of the table.
+    owns_opportunity = exists().where(col(SfOpportunity.owner_id) == user.id, ~col(SfOpportunity.is_deleted))
     return user.is_active.is_(True) & or_(owns_opportunity, user.manager_id.is_not(None))  # type: ignore[no-any-return]
 
 

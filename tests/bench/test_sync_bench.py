@@ -4,7 +4,8 @@ opportunities and history in proportion), served by the emulator in its own proc
 Per org:
 - full sync: `salescoach sync run --full` in a subprocess on a fresh database; wall
   time, the pass's own time (its `sync_pass_finished` line: no interpreter start, imports or
-  login), rows/s over every synced row, and the process's peak RSS (os.wait4's ru_maxrss);
+  login), rows/s over every synced row, and the process's peak RSS (its VmHWM, polled:
+  tests/bench/memory.py says why not os.wait4's ru_maxrss);
 - naive baseline, written here: simple-salesforce `query_all_iter` + one ORM insert (flush)
   per row. On the 1M org it runs on a timed sample of Task rows and is extrapolated
   linearly to all rows (the `naive_sampled` column says so);
@@ -59,6 +60,7 @@ from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
 from salescoach_sync.coaching_hooks import install_coaching_hooks
 from salescoach_sync.engine import SyncEngine
 from salescoach_sync.report import SyncReport
+from tests.bench.memory import PeakRss
 from tests.bench.raw_limit import FIELDS, QUERY_ALL
 from tests.bench.report import write_report
 from tests.plugins.database import REPO_ROOT, create_database, drop_database
@@ -125,12 +127,13 @@ def _run_child(
             text=True,
         )
         assert process.stderr is not None
-        stderr = process.stderr.read()
-        _, status, usage = os.wait4(process.pid, 0)
+        with PeakRss(process.pid) as peak:  # until the child closes stderr, exiting: not reaped
+            stderr = process.stderr.read()
+        _, status = os.waitpid(process.pid, 0)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     assert process.returncode == 0, stderr[-3000:]
-    return Measured(seconds, usage.ru_maxrss / 1024, out_path.read_text(), stderr)
+    return Measured(seconds, peak.mb, out_path.read_text(), stderr)
 
 
 class _Worker:
@@ -218,15 +221,19 @@ def _pass_seconds(stderr: str) -> float:
 
 
 @contextmanager
-def _fresh_database(server_engine: Engine) -> Iterator[tuple[str, Engine]]:
-    url = create_database(server_engine, "salescoach_bench")
+def _fresh_database(
+    server_engine: Engine, prefix: str = "salescoach_bench", *, keep: bool = False
+) -> Iterator[tuple[str, Engine]]:
+    """A migrated database, dropped on exit unless `keep` (to look into it afterwards)."""
+    url = create_database(server_engine, prefix)
     engine = create_engine(url)
     upgrade(engine)
     try:
         yield url, engine
     finally:
         engine.dispose()
-        drop_database(server_engine, url)
+        if not keep:
+            drop_database(server_engine, url)
 
 
 def _salesforce(emu: EmulatorHandle) -> Salesforce:
