@@ -10,6 +10,7 @@ A manager's org is the transitive closure of User.ManagerId under them, from the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, exists, false, literal, or_, selec
 from sqlmodel import Session, col
 
 from salescoach_core import models
-from salescoach_core.errors import CannotCoachSelfError, DomainError, InvalidIdError, NotFoundError
+from salescoach_core.errors import CannotCoachSelfError, DomainError, InvalidIdError
 from salescoach_core.roles import Role
 from salescoach_core.sfids import to18
 
@@ -106,21 +107,35 @@ class RepScope:
         # Compared explicitly: a ManagerId cycle in the synced data puts a manager in their own org.
         return rep_id != self.principal.sf_user_id and rep_id in self._org
 
-    def require_rep(self, rep_id: str, *, missing: DomainError | None = None) -> None:
-        """Raise the same 404 a missing rep (or `missing`, the row's own) gives, so ids outside
-        the scope leak nothing; a malformed id is 422 `invalid_id` for everyone (it names no
-        one, so that leaks nothing)."""
+    def require_rep(
+        self,
+        rep_id: str,
+        *,
+        missing: Callable[[str], DomainError],
+        exists: Callable[[str], bool] | None = None,
+    ) -> None:
+        """Raise `missing(id)`, the 404 of the record the id names (the 18-character id), for an
+        id outside the scope or, for everyone, one `exists` says names nothing: an id out of
+        scope answers exactly what an absent one does, so the scope leaks nothing, and every
+        caller learns of an absent id before anything else is checked. A malformed id is 422
+        `invalid_id` for everyone (it names no one, so that leaks nothing)."""
         try:
-            to18(rep_id)
+            normalised = to18(rep_id)
         except ValueError as exc:
             raise InvalidIdError(f"{rep_id!r}: {exc}.") from exc
-        if not self.can_read_rep(rep_id):
-            raise missing or NotFoundError(f"No rep {rep_id!r}.")
+        if not self.can_read_rep(normalised) or (exists is not None and not exists(normalised)):
+            raise missing(normalised)
 
-    def require_coach(self, rep_id: str, *, missing: DomainError | None = None) -> None:
+    def require_coach(
+        self,
+        rep_id: str,
+        *,
+        missing: Callable[[str], DomainError],
+        exists: Callable[[str], bool] | None = None,
+    ) -> None:
         """`require_rep`, then 403 `cannot_coach_self` for a record the caller may read but not
         coach (a manager's own)."""
-        self.require_rep(rep_id, missing=missing)
+        self.require_rep(rep_id, missing=missing, exists=exists)
         if not self.can_coach_rep(rep_id):
             raise CannotCoachSelfError(
                 "These coaching records are about you; someone above you in the org (or an admin) "

@@ -15,6 +15,7 @@ from salescoach_core.reps import normalise_user_id
 
 class UnknownManagerError(UnprocessableError):
     code = "unknown_manager"
+    title = "Unknown manager"
 
 
 @dataclass(frozen=True)

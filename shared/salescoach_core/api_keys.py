@@ -38,10 +38,18 @@ DEMO_KEY_NAME = "demo admin (salescoach run)"
 
 class UnknownSfUserError(UnprocessableError):
     code = "unknown_sf_user"
+    title = "Unknown Salesforce user"
 
 
 class SfUserRequiredError(UnprocessableError):
     code = "sf_user_required"
+    title = "Salesforce user required"
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    code = "api_key_not_found"
+    title = "API key not found"
+    template = "No API key has the prefix {id!r}; `GET /v1/api-keys` lists them."
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,7 @@ def revoke_api_key(session: Session, *, prefix: str) -> ApiKey:
     """Revoke a key by its prefix; revoking a revoked key is a no-op (DELETE is idempotent)."""
     row = session.scalars(select(ApiKey).where(col(ApiKey.prefix) == prefix)).first()
     if row is None:
-        raise NotFoundError(f"No API key has the prefix {prefix!r}; `GET /v1/api-keys` lists them.")
+        raise ApiKeyNotFoundError.of(prefix)
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         session.add(row)

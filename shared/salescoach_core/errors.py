@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class DomainError(Exception):
@@ -11,6 +11,8 @@ class DomainError(Exception):
     code: ClassVar[str] = "domain_error"
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Request cannot be processed"
+    abstract: ClassVar[bool] = True
+    """Set in a base class's own body only: a base is never raised, so its code is never sent."""
 
     def __init__(
         self,
@@ -30,9 +32,18 @@ class DomainError(Exception):
 
 
 class NotFoundError(DomainError):
+    """No record with this id that the caller may see. Absent and out of the caller's scope
+    answer the same, built by `of` from the id alone, so the answer never tells them apart."""
+
     code = "not_found"
     status = 404
     title = "Not found"
+    template: ClassVar[str] = "Nothing has the id {id}."
+    """`detail` for an id naming nothing the caller may see; `{id}` is the id."""
+
+    @classmethod
+    def of(cls, record_id: object) -> Self:
+        return cls(cls.template.format(id=record_id))
 
 
 class ForbiddenError(DomainError):
@@ -60,6 +71,7 @@ class UnprocessableError(DomainError):
     code = "unprocessable"
     status = 422
     title = "Unprocessable request"
+    abstract = True
 
 
 class InvalidIdError(UnprocessableError):

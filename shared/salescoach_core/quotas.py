@@ -28,6 +28,7 @@ CSV_COLUMNS = ("rep_id", "month", "amount")
 
 class InvalidMonthError(UnprocessableError):
     code = "invalid_month"
+    title = "Invalid month"
 
 
 class InvalidQuotaRowsError(UnprocessableError):

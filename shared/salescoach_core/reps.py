@@ -17,10 +17,31 @@ from salescoach_core.models import SfOpportunity, SfUser
 from salescoach_core.sfids import normalise_id
 
 
-class InvalidRepIdError(NotFoundError):
-    """A well-formed id of a user who is not a rep."""
+class RepNotFoundError(NotFoundError):
+    """No rep with this id among those the caller may see: absent, not a rep, or out of scope."""
 
     code = "rep_not_found"
+    title = "Rep not found"
+    template = "No rep {id} among those you may see; `GET /v1/reps` lists them."
+
+
+class PersonNotFoundError(NotFoundError):
+    """No synced user with this id among those the caller may see."""
+
+    code = "person_not_found"
+    title = "Person not found"
+    template = "No Salesforce user {id} among those you may see; `GET /v1/reps` lists the reps."
+
+
+class ManagerNotFoundError(NotFoundError):
+    """No manager (a user with a rep reporting to them) with this id among those the caller may see."""
+
+    code = "manager_not_found"
+    title = "Manager not found"
+    template = (
+        "No manager {id} among those you may see: a manager is a user with at least one rep "
+        "reporting to them (User.ManagerId); the `manager_id` of the reps in `GET /v1/reps` names them."
+    )
 
 
 class InvalidCoachError(UnprocessableError):
@@ -67,9 +88,9 @@ def rep_condition(user: Any = SfUser) -> ColumnElement[bool]:
     """Whether `user` (SfUser, or an alias of it) is a rep: an active user who owns at least one
     opportunity that is not deleted, or is listed in a team (has a manager). The one definition
     behind `GET /v1/reps`, `/v1/reps/{id}`, the members of `/v1/teams/{id}` and `bi.reps`."""
-    owns_opportunity = exists().where(
-        col(SfOpportunity.owner_id) == user.id, col(SfOpportunity.is_deleted).is_(False)
-    )
+    # `NOT is_deleted`, the predicate of the opportunity indexes (`is_deleted IS false` is not
+    # one the planner matches to it), so the check is an index probe, not a scan of the table.
+    owns_opportunity = exists().where(col(SfOpportunity.owner_id) == user.id, ~col(SfOpportunity.is_deleted))
     return user.is_active.is_(True) & or_(owns_opportunity, user.manager_id.is_not(None))  # type: ignore[no-any-return]
 
 
@@ -88,19 +109,37 @@ def list_reps(
 
 
 def get_user(session: Session, user_id: str) -> SfUser:
-    user = session.get(SfUser, normalise_user_id(user_id))
+    """The synced user a rep path parameter names, active or not (a former rep's records stay
+    readable); 404 `rep_not_found` when there is none."""
+    user_id = normalise_user_id(user_id)
+    user = session.get(SfUser, user_id)
     if user is None:
-        raise NotFoundError(f"No user {user_id!r} has been synced from Salesforce.")
+        raise RepNotFoundError.of(user_id)
     return user
+
+
+def is_manager(session: Session, user_id: str) -> bool:
+    """Whether `user_id` (18 characters) is a synced user whose team has a rep: a manager."""
+    return bool(session.scalar(select(manages_a_rep()).where(col(SfUser.id) == user_id)))
+
+
+def get_manager(session: Session, manager_id: str) -> SfUser:
+    """The user a team is named after: a synced user whose team has a rep; 404
+    `manager_not_found` for anyone else."""
+    manager_id = normalise_user_id(manager_id)
+    manager = session.get(SfUser, manager_id)
+    if manager is None or not is_manager(session, manager_id):
+        raise ManagerNotFoundError.of(manager_id)
+    return manager
 
 
 def get_rep(session: Session, rep_id: str) -> SfUser:
     rep_id = normalise_user_id(rep_id)
     rep = session.scalars(select(SfUser).where(col(SfUser.id) == rep_id, rep_condition())).first()
     if rep is None:
-        raise InvalidRepIdError(
-            f"No rep {rep_id!r}: a rep is an active Salesforce user who owns an opportunity or has a manager."
-        )
+        # The same answer as an id out of the caller's scope: a rep is an active user who owns
+        # an opportunity or has a manager, and the caller learns no more than that there is none.
+        raise RepNotFoundError.of(rep_id)
     return rep
 
 
@@ -130,7 +169,10 @@ class Person:
 
 
 def get_person(session: Session, user_id: str) -> Person:
-    user = get_user(session, user_id)
+    user_id = normalise_user_id(user_id)
+    user = session.get(SfUser, user_id)
+    if user is None:
+        raise PersonNotFoundError.of(user_id)
     is_rep, is_manager = session.execute(
         select(rep_condition(), manages_a_rep()).where(col(SfUser.id) == user.id)
     ).one()

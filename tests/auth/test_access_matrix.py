@@ -39,6 +39,7 @@ from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
 from tests.auth.access_matrix import ALLOW, EXPECTED, ROLES, Expect, operations, render_route_matrix
 from tests.plugins.auth import Org, RoleKeys
+from tests.plugins.factories import Factory
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 MATRIX_NOW = datetime(2026, 11, 10, 12, tzinfo=UTC)
@@ -186,7 +187,10 @@ def anonymous_client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def scene(org: Org, db_session: Session) -> Scene:
+def scene(org: Org, db_session: Session, factory: Factory) -> Scene:
+    # The rep key's own user coaches a trainee, so a team in its own scope exists: a rep who
+    # manages no one has no team (404 `manager_not_found`, whoever asks).
+    factory.user("Tia Trainee", manager=org.rep_a1)
     spare = create_api_key(db_session, name="spare", role=Role.INTEGRATION, sf_user_id=None)
     return Scene(org=org, spare_key_prefix=spare.row.prefix, session=db_session)
 
@@ -286,7 +290,7 @@ def test_out_of_scope_and_missing_reps_get_the_same_answer(
     missing = anonymous_client.get("/v1/probe/rep_read/005000000000000AAA", headers=rep).json()
     for body in (other, missing):
         del body["instance"], body["request_id"]
-    assert other["code"] == "not_found"
+    assert other["code"] == "rep_not_found"
     assert other.keys() == missing.keys()
     assert other["detail"].replace(org.rep_b1.id, "X") == missing["detail"].replace("005000000000000AAA", "X")
 

@@ -67,7 +67,7 @@ def test_a_revoked_key_stops_working_at_once(client: TestClient, role_keys: Role
 
 
 def test_revoking_an_unknown_prefix_is_404(client: TestClient) -> None:
-    assert client.delete("/v1/api-keys/sc_live_00000000").json()["code"] == "not_found"
+    assert client.delete("/v1/api-keys/sc_live_00000000").json()["code"] == "api_key_not_found"
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,17 @@ def test_a_scope_parameter_missing_from_the_path_fails_at_import() -> None:
         )
 
 
+def test_a_scope_parameter_naming_no_record_kind_fails_at_import() -> None:
+    router = v1_router(prefix="/v1/probe")
+    with pytest.raises(UndeclaredAccessError, match=r"path_ids\.PEOPLE"):
+        router.add_api_route(
+            "/owners/{owner_id}",
+            _ok,
+            methods=["GET"],
+            dependencies=[requires(Access.REP_READ, rep="owner_id")],
+        )
+
+
 def test_a_scope_on_a_route_that_is_not_rep_scoped_fails_at_import() -> None:
     router = v1_router(prefix="/v1/probe")
     with pytest.raises(UndeclaredAccessError):
@@ -52,18 +63,23 @@ def test_a_scope_on_a_route_that_is_not_rep_scoped_fails_at_import() -> None:
 def owners_client(app: FastAPI) -> Iterator[TestClient]:
     router = v1_router(prefix="/v1/probe")
     router.add_api_route(
-        "/owners/{owner_id}", _ok, methods=["GET"], dependencies=[requires(Access.REP_READ, rep="owner_id")]
+        "/teams/{manager_id}",
+        _ok,
+        methods=["GET"],
+        dependencies=[requires(Access.REP_READ, rep="manager_id")],
     )
     app.include_router(router)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
 
-def test_a_rep_parameter_named_otherwise_is_scope_checked(
+def test_a_rep_parameter_named_otherwise_is_scope_checked_and_answers_its_own_404(
     owners_client: TestClient, org: Org, role_keys: RoleKeys
 ) -> None:
-    rep = role_keys.headers(Role.REP)  # acting for rep_a1
-    assert owners_client.get(f"/v1/probe/owners/{org.rep_a1.id}", headers=rep).status_code == 200
-    for outsider in (org.rep_a2.id, org.manager_a.id, org.rep_b1.id):
-        refused = owners_client.get(f"/v1/probe/owners/{outsider}", headers=rep)
-        assert (refused.status_code, refused.json()["code"]) == (404, "not_found"), outsider
+    manager = role_keys.headers(Role.MANAGER)  # acting for manager_a
+    for own in (org.manager_a.id, org.rep_a2.id):  # rep_a2 manages rep_a3
+        assert owners_client.get(f"/v1/probe/teams/{own}", headers=manager).status_code == 200
+    # Out of scope, or in scope and managing no one: the same 404.
+    for refused_id in (org.manager_b.id, org.vp.id, org.rep_b1.id, org.rep_a1.id):
+        refused = owners_client.get(f"/v1/probe/teams/{refused_id}", headers=manager)
+        assert (refused.status_code, refused.json()["code"]) == (404, "manager_not_found"), refused_id

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from salescoach_core.access import Principal, RepScope, org_member_ids
-from salescoach_core.errors import NotFoundError
 from salescoach_core.models import SfUser
+from salescoach_core.reps import RepNotFoundError
 from salescoach_core.roles import Role
 from tests.plugins.auth import Org
 from tests.plugins.factories import Factory
@@ -64,8 +64,12 @@ def test_sql_filter_and_single_checks_agree_for_each_role(
         assert scope.can_read_rep(user.id) == (user.id in expected_ids), name
 
 
-def test_require_rep_answers_not_found_outside_the_scope(db_session: Session, org: Org) -> None:
+def test_require_rep_answers_the_records_own_not_found_outside_the_scope(
+    db_session: Session, org: Org
+) -> None:
     scope = scope_for(db_session, Role.REP, org.rep_a1.id)
-    scope.require_rep(org.rep_a1.id)
-    with pytest.raises(NotFoundError):
-        scope.require_rep(org.rep_b1.id)
+    scope.require_rep(org.rep_a1.id, missing=RepNotFoundError.of)
+    with pytest.raises(RepNotFoundError) as refused:
+        scope.require_rep(org.rep_b1.id[:15], missing=RepNotFoundError.of)
+    # The 18-character id, as a missing rep's answer names it.
+    assert refused.value.detail == RepNotFoundError.of(org.rep_b1.id).detail

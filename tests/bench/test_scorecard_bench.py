@@ -186,8 +186,9 @@ uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[1]), log_c
 
 
 @contextmanager
-def _serve(database_url: str, state_dir: Path) -> Iterator[str]:
-    """The real app under uvicorn in a subprocess; its log goes to a file beside the state."""
+def _serve(database_url: str, state_dir: Path, **settings: str) -> Iterator[str]:
+    """The real app under uvicorn in a subprocess; its log goes to a file beside the state.
+    `settings` are further environment variables (SALESCOACH_...)."""
     port = _free_port()
     state_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -195,6 +196,7 @@ def _serve(database_url: str, state_dir: Path) -> Iterator[str]:
         "DATABASE_URL": database_url,
         "SALESCOACH_STATE_DIR": str(state_dir),
         "SALESCOACH_RATE_LIMIT_PER_MINUTE": "0",
+        **settings,
     }
     with (state_dir / "api.log").open("w") as log:
         process = subprocess.Popen(

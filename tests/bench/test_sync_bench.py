@@ -4,7 +4,8 @@ opportunities and history in proportion), served by the emulator in its own proc
 Per org:
 - full sync: `salescoach sync run --full` in a subprocess on a fresh database; wall
   time, the pass's own time (its `sync_pass_finished` line: no interpreter start, imports or
-  login), rows/s over every synced row, and the process's peak RSS (os.wait4's ru_maxrss);
+  login), rows/s over every synced row, and the process's peak RSS (its VmHWM, polled:
+  tests/bench/memory.py says why not os.wait4's ru_maxrss);
 - naive baseline, written here: simple-salesforce `query_all_iter` + one ORM insert (flush)
   per row. On the 1M org it runs on a timed sample of Task rows and is extrapolated
   linearly to all rows (the `naive_sampled` column says so);
@@ -59,13 +60,21 @@ from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
 from salescoach_sync.coaching_hooks import install_coaching_hooks
 from salescoach_sync.engine import SyncEngine
 from salescoach_sync.report import SyncReport
+from tests.bench.memory import PeakRss
 from tests.bench.raw_limit import FIELDS, QUERY_ALL
 from tests.bench.report import write_report
 from tests.plugins.database import REPO_ROOT, create_database, drop_database
 from tests.plugins.sync import emulator_settings, log_events
 
 # (label, reps, activities per rep-week): Task + Event rows come out near the label.
-ORGS = (("100k", 5, 375), ("1M", 50, 375))
+# BENCH_SYNC_ORGS=100k (labels, comma-separated) runs only those.
+ORGS = tuple(
+    org
+    for org in (("100k", 5, 375), ("1M", 50, 375))
+    if org[0] in os.environ.get("BENCH_SYNC_ORGS", "100k,1M").split(",")
+)
+PASSES_PER_DAY = 24 * 3600 // 60  # the default 60 s interval
+QUIET_PASSES = 3
 NAIVE_SAMPLE_ROWS = 30_000
 ROUNDS = 2
 _MODELS: dict[str, type[Any]] = {
@@ -118,20 +127,21 @@ def _run_child(
             text=True,
         )
         assert process.stderr is not None
-        stderr = process.stderr.read()
-        _, status, usage = os.wait4(process.pid, 0)
+        with PeakRss(process.pid) as peak:  # until the child closes stderr, exiting: not reaped
+            stderr = process.stderr.read()
+        _, status = os.waitpid(process.pid, 0)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     assert process.returncode == 0, stderr[-3000:]
-    return Measured(seconds, usage.ru_maxrss / 1024, out_path.read_text(), stderr)
+    return Measured(seconds, peak.mb, out_path.read_text(), stderr)
 
 
 class _Worker:
     """Passes of one long-lived SyncEngine in this process, as `sync worker` (run_worker) makes
     them: describes, login and pooled connections carry over from pass to pass."""
 
-    def __init__(self, emu: EmulatorHandle, url: str, engine: Engine, work: Path) -> None:
-        settings = emulator_settings(emu, url, work)
+    def __init__(self, emu: EmulatorHandle, url: str, engine: Engine, work: Path, **options: Any) -> None:
+        settings = emulator_settings(emu, url, work, **options)
         install_coaching_hooks(settings)
         self._sync = SyncEngine(settings, engine)
 
@@ -145,6 +155,51 @@ class _Worker:
 
     def close(self) -> None:
         self._sync.close()
+
+
+def _calls(emu: EmulatorHandle, worker: _Worker) -> int:
+    """API calls of the worker's next pass, by the emulator's count (Sforce-Limit-Info)."""
+    before = emu.stats()["apiUsage"]["used"]
+    worker.run_pass()
+    return int(emu.stats()["apiUsage"]["used"]) - int(before)
+
+
+def _api_budget(
+    emu: EmulatorHandle, url: str, engine: Engine, work: Path, counts: dict[str, int]
+) -> dict[str, Any]:
+    """API calls of a worker on the synced database, counted by the emulator: a quiet pass, a
+    pass after 1% of the activities changed, and the daily id reconciliation; projected to a
+    day of passes at the default 60 s interval. The worker's overlap is 2 s (default 120 s) so
+    its probes are trusted within seconds: a quiet pass then costs what it costs in steady state.
+    """
+    worker = _Worker(emu, url, engine, work, sync_overlap_seconds=2)
+    for _ in range(2):  # read the windows once more, until the last read began after the newest record
+        time.sleep(2.5)
+        worker.run_pass()
+    quiet = [_calls(emu, worker) for _ in range(QUIET_PASSES)]
+    _change_activities(emu, counts)
+    changed = _calls(emu, worker)
+    time.sleep(2.5)
+    worker.run_pass()  # the changed objects' window, read once more (a pass of the overlap)
+    time.sleep(2.5)
+    with engine.begin() as conn:  # a day later for the id reconciliation
+        conn.exec_driver_sql(
+            "UPDATE sync_state SET last_reconciled_at = last_reconciled_at - interval '25 hours'"
+        )
+    reconcile = _calls(emu, worker) - min(quiet)
+    worker.close()
+    per_quiet_pass = max(quiet)
+    # A change re-read by the passes of the default overlap (120 s / 60 s = 2 more passes).
+    change_extra = (changed - per_quiet_pass) * 3
+    return {
+        "calls_quiet_pass": per_quiet_pass,
+        "calls_changed_pass": changed,
+        "calls_reconcile": reconcile,
+        "calls_per_day_quiet": per_quiet_pass * PASSES_PER_DAY + reconcile,
+        # 1% of the activities changed every hour: each change read three times, and the two
+        # busy objects (Task, Event) described anew each hour.
+        "calls_per_day_hourly_1pct": per_quiet_pass * PASSES_PER_DAY + reconcile + 24 * (change_extra + 2),
+    }
 
 
 def _run_sync(emu: EmulatorHandle, url: str, work: Path, *args: str, **settings: str) -> Measured:
@@ -166,15 +221,19 @@ def _pass_seconds(stderr: str) -> float:
 
 
 @contextmanager
-def _fresh_database(server_engine: Engine) -> Iterator[tuple[str, Engine]]:
-    url = create_database(server_engine, "salescoach_bench")
+def _fresh_database(
+    server_engine: Engine, prefix: str = "salescoach_bench", *, keep: bool = False
+) -> Iterator[tuple[str, Engine]]:
+    """A migrated database, dropped on exit unless `keep` (to look into it afterwards)."""
+    url = create_database(server_engine, prefix)
     engine = create_engine(url)
     upgrade(engine)
     try:
         yield url, engine
     finally:
         engine.dispose()
-        drop_database(server_engine, url)
+        if not keep:
+            drop_database(server_engine, url)
 
 
 def _salesforce(emu: EmulatorHandle) -> Salesforce:
@@ -293,6 +352,7 @@ def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine)
                             incremental = _run_sync(emu, url, work)
                             worker_incr_s, worker_report = worker.run_pass()
                             worker.close()
+                            budget = _api_budget(emu, worker_url, worker_engine, work, counts)
                         inc_objects = list(_object_results(incremental.stderr).values())
                         assert sum(r["updated"] for r in inc_objects) == changed
                         assert sum(r["deleted"] for r in inc_objects) == deleted
@@ -345,6 +405,8 @@ def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine)
                 # steady state of `sync worker`. Neither pays interpreter start or imports; the
                 # full pass pays the login and six describes, as a worker's first pass does.
                 "worker_incr_pct_of_full": 100 * worker_incr_s / worker_full_s,
+                **budget,
+                "load_average": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
         )

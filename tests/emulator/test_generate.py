@@ -117,3 +117,13 @@ def test_no_timestamp_lies_in_the_future_of_the_end_day(tmp_path: Path) -> None:
         rows = _read(tmp_path, name)
         newest = max(r["SystemModstamp"] for r in rows)
         assert sum(r["SystemModstamp"] == newest for r in rows) < 5, name
+
+
+def test_opportunities_per_rep_month_sets_the_deal_volume(tmp_path: Path) -> None:
+    # 40 reps x 6 months: the default averages 6.5 starts a rep-month (x 0.6-1.2 by skill, 0.975
+    # on average), so about 40 * 6 * 6.5 * 0.975 = 1,521; four times the rate, four times the deals.
+    options = {"reps": 40, "managers": 4, "months": 6, "end": date(2026, 3, 31), "activities_per_rep_week": 1}
+    default = generate_org(tmp_path / "default", seed=3, **options)  # type: ignore[arg-type]
+    busy = generate_org(tmp_path / "busy", seed=3, opportunities_per_rep_month=26, **options)  # type: ignore[arg-type]
+    assert 1_200 < default.counts["Opportunity"] < 1_850
+    assert 3.4 < busy.counts["Opportunity"] / default.counts["Opportunity"] < 4.6

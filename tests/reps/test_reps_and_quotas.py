@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql
+from sqlmodel import Session, col
 
 from salescoach_core.models import SfUser
+from salescoach_core.reps import rep_condition
 from tests.plugins.factories import Factory
 
 
@@ -22,6 +28,29 @@ def test_reps_are_active_users_with_an_opportunity_or_a_manager(client: TestClie
     assert boss.id not in ids
     assert all(client.get(f"/v1/reps/{rep_id}").status_code == 200 for rep_id in (member.id, owner.id))
     assert client.get(f"/v1/reps/{boss.id}").status_code == 404
+
+
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
+
+
+def test_whether_a_user_owns_an_opportunity_is_an_index_probe(db_session: Session, factory: Factory) -> None:
+    # Every rep read asks it (get_rep): a scan of sf_opportunity costs in proportion to the org
+    # (0.35 s more per rep scorecard at 200k opportunities than at 5k, tests/bench/test_scale_bench.py).
+    # The opportunity indexes hold the rows `WHERE NOT is_deleted`: the condition must say so.
+    owner = factory.user("Owner")
+    factory.opportunity(owner, created=datetime(2026, 10, 1, tzinfo=UTC))
+    query = select(SfUser).where(col(SfUser.id) == owner.id, rep_condition())  # type: ignore[arg-type]
+    sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    db_session.execute(text("SET LOCAL enable_seqscan = off"))  # an index, if any can serve
+    (plan,) = db_session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}")).scalar_one()
+    on_opportunities = [n for n in _nodes(plan["Plan"]) if n.get("Relation Name") == "sf_opportunity"]
+    assert on_opportunities, json.dumps(plan)
+    assert all(n["Node Type"] in ("Index Only Scan", "Index Scan") for n in on_opportunities), json.dumps(
+        plan
+    )
+    assert "hashed SubPlan" not in json.dumps(plan), json.dumps(plan)  # a probe per user, not the whole index
+    assert db_session.scalars(query).one().id == owner.id
 
 
 def test_rep_list_pages_with_an_opaque_cursor(client: TestClient, factory: Factory) -> None:

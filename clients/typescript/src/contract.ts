@@ -31,3 +31,15 @@ export function secretOf(created: Created): string {
 export function explain(problem: Problem): string {
   return `${problem.status} ${problem.code}: ${problem.detail ?? problem.title}`;
 }
+
+// Every operation documents its error statuses with the Problem schema, extension members included.
+type RepNotFound = operations["getRep"]["responses"][404]["content"]["application/problem+json"];
+type GoalRefused = operations["createGoal"]["responses"][409]["content"]["application/problem+json"];
+
+export function missingRep(problem: RepNotFound): string {
+  return problem.code;
+}
+
+export function blockingGoals(problem: GoalRefused): string[] {
+  return (problem.active_goals ?? []).map((goal) => `${goal.id} ${goal.period}`);
+}

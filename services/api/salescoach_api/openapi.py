@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from salescoach_api.error_responses import document_errors
 from salescoach_api.idempotency import document_idempotency
 
 
@@ -22,6 +23,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schema = FastAPI.openapi(app)
     if schema is not previous:
         document_idempotency(schema)
+        document_errors(app, schema)
     return schema
 
 

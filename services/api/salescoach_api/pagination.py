@@ -30,10 +30,12 @@ MAX_LIMIT = 500
 
 class InvalidCursorError(UnprocessableError):
     code = "invalid_cursor"
+    title = "Invalid cursor"
 
 
 class InvalidSortError(UnprocessableError):
     code = "invalid_sort"
+    title = "Invalid sort"
 
 
 def _invalid_cursor() -> InvalidCursorError:

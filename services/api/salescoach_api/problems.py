@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import FastAPI, Request
@@ -40,6 +41,68 @@ _CODE_BY_STATUS = {
 }
 
 
+@dataclass(frozen=True)
+class ProblemType:
+    """One `code`: the status and the title every problem with that code carries."""
+
+    code: str
+    status: int
+    title: str
+
+
+PROBLEM_TYPES = {
+    problem.code: problem
+    for problem in (
+        ProblemType("bad_request", 400, "Bad request"),
+        ProblemType("invalid_idempotency_key", 400, "Invalid Idempotency-Key"),
+        ProblemType("cors_method_not_allowed", 400, "CORS method not allowed"),
+        ProblemType("cors_header_not_allowed", 400, "CORS header not allowed"),
+        ProblemType("cors_origin_not_allowed", 403, "CORS origin not allowed"),
+        ProblemType("not_found", 404, "Not found"),
+        ProblemType("method_not_allowed", 405, "Method not allowed"),
+        ProblemType("not_acceptable", 406, "Not acceptable"),
+        ProblemType("conflict", 409, "Conflict"),
+        ProblemType("request_too_large", 413, "Request too large"),
+        ProblemType("unsupported_media_type", 415, "Unsupported media type"),
+        ProblemType("validation_failed", 422, "Invalid request"),
+        ProblemType("invalid_text", 422, "Text that cannot be stored"),
+        ProblemType("invalid_id", 422, "Not a Salesforce id"),
+        ProblemType("date_out_of_range", 422, "Date out of range"),
+        ProblemType("number_out_of_range", 422, "Number out of range"),
+        ProblemType("json_too_large", 422, "JSON too large"),
+        ProblemType("json_too_deep", 422, "JSON too deep"),
+        ProblemType("internal_error", 500, "Internal error"),
+        ProblemType("service_unavailable", 503, "Service unavailable"),
+        ProblemType(DatabaseFault.UNAVAILABLE.value, 503, "Database unavailable"),
+        ProblemType(DatabaseFault.BUSY.value, 503, "Database busy"),
+        ProblemType("migrations_pending", 503, "Migrations pending"),
+    )
+}
+"""The problems no `DomainError` class stands for (the framework's, the middlewares'): the one
+title of each code. A `DomainError` carries its own (`problem_catalog` checks they agree)."""
+
+
+def _domain_error_classes(root: type[DomainError] = DomainError) -> Iterator[type[DomainError]]:
+    for subclass in root.__subclasses__():
+        yield subclass
+        yield from _domain_error_classes(subclass)
+
+
+def problem_catalog() -> dict[str, ProblemType]:
+    """Every code the API answers with, its status and its one title: `PROBLEM_TYPES` and every
+    `DomainError` class (bases marked `abstract` are never raised). A code given two statuses or
+    two titles is a ValueError: a client switching on `code` must always see the same problem."""
+    catalog = dict(PROBLEM_TYPES)
+    for error in _domain_error_classes():
+        if error.__dict__.get("abstract", False):
+            continue
+        found = ProblemType(error.code, error.status, error.title)
+        known = catalog.setdefault(found.code, found)
+        if known != found:
+            raise ValueError(f"{error.__qualname__}: {found} disagrees with {known}")
+    return catalog
+
+
 class FieldError(BaseModel):
     """One invalid input: where it is (`loc`, e.g. ["body", "amount"]) and what is wrong."""
 
@@ -48,17 +111,63 @@ class FieldError(BaseModel):
     type: str
 
 
+class RowError(BaseModel):
+    """One invalid row of a bulk load (`invalid_quota_rows`)."""
+
+    row: int = Field(description="1 for the first row (in a CSV, the first after the header).")
+    field: str = Field(description="The column at fault.")
+    message: str
+
+
+class ActiveGoalRef(BaseModel):
+    """An active goal standing in the way (`goal_limit_reached`)."""
+
+    id: str
+    kind: str
+    summary: str
+    period: str = Field(description="The goal's period label (`2026-10`, `2026-Q4`).")
+
+
 class Problem(BaseModel):
-    """An error, as RFC 9457 problem details plus a stable `code`."""
+    """An error, as RFC 9457 problem details plus a stable `code`. Some codes carry extension
+    members, listed here; any other member may be added later, so a client ignores the ones it
+    does not know."""
 
     type: str = Field(description="URI reference naming the problem type: /problems/{code}.")
-    title: str = Field(description="Short summary of the problem type.")
+    title: str = Field(description="Short summary of the problem type; one per `code`.")
     status: int = Field(description="The HTTP status code.")
     detail: str | None = Field(default=None, description="What went wrong here and what to fix.")
-    code: str = Field(description="Stable machine-readable error code.")
+    code: str = Field(description="Stable machine-readable error code (docs/errors.md lists them).")
     instance: str | None = Field(default=None, description="The request path.")
     request_id: str | None = Field(default=None, description="Quote this when reporting a problem.")
-    errors: list[FieldError] | None = Field(default=None, description="Validation errors, per field.")
+    errors: list[FieldError] | None = Field(
+        default=None,
+        description="Validation errors, per field (every 422 of a request's fields, `invalid_scenario`, "
+        "and a domain error about one body field).",
+    )
+    active_goals: list[ActiveGoalRef] | None = Field(
+        default=None, description="`goal_limit_reached`: the active goals in overlapping periods."
+    )
+    missing: list[Literal["action_item_with_due_date", "follow_up"]] | None = Field(
+        default=None, description="The hold requirements missing (`*_required` codes of a session hold)."
+    )
+    baseline: float | None = Field(
+        default=None, description="`target_worse_than_baseline`: the baseline the target falls behind."
+    )
+    row_errors: list[RowError] | None = Field(
+        default=None, description="`invalid_quota_rows`: each invalid row and column."
+    )
+    unknown_manager_ids: list[str] | None = Field(
+        default=None, description="`unknown_manager`: the team keys naming no synced user."
+    )
+    known: list[str] | None = Field(
+        default=None, description="`invalid_webhook` on unknown event types: the event types there are."
+    )
+    created: dict[str, Any] | None = Field(
+        default=None,
+        description="`response_not_replayable`: the first answer without its secret (null when it was "
+        "not JSON).",
+    )
 
     model_config = {"extra": "allow"}
 
@@ -84,9 +193,10 @@ def problem_response(
     **extensions: Any,
 ) -> JSONResponse:
     code = code or _CODE_BY_STATUS.get(status, f"http_{status}")
+    known = PROBLEM_TYPES.get(code)
     body = Problem(
         type=f"/problems/{code}",
-        title=title or HTTPStatus(status).phrase,
+        title=title or (known.title if known else HTTPStatus(status).phrase),
         status=status,
         detail=detail,
         code=code,

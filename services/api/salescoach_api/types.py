@@ -55,6 +55,11 @@ Days = Annotated[
     PlainSerializer(lambda v: float(v.quantize(CENT)), return_type=float, when_used="json"),
     Field(description="Days, rounded to 2 decimal places."),
 ]
+FractionalCount = Annotated[
+    Decimal,
+    PlainSerializer(lambda v: float(v.quantize(CENT)), return_type=float, when_used="json"),
+    Field(description="A count that need not be whole (an average, a prorated number), to 2 decimal places."),
+]
 
 # --- input: what PostgreSQL and every JSON reader can take and give back
 
@@ -223,7 +228,8 @@ Day = Annotated[date, AfterValidator(_day)]
 Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
 """A date-time with a UTC offset, in the years of `Day` both locally and in UTC."""
 
-_SF_ID_SCHEMA = {"minLength": 15, "maxLength": 18, "pattern": "^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$"}
+SALESFORCE_ID_PATTERN = "^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$"
+_SF_ID_SCHEMA = {"minLength": 15, "maxLength": 18, "pattern": SALESFORCE_ID_PATTERN}
 
 
 def _salesforce_id(value: str) -> str:

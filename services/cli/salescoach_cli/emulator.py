@@ -66,6 +66,9 @@ def generate(
     activities_per_rep_week: Annotated[
         int, typer.Option(help="Average Tasks per rep per week (Events are 1/8 of that).")
     ] = 40,
+    opportunities_per_rep_month: Annotated[
+        float, typer.Option(help="Average opportunities a rep starts per month (skill scales it 0.6-1.2x).")
+    ] = 6.5,
 ) -> None:
     """Write a realistic, deterministic demo org as Object.csv files."""
     import structlog
@@ -81,6 +84,7 @@ def generate(
         end=date.fromisoformat(end) if end else None,
         seed=seed,
         activities_per_rep_week=activities_per_rep_week,
+        opportunities_per_rep_month=opportunities_per_rep_month,
     )
     structlog.get_logger(__name__).info(
         "emulator.generate_done", out=str(out), counts=result.counts, seconds=round(result.seconds, 2)

@@ -181,6 +181,8 @@ FIELDS = {
     }
 }
 DAY_S = 86400.0
+# A rep's average deal starts a month, the default of `generate_org`.
+OPPORTUNITIES_PER_REP_MONTH = 6.5
 # Activity history reaches further back than the pipeline, past the one-year archive line.
 ACTIVITY_LEAD_DAYS = 45
 
@@ -365,9 +367,11 @@ def _accounts_and_contacts(
 
 
 def _opportunities(
-    rng: random.Random, ids: _Ids, cal: _Calendar, book: _Book, *, months: int
+    rng: random.Random, ids: _Ids, cal: _Calendar, book: _Book, *, months: int, per_rep_month: float
 ) -> tuple[list[Row], list[Row]]:
-    """Opportunities and one OpportunityHistory row per stage change (drawn together)."""
+    """Opportunities and one OpportunityHistory row per stage change (drawn together). A rep
+    starts `per_rep_month` deals a month on average, 4/6.5 to 9/6.5 of it drawn per rep, times
+    0.6-1.2 by skill."""
     opps: list[Row] = []
     history: list[Row] = []
     end_epoch = cal.end_epoch
@@ -376,7 +380,9 @@ def _opportunities(
     for rid in book.reps:
         book.opportunities[rid] = []
         s = book.skill[rid]
-        starts = round(months * rng.uniform(4, 9) * (0.6 + 0.6 * s))
+        starts = round(
+            months * rng.uniform(4, 9) * (per_rep_month / OPPORTUNITIES_PER_REP_MONTH) * (0.6 + 0.6 * s)
+        )
         for _ in range(starts):
             oid = ids.new("Opportunity")
             created_e = cal.start_epoch + rng.uniform(0, cal.total_days) * DAY_S
@@ -515,6 +521,7 @@ def generate_org(
     end: date | None = None,
     seed: int = 1,
     activities_per_rep_week: int = 40,
+    opportunities_per_rep_month: float = OPPORTUNITIES_PER_REP_MONTH,
 ) -> GenerateResult:
     """Write the demo org's CSV files (and ``fields.json``) into ``out_dir``."""
     if reps < 2 or managers < 1 or months < 1:
@@ -535,7 +542,9 @@ def generate_org(
     accounts, contacts = _accounts_and_contacts(rng, ids, cal, book)
     counts["Account"] = _write(out_dir, "Account", ACCOUNT_HEADER, accounts)
     counts["Contact"] = _write(out_dir, "Contact", CONTACT_HEADER, contacts)
-    opps, history = _opportunities(rng, ids, cal, book, months=months)
+    opps, history = _opportunities(
+        rng, ids, cal, book, months=months, per_rep_month=opportunities_per_rep_month
+    )
     counts["Opportunity"] = _write(out_dir, "Opportunity", OPPORTUNITY_HEADER, opps)
     counts["OpportunityHistory"] = _write(out_dir, "OpportunityHistory", HISTORY_HEADER, history)
     per_week = activities_per_rep_week

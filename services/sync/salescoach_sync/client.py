@@ -96,6 +96,15 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _get_text(sf: Salesforce, url: str, params: dict[str, str] | None) -> str:
+    """GET a REST resource and return its body undecoded (errors raised as simple-salesforce
+    raises them, for the call wrapper to map)."""
+    response = sf.session.request("GET", url, params=params, headers=sf.headers)
+    if response.status_code >= 300:
+        exception_handler(response, name="query")
+    return response.content.decode("utf-8")  # JSON is UTF-8 (RFC 8259); never guess
+
+
 def salesforce_datetime(value: datetime) -> str:
     """A UTC instant as a SOQL / REST datetime literal, to the second."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -319,9 +328,16 @@ class SalesforceClient:
         """The first page of a REST query (`queryAll` when `include_deleted`)."""
         return self.call("query", lambda sf: _as_dict(sf.query(soql, include_deleted=include_deleted)))
 
-    def query_more(self, next_records_url: str) -> dict[str, Any]:
+    def query_page(self, soql: str, *, include_deleted: bool) -> str:
+        """The first page of a REST query as the JSON text Salesforce sent, unparsed: the
+        sync hands it to PostgreSQL as it is (see Loader.stage_rest_page)."""
+        endpoint = "queryAll/" if include_deleted else "query/"
+        return self.call("query", lambda sf: _get_text(sf, f"{sf.base_url}{endpoint}", {"q": soql}))
+
+    def query_more_page(self, next_records_url: str) -> str:
+        """A following page (`nextRecordsUrl`) of a REST query, as JSON text."""
         return self.call(
-            "query_more", lambda sf: _as_dict(sf.query_more(next_records_url, identifier_is_url=True))
+            "query_more", lambda sf: _get_text(sf, f"https://{sf.sf_instance}{next_records_url}", None)
         )
 
     def get_deleted(self, object_name: str, start: datetime, end: datetime) -> dict[str, Any]:

@@ -42,11 +42,19 @@ from salescoach_sync.errors import (
     SyncInterrupted,
 )
 from salescoach_sync.events import record_sync_completed
-from salescoach_sync.extract import StopToken, bulk_query, records_to_csv, rest_pages
+from salescoach_sync.extract import StopToken, bulk_query
 from salescoach_sync.hooks import run_refresh_hooks
-from salescoach_sync.load import IDS_TABLE, STAGE_TABLE, Loader
+from salescoach_sync.load import IDS_TABLE, STAGE_TABLE, Loader, RestPage
 from salescoach_sync.objects import MODSTAMP, ObjectSpec, ResolvedObject, object_specs, resolve
-from salescoach_sync.probe import Probe, deleted_span_start, parse_sf_datetime, probe_changes, window_start
+from salescoach_sync.probe import (
+    Probe,
+    QuietCheckpoint,
+    deleted_span_start,
+    probe_changes,
+    quiet_checkpoint,
+    read_deleted,
+    window_start,
+)
 from salescoach_sync.progress import LogProgress, SyncProgress
 from salescoach_sync.report import Mode, ObjectResult, Status, SyncReport
 from salescoach_sync.state import (
@@ -54,6 +62,7 @@ from salescoach_sync.state import (
     Outcome,
     mark_running,
     read_state,
+    read_states,
     relax_durability,
     save_outcome,
 )
@@ -102,6 +111,7 @@ class _Run:
     window_read_at: datetime | None = None
     # A describe made by this run, saved with its outcome: (fields, when).
     described: tuple[list[dict[str, Any]], datetime] | None = None
+    marked_running: bool = False
 
 
 @contextmanager
@@ -165,7 +175,9 @@ class SyncEngine:
         self._main_client.forget_login_failure()
         calls_before = self.api_calls
         probes = {} if full else self._probe(specs)
-        results = self._run_objects(specs, full=full, probes=probes)
+        results = self._settle_quiet(specs, probes)
+        busy = [spec for spec in specs if spec.name not in results]
+        results.update(self._run_objects(busy, full=full, probes={n: p for n, (_, p) in probes.items()}))
         report = SyncReport(
             [results[spec.name] for spec in specs if spec.name in results],
             seconds=time.perf_counter() - started,
@@ -185,19 +197,95 @@ class SyncEngine:
         )
         return report
 
-    def _probe(self, specs: Sequence[ObjectSpec]) -> dict[str, Probe]:
-        """One composite request for the objects that will run incrementally (module probe)."""
+    def _probe(self, specs: Sequence[ObjectSpec]) -> dict[str, tuple[ObjectState, Probe]]:
+        """One composite request for the objects that will run incrementally (module probe):
+        per object, the state the probe was planned on and what it found."""
         with _driver_connection(self._engine) as conn:
-            states = [(spec, read_state(conn, spec.name)) for spec in specs]
-        items = [(spec, state) for spec, state in states if state is not None and state.last_full_sync_at]
+            states = read_states(conn, [spec.name for spec in specs])
+        items = [
+            (spec, state)
+            for spec in specs
+            if (state := states.get(spec.name)) is not None and state.last_full_sync_at
+        ]
         if not items:
             return {}
         try:
-            return probe_changes(self.client, items, self._settings, _now())
+            probes = probe_changes(self.client, items, self._settings, _now())
         except SyncError as exc:
             # Login refused, quota stop: each object meets it again and reports it.
             log.warning("sync_probe_failed", code=exc.code, error=str(exc))
             return {}
+        return {spec.name: (state, probes[spec.name]) for spec, state in items}
+
+    def _settle_quiet(
+        self, specs: Sequence[ObjectSpec], probes: dict[str, tuple[ObjectState, Probe]]
+    ) -> dict[str, ObjectResult]:
+        """The objects whose probe shows nothing to do (probe.quiet_checkpoint) only move their
+        checkpoints: all of them in ONE transaction on one connection, with no staging table,
+        describe, "running" row or Salesforce call. Each under its advisory lock (held
+        elsewhere: skipped, as in sync_object); one whose state moved since the probe read it
+        (another worker synced it meanwhile) is left to sync_object, and so is one whose
+        settings its last describe cannot satisfy (a configured field it lacks): sync_object
+        describes anew and reports what is wrong."""
+        quiet: list[tuple[ObjectSpec, ObjectState, QuietCheckpoint]] = []
+        for spec in specs:
+            state, probe = probes.get(spec.name, (None, None))
+            if state is not None and probe is not None and self._fields_resolve(spec, state):
+                checkpoint = quiet_checkpoint(spec, state, probe, self._settings)
+                if checkpoint is not None:
+                    quiet.append((spec, state, checkpoint))
+        results: dict[str, ObjectResult] = {}
+        if not quiet:
+            return results
+        with _driver_connection(self._engine) as conn, conn.transaction():
+            relax_durability(conn)
+            for spec, state, checkpoint in quiet:
+                started = time.perf_counter()
+                if not self._try_lock(conn, spec):
+                    log.info("sync_object_locked_elsewhere", object=spec.name)
+                    results[spec.name] = ObjectResult(spec.name, None, "skipped")
+                    continue
+                if read_state(conn, spec.name) != state:
+                    continue
+                self.progress.started(spec.name, "incremental")
+                run = _Run(mode="incremental", started_at=_now())
+                result = ObjectResult(
+                    spec.name,
+                    "incremental",
+                    "ok",
+                    seconds=time.perf_counter() - started,
+                    high_water_mark=state.high_water_mark,
+                )
+                save_outcome(
+                    conn,
+                    spec.name,
+                    self._outcome(result, run),
+                    deleted_checked_at=checkpoint.deleted_checked_at,
+                    window_read_at=checkpoint.window_read_at,
+                )
+                results[spec.name] = result
+        for result in results.values():
+            if result.status == "ok":
+                self.progress.finished(result)
+        return results
+
+    def _fields_resolve(self, spec: ObjectSpec, state: ObjectState) -> bool:
+        """Whether the settings' fields resolve against the last describe (this process's, or
+        the one saved in sync_state, whatever its age): a check without an API call. The
+        result is kept like a describe of that age (`_resolve` describes anew once it is an
+        hour old), so a worker checks each object once, not every pass."""
+        if spec.name in self._resolved:
+            return True
+        if state.described_fields is None:
+            return False
+        try:
+            resolved = resolve(spec, {"fields": state.described_fields}, self._settings)
+        except SalesforceAccessError:
+            return False
+        described_at = state.described_at
+        age = (_now() - described_at).total_seconds() if described_at else DESCRIBE_TTL_SECONDS
+        self._resolved[spec.name] = (resolved, time.monotonic() - max(age, 0.0))
+        return True
 
     def _run_objects(
         self, specs: Sequence[ObjectSpec], *, full: bool, probes: dict[str, Probe]
@@ -267,8 +355,8 @@ class SyncEngine:
                         "full" if full or state is None or state.last_full_sync_at is None else "incremental"
                     )
                     run = _Run(mode=mode, started_at=_now())
-                    with _driver_connection(self._engine) as status_conn:
-                        mark_running(status_conn, spec.name, mode=mode, started_at=run.started_at)
+                    if mode == "full":
+                        self._mark_running(spec, run)
                     self.progress.started(spec.name, mode)
                     resolved = self._resolve(spec, state, run, fresh=full)
                     loader = Loader(conn, resolved)
@@ -395,26 +483,26 @@ class SyncEngine:
             body = probe.deleted if probe is not None and probe.deleted_start == deleted_start else None
             if body is None:
                 body = self.client.get_deleted(spec.name, deleted_start, now)
-            deleted = [
-                (str(r["id"]), parse_sf_datetime(str(r["deletedDate"])))
-                for r in body.get("deletedRecords", [])
-                if r.get("deletedDate")
-            ]
-            covered = body.get("latestDateCovered")
-            run.deleted_checked_at = parse_sf_datetime(str(covered)) if covered else now
-            earliest = body.get("earliestDateAvailable")
-            if earliest and parse_sf_datetime(str(earliest)) > deleted_start:
+            span = read_deleted(body, deleted_start, now)
+            deleted = span.records
+            run.deleted_checked_at = span.checked_until
+            if span.bin_emptied:
                 # The recycle bin was emptied after our checkpoint: deletes may be invisible.
-                log.info("sync_recycle_bin_emptied", object=spec.name, earliest_date_available=earliest)
+                log.info(
+                    "sync_recycle_bin_emptied",
+                    object=spec.name,
+                    earliest_date_available=body.get("earliestDateAvailable"),
+                )
                 reconcile = True
         if reconcile:
+            self._mark_running(spec, run)
             run.deleted += self._reconcile(loader, resolved)
             run.reconciled = True
             run.deleted_checked_at = run.deleted_checked_at or run.started_at
 
         where = f"{MODSTAMP} >= {salesforce_datetime(since)}" if since is not None else None
         threshold = self._settings.sync_rest_threshold
-        first: dict[str, Any] | None = None
+        first: RestPage | None = None
         run.window_read_at = run.started_at
         if probe is not None and probe.changed is not None:
             # The composite probe counted what is new since the last read: nothing means
@@ -431,21 +519,19 @@ class SyncEngine:
             # whole delta as a rule and still tells its size.
             total = self._delta_count(spec.name, where, include_deleted=spec.query_all)
         else:
-            first = self.client.query(resolved.soql(where), include_deleted=spec.query_all)
-            total = int(first.get("totalSize", 0))
+            first = loader.stage_rest_page(
+                self.client.query_page(resolved.soql(where), include_deleted=spec.query_all)
+            )
+            total = first.total
         self.progress.total(spec.name, total)
         if total > threshold:
             log.info("sync_delta_uses_bulk", object=spec.name, records=total)
+            if first is not None:
+                loader.clear_stage()
+            self._mark_running(spec, run)
             run.rows_read = self._bulk_into_stage(loader, resolved, since)
         elif total > 0:
-            if first is None:
-                first = self.client.query(resolved.soql(where), include_deleted=spec.query_all)
-            fields = [f.api_name for f in resolved.staged]
-            for page in rest_pages(self.client, first, self.stop):
-                records = page.get("records", [])
-                loader.copy_csv([records_to_csv(records, fields)])
-                run.rows_read += len(records)
-                self.progress.page(spec.name, run.rows_read)
+            run.rows_read = self._rest_into_stage(loader, resolved, where, first)
         if run.rows_read:
             if run.rows_read >= ANALYZE_STAGE_MIN_ROWS:
                 loader.analyze_stage()
@@ -458,10 +544,37 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ steps
 
+    def _mark_running(self, spec: ObjectSpec, run: _Run) -> None:
+        """Commit a "running" row on a connection of its own, so `sync status` shows a long
+        read (a full one, a Bulk job, an id reconciliation) while it runs. A small incremental
+        read is over in milliseconds: it spares itself the second connection and commit."""
+        if run.marked_running:
+            return
+        with _driver_connection(self._engine) as status_conn:
+            mark_running(status_conn, spec.name, mode=run.mode, started_at=run.started_at)
+        run.marked_running = True
+
     def _delta_count(self, name: str, where: str | None, *, include_deleted: bool) -> int:
         soql = f"SELECT COUNT() FROM {name}"  # noqa: S608 - SOQL; the object name comes from the specs
         body = self.client.query(f"{soql} WHERE {where}" if where else soql, include_deleted=include_deleted)
         return int(body.get("totalSize", 0))
+
+    def _rest_into_stage(
+        self, loader: Loader, resolved: ResolvedObject, where: str | None, first: RestPage | None
+    ) -> int:
+        """Stage the window over REST, page by page (the first one may be staged already)."""
+        spec = resolved.spec
+        page = first or loader.stage_rest_page(
+            self.client.query_page(resolved.soql(where), include_deleted=spec.query_all)
+        )
+        rows = page.rows
+        self.progress.page(spec.name, rows)
+        while page.next_url is not None:
+            self.stop.check()
+            page = loader.stage_rest_page(self.client.query_more_page(page.next_url))
+            rows += page.rows
+            self.progress.page(spec.name, rows)
+        return rows
 
     def _bulk_into_stage(self, loader: Loader, resolved: ResolvedObject, since: datetime | None) -> int:
         self._in_windows(

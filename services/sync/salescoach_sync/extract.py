@@ -1,13 +1,11 @@
 """Reading from Salesforce: Bulk API 2.0 query jobs (create, poll fast then back off, stream
-the CSV result page by page) and REST query pages turned into the same CSV form.
+the CSV result page by page). REST query pages go to PostgreSQL as JSON (Loader.stage_rest_page).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -112,37 +110,3 @@ def _delete_job(client: SalesforceClient, job_id: str) -> None:
         client.delete_query_job(job_id)
     except Exception as exc:  # never hide the error that ended the job
         log.info("bulk_job_not_deleted", job_id=job_id, error=str(exc))
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return value
-
-
-def records_to_csv(records: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> bytes:
-    """REST records as Bulk-style CSV (header of API names), so one COPY path loads both."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(fields)
-    for record in records:
-        writer.writerow([_csv_value(record.get(field)) for field in fields])
-    return buffer.getvalue().encode()
-
-
-def rest_pages(
-    client: SalesforceClient, first: Mapping[str, Any], stop: StopToken
-) -> Iterator[Mapping[str, Any]]:
-    """The first REST page, then the following ones by `nextRecordsUrl`."""
-    page = first
-    while True:
-        yield page
-        next_url = page.get("nextRecordsUrl")
-        if page.get("done", True) or not next_url:
-            return
-        stop.check()
-        page = client.query_more(str(next_url))

@@ -93,6 +93,31 @@ def parse_sf_datetime(value: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+@dataclass(frozen=True)
+class DeletedSpan:
+    """getDeleted's answer for a span, read: the records it lists (id, deletedDate), the end of
+    the span it covered, and whether the recycle bin was emptied after the span's start (then
+    deletes may be invisible and only an id reconciliation can tell)."""
+
+    records: list[tuple[str, datetime]]
+    checked_until: datetime
+    bin_emptied: bool
+
+
+def read_deleted(body: dict[str, Any], start: datetime, now: datetime) -> DeletedSpan:
+    covered = body.get("latestDateCovered")
+    earliest = body.get("earliestDateAvailable")
+    return DeletedSpan(
+        records=[
+            (str(r["id"]), parse_sf_datetime(str(r["deletedDate"])))
+            for r in body.get("deletedRecords", [])
+            if r.get("deletedDate")
+        ],
+        checked_until=parse_sf_datetime(str(covered)) if covered else now,
+        bin_emptied=bool(earliest) and parse_sf_datetime(str(earliest)) > start,
+    )
+
+
 @dataclass
 class Probe:
     """What the composite said about one object. `changed`: records in the window (COUNT()),
@@ -199,3 +224,36 @@ def probe_changes(
             else:
                 probe.deleted = body
     return probes
+
+
+@dataclass(frozen=True)
+class QuietCheckpoint:
+    """Where a quiet object's checkpoints move: `window_read_at` to what the probe saw,
+    `deleted_checked_at` to the end of the getDeleted span it carried (None: not due)."""
+
+    window_read_at: datetime
+    deleted_checked_at: datetime | None
+
+
+def quiet_checkpoint(
+    spec: ObjectSpec, state: ObjectState, probe: Probe, settings: Settings
+) -> QuietCheckpoint | None:
+    """The checkpoints of an object the probe shows to have nothing to do: no record to read,
+    no delete to apply (getDeleted not due, or due and listing none with the recycle bin
+    intact), no id reconciliation due. None when it has something to do, or the probe cannot
+    tell: the object then runs as usual."""
+    if probe.changed != 0 or probe.seen_until is None:
+        return None
+    reconciled = state.last_reconciled_at
+    if reconciled is None or probe.at - reconciled >= timedelta(hours=settings.sync_reconcile_every_hours):
+        return None
+    start = window_start(state.high_water_mark, settings.sync_overlap_seconds)
+    due = deleted_span_start(spec, state, start, probe.at, settings)
+    if due is None:
+        return QuietCheckpoint(probe.seen_until, None)
+    if not isinstance(due, datetime) or due != probe.deleted_start or probe.deleted is None:
+        return None
+    span = read_deleted(probe.deleted, due, probe.at)
+    if span.records or span.bin_emptied:
+        return None
+    return QuietCheckpoint(probe.seen_until, span.checked_until)

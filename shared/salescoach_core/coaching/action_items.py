@@ -111,7 +111,7 @@ def create_action_item(
 def get_action_item(session: Session, item_id: uuid.UUID) -> ActionItem:
     item = session.get(ActionItem, item_id)
     if item is None:
-        raise ActionItemNotFoundError(f"No action item {item_id}.")
+        raise ActionItemNotFoundError.of(item_id)
     return item
 
 

@@ -7,14 +7,25 @@ from salescoach_core.errors import ConflictError, ForbiddenError, NotFoundError,
 
 class GoalNotFoundError(NotFoundError):
     code = "goal_not_found"
+    title = "Goal not found"
+    template = "No goal {id} among those you may see; `GET /v1/reps/{{rep_id}}/goals` lists a rep's goals."
 
 
 class SessionNotFoundError(NotFoundError):
     code = "session_not_found"
+    title = "Session not found"
+    template = (
+        "No session {id} among those you may see; `GET /v1/reps/{{rep_id}}/sessions` lists a rep's sessions."
+    )
 
 
 class ActionItemNotFoundError(NotFoundError):
     code = "action_item_not_found"
+    title = "Action item not found"
+    template = (
+        "No action item {id} among those you may see; `GET /v1/reps/{{rep_id}}/action-items` lists a "
+        "rep's items."
+    )
 
 
 class GoalLimitReachedError(ConflictError):
@@ -63,6 +74,7 @@ class HoldRequirementsMissingError(UnprocessableError):
 
     code = "hold_requirements_missing"
     title = "Session cannot be closed as held"
+    abstract = True
 
 
 class ActionItemWithDueDateRequiredError(HoldRequirementsMissingError):
@@ -92,6 +104,7 @@ class CompletedOnOutOfRangeError(InvalidActionItemError):
     forward-dated completion would move willingness_to_change."""
 
     code = "completed_on_out_of_range"
+    title = "Completion date out of range"
 
 
 class CoachCancelsActionItemsError(ForbiddenError):

@@ -232,7 +232,7 @@ def create_goal(
 def get_goal(session: Session, goal_id: uuid.UUID) -> CoachingGoal:
     goal = session.get(CoachingGoal, goal_id)
     if goal is None:
-        raise GoalNotFoundError(f"No goal {goal_id}.")
+        raise GoalNotFoundError.of(goal_id)
     return goal
 
 

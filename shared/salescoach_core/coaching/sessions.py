@@ -107,7 +107,7 @@ def create_session(
 def get_session(session: Session, session_id: uuid.UUID) -> CoachingSession:
     row = session.get(CoachingSession, session_id)
     if row is None:
-        raise SessionNotFoundError(f"No session {session_id}.")
+        raise SessionNotFoundError.of(session_id)
     return row
 
 

@@ -7,10 +7,13 @@ from salescoach_core.errors import NotFoundError, UnprocessableError
 
 class WebhookNotFoundError(NotFoundError):
     code = "webhook_not_found"
+    title = "Webhook not found"
+    template = "No webhook {id}; `GET /v1/webhooks` lists them."
 
 
 class DeliveryNotFoundError(NotFoundError):
     code = "webhook_delivery_not_found"
+    title = "Webhook delivery not found"
 
 
 class InvalidWebhookError(UnprocessableError):

@@ -68,6 +68,7 @@ _EMIT_TEXT = text(
 
 class InvalidCursorError(UnprocessableError):
     code = "invalid_cursor"
+    title = "Invalid cursor"
 
 
 class PsycopgConnection(Protocol):

@@ -61,7 +61,7 @@ def create_endpoint(
 def get_endpoint(session: Session, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
-        raise WebhookNotFoundError(f"No webhook {endpoint_id}.")
+        raise WebhookNotFoundError.of(endpoint_id)
     return endpoint
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from salescoach_api.scorecards.schemas import PeriodPublic
-from salescoach_api.types import CENT, RATE_PLACES, Days, Money, Rate, RequestModel
+from salescoach_api.types import CENT, RATE_PLACES, Days, FractionalCount, Money, Rate, RequestModel
 from salescoach_core.analytics.conversion import ConversionReport, StageCounts
 from salescoach_core.analytics.loss import LossAnalysis
 from salescoach_core.analytics.pipeline import PipelineHealth, Tally
@@ -35,7 +35,9 @@ class LossAnalysisPublic(BaseModel):
     by_stage: list[LossStagePublic] = Field(
         description="Open stages in SortOrder (zeros included), then other stage names, then unknown."
     )
-    mean_days_to_loss: Days | None = Field(description="Mean of CloseDate - date(CreatedDate).")
+    mean_days_to_loss: Days | None = Field(
+        description="Mean of CloseDate - date(CreatedDate) over the lost opportunities; null without one."
+    )
     early_loss_share: Rate | None = Field(
         description="Losses at an early stage / losses at any open stage; null when there are none."
     )
@@ -72,7 +74,9 @@ class ConversionFigures(BaseModel):
     left: int = Field(description="Of those, the ones no longer in it.")
     converted: int = Field(description="Of those that left, the ones that reached a later open or won stage.")
     conversion: Rate | None = Field(description="converted / left; null when none left.")
-    mean_days_in_stage: Days | None
+    mean_days_in_stage: Days | None = Field(
+        description="Days spent in the stage (every visit) per opportunity that left it; null when none left."
+    )
 
     @classmethod
     def of(cls, counts: StageCounts) -> ConversionFigures:
@@ -241,11 +245,23 @@ class WhatIfRequest(RequestModel):
 
 
 class DriversPublic(BaseModel):
-    monthly_starts: Days | None = Field(description="Opportunity starts per month (2 decimal places).")
-    avg_deal_size: Money | None
-    win_rate: Rate | None
-    sales_cycle_days: Days | None
-    monthly_bookings: Money | None = Field(description="monthly_starts * avg_deal_size * win_rate.")
+    """The four levers of the rep's bookings over `baseline_period` (baseline), or after the
+    changes (projected)."""
+
+    monthly_starts: FractionalCount | None = Field(
+        description="Opportunities started per month: opportunity_starts over the baseline period "
+        "divided by its number of months (an average, not a number of days)."
+    )
+    avg_deal_size: Money | None = Field(description="won_amount / won_count; null without a win.")
+    win_rate: Rate | None = Field(
+        description="won_count / (won_count + lost_count); null when nothing closed."
+    )
+    sales_cycle_days: Days | None = Field(
+        description="Mean days from creation to close of the won opportunities; null without a win."
+    )
+    monthly_bookings: Money | None = Field(
+        description="monthly_starts * avg_deal_size * win_rate; null when any of them is."
+    )
 
     @classmethod
     def of(cls, drivers: Drivers) -> DriversPublic:
@@ -260,16 +276,29 @@ class DriversPublic(BaseModel):
 
 class WhatIfPublic(BaseModel):
     rep_id: str
-    baseline_period: PeriodPublic
+    baseline_period: PeriodPublic = Field(
+        description="The trailing full months before the current one (SALESCOACH_WHATIF_BASELINE_MONTHS)."
+    )
     baseline: DriversPublic
     projected: DriversPublic
     monthly_difference: Money | None = Field(description="Projected minus baseline monthly bookings.")
     quarterly_difference: Money | None = Field(description="3 x monthly_difference.")
-    quota_period: PeriodPublic = Field(description="The month whose quota attainment is measured against.")
-    monthly_quota: Money | None
-    baseline_attainment: Rate | None
-    projected_attainment: Rate | None = Field(description="Projected monthly bookings / monthly_quota.")
-    lag_days: Days | None = Field(description="Days before the change shows: the projected cycle.")
+    quota_period: PeriodPublic = Field(
+        description="The current month, whose quota both attainments are measured against."
+    )
+    monthly_quota: Money | None = Field(
+        description="The rep's quota for quota_period; null when none is set."
+    )
+    baseline_attainment: Rate | None = Field(
+        description="Baseline monthly bookings / monthly_quota (not the scorecard's attainment, which is "
+        "won_amount / quota); null without a quota."
+    )
+    projected_attainment: Rate | None = Field(
+        description="Projected monthly bookings / monthly_quota; null without a quota."
+    )
+    lag_days: Days | None = Field(
+        description="Days before the change shows in bookings: the projected sales_cycle_days."
+    )
 
     @classmethod
     def of(cls, rep_id: str, result: WhatIf, timezone: str) -> WhatIfPublic:

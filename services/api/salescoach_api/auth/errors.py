@@ -10,6 +10,8 @@ from salescoach_core.errors import DomainError
 class AuthError(DomainError):
     """The errors of authentication and authorization (mapped like every DomainError)."""
 
+    abstract = True
+
 
 class UnauthorizedError(AuthError):
     """No credentials, or credentials that do not identify anyone (RFC 6750 "invalid_token")."""
@@ -31,6 +33,7 @@ class TokenExpiredError(UnauthorizedError):
     """Its own code so clients know to refresh the token rather than ask the user again."""
 
     code: ClassVar[str] = "token_expired"
+    title: ClassVar[str] = "Token expired"
 
 
 class ForbiddenError(AuthError):

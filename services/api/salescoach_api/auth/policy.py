@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute
 from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.errors import AccessUndeclaredError, ForbiddenError
 from salescoach_api.idempotency import admit
+from salescoach_api.path_ids import NOT_FOUND, PEOPLE
 from salescoach_core.access import RepScope
 from salescoach_core.errors import DomainError
 from salescoach_core.roles import Role
@@ -99,8 +100,15 @@ class AccessCheck:
         if principal.role not in ALLOWED_ROLES[self.access]:
             raise ForbiddenError(f"The {principal.role.value} role may not do this ({self.access.value}).")
         if self.rep is not None:
-            # AccessRoute made sure the path has this parameter.
-            require_rep_access(self.access, scope, request.path_params[self.rep])
+            # AccessRoute made sure the path has this parameter, and that it names people.
+            names_someone = PEOPLE[self.rep]
+            require_rep_access(
+                self.access,
+                scope,
+                request.path_params[self.rep],
+                missing=NOT_FOUND[self.rep].of,
+                exists=lambda user_id: names_someone(scope.session, user_id),
+            )
         # Last: a replay of an earlier answer is authorized like the request itself.
         admit(request, principal)
 
@@ -118,6 +126,11 @@ class AccessCheck:
             )
         if self.rep is not None and self.rep not in path_params:
             return f"`rep={self.rep!r}` is not a parameter of the path"
+        if self.rep is not None and self.rep not in PEOPLE:
+            return (
+                f"`rep={self.rep!r}` names no kind of people: add it to salescoach_api.path_ids.PEOPLE "
+                "(who it names) and NOT_FOUND (the 404 an id naming no one answers)"
+            )
         return None
 
     def __repr__(self) -> str:
@@ -126,14 +139,20 @@ class AccessCheck:
 
 
 def require_rep_access(
-    access: Access, scope: RepScope, rep_id: str, *, missing: DomainError | None = None
+    access: Access,
+    scope: RepScope,
+    rep_id: str,
+    *,
+    missing: Callable[[str], DomainError],
+    exists: Callable[[str], bool] | None = None,
 ) -> None:
-    """The scope check of one rep's records for a route's access: 404 (`missing`, else a missing
-    rep's) outside the read scope; for a coaching write, 403 `cannot_coach_self` as well."""
+    """The scope check of one rep's records for a route's access: 404 `missing(id)` outside the
+    read scope or when `exists` says the id names no one, exactly what an absent record
+    answers; for a coaching write, 403 `cannot_coach_self` as well."""
     if access is Access.REP_WRITE:
-        scope.require_coach(rep_id, missing=missing)
+        scope.require_coach(rep_id, missing=missing, exists=exists)
     else:
-        scope.require_rep(rep_id, missing=missing)
+        scope.require_rep(rep_id, missing=missing, exists=exists)
 
 
 def require_row_access(request: Request, scope: RepScope, rep_id: str, *, missing: DomainError) -> None:
@@ -141,7 +160,7 @@ def require_row_access(request: Request, scope: RepScope, rep_id: str, *, missin
     the access the matched route declares; `missing` is the row's own 404."""
     access = access_of(request.scope["route"])
     assert access is not None, "deny_undeclared_access refuses undeclared routes before this"
-    require_rep_access(access, scope, rep_id, missing=missing)
+    require_rep_access(access, scope, rep_id, missing=lambda _rep_id: missing)
 
 
 def requires(access: Access, *, rep: str | None = None, by_row: bool = False) -> DependsParam:

@@ -48,7 +48,7 @@ def visible_goal(
     scope is checked before the body is validated: an out-of-scope id answers 404 whatever the
     body, exactly what a missing goal answers."""
     goal = goals.get_goal(db_session, goal_id)
-    require_row_access(request, scope, goal.rep_id, missing=GoalNotFoundError(f"No goal {goal_id}."))
+    require_row_access(request, scope, goal.rep_id, missing=GoalNotFoundError.of(goal_id))
     return goal
 
 

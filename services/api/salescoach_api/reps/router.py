@@ -48,7 +48,7 @@ def get_rep(db_session: ReadSessionDep, rep_id: str) -> RepPublic:
 def get_team(db_session: ReadSessionDep, manager_id: str, scope: ScopeQuery = "team") -> TeamPublic:
     """The reps among a manager's direct reports, or in their whole org (a manager sees their own
     and those below): the members `GET /v1/reps` lists."""
-    manager = reps.get_user(db_session, manager_id)
+    manager = reps.get_manager(db_session, manager_id)
     members = reps.team_members(db_session, manager_id=manager.id, whole_org=scope == "org")
     return TeamPublic(manager=RepPublic.of(manager), scope=scope, members=[RepPublic.of(m) for m in members])
 

@@ -75,7 +75,7 @@ def get_team_scorecards(
 
     Default period: the running month in the org's zone."""
     config = ScorecardConfig.from_settings(settings)
-    manager = reps.get_user(db_session, manager_id)
+    manager = reps.get_manager(db_session, manager_id)
 
     def build() -> TeamScorecards:
         report = team_report(

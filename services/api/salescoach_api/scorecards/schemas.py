@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from salescoach_api.types import Days, Money, Rate
+from salescoach_api.types import Days, FractionalCount, Money, Rate
 from salescoach_core.periods import Period
 from salescoach_core.scorecards.metrics import Metrics, RepScorecard
 
@@ -28,9 +28,11 @@ class PeriodPublic(BaseModel):
 
 class ProcessComponent(BaseModel):
     activity: Literal["calls", "emails", "meetings"]
-    actual: int
-    required: Days = Field(description="Weekly requirement * days in the period / 7.")
-    ratio: Rate
+    actual: int = Field(description="Activities of this kind completed in the period.")
+    required: FractionalCount = Field(
+        description="Activities required: the weekly requirement * days in the period / 7."
+    )
+    ratio: Rate = Field(description="actual / required.")
 
 
 class MetricsPublic(BaseModel):
@@ -42,7 +44,10 @@ class MetricsPublic(BaseModel):
     win_rate: Rate | None
     avg_deal_size: Money | None
     sales_cycle_days: Days | None
-    sales_velocity_per_day: Money | None
+    sales_velocity_per_day: Money | None = Field(
+        description="Dollars per day: opportunity_starts * avg_deal_size * win_rate / sales_cycle_days; "
+        "null when any factor is null or the cycle is 0."
+    )
     quota: Money | None
     attainment: Rate | None
     pace: Rate | None
@@ -96,7 +101,10 @@ class ScorecardPublic(MetricsPublic):
     manager_id: str | None
     rank: int | None = Field(description="Position in the team's stack rank; null for a rep without a team.")
     period: PeriodPublic
-    data_as_of: datetime | None = Field(description="End of the last successful sync behind these figures.")
+    data_as_of: datetime | None = Field(
+        description="The oldest of the latest successful syncs of the objects these figures read: "
+        "the figures hold everything up to then; null until each has synced once."
+    )
 
     @classmethod
     def of_card(

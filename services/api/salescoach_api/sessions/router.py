@@ -77,7 +77,7 @@ def visible_session(
     """The session, if the caller may see its rep (and coach them, on a write); checked before
     the body is validated. Out of scope answers exactly what a missing session answers."""
     row = sessions.get_session(db_session, session_id)
-    require_row_access(request, scope, row.rep_id, missing=SessionNotFoundError(f"No session {session_id}."))
+    require_row_access(request, scope, row.rep_id, missing=SessionNotFoundError.of(session_id))
     return row
 
 
@@ -85,9 +85,7 @@ def visible_item(
     request: Request, db_session: DbSessionDep, scope: RepScopeDep, item_id: uuid.UUID
 ) -> ActionItem:
     item = action_items.get_action_item(db_session, item_id)
-    require_row_access(
-        request, scope, item.rep_id, missing=ActionItemNotFoundError(f"No action item {item_id}.")
-    )
+    require_row_access(request, scope, item.rep_id, missing=ActionItemNotFoundError.of(item_id))
     return item
 
 
