@@ -38,8 +38,13 @@ run: install ## the whole local stack: PostgreSQL, emulator + demo org, first sy
 migrate: install ## apply migrations to head
 	$(BIN)/salescoach db upgrade
 
+# Two test processes (pytest-xdist), a test module each at a time so its module-scoped servers
+# start once: many tests wait on a child process (the emulator, a sync, a live API), so two
+# workers halve the wall time on a 2-core machine. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
+
 test: install ## the test suite (unit, integration against real PostgreSQL and the emulator)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install ## ruff and mypy --strict
 	$(BIN)/ruff check .

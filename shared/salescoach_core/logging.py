@@ -112,8 +112,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    # Loggers are cached on first use with a reference to the processor list: filling the one
+    # list in place, rather than configuring a new one, keeps every logger already in use on the
+    # current configuration (and visible to structlog.testing.capture_logs).
+    processors = structlog.get_config()["processors"]
+    processors[:] = [*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter]
     structlog.configure(
-        processors=[*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=processors,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -4,6 +4,8 @@ import logging
 import sys
 
 import pytest
+import structlog
+import structlog.testing
 
 from salescoach_core.logging import REDACTED, configure_logging, redact
 
@@ -61,3 +63,16 @@ def test_redaction_blanks_fields_named_as_credentials_at_any_depth() -> None:
         "frames": [{"password": REDACTED}, {"token_count": 3}],
         "prefix": "sc_live_0123abcd",
     }
+
+
+def test_a_logger_in_use_follows_a_later_configuration() -> None:
+    """Each process configures logging more than once (the API app, the CLI, the worker), and a
+    module's logger is cached on first use: a later configuration, and a test capturing the
+    events, must still reach it."""
+    configure_logging("INFO", "json")
+    logger = structlog.get_logger("salescoach_tests.cached")
+    logger.info("first_use")  # cached from here on
+    configure_logging("INFO", "console")
+    with structlog.testing.capture_logs() as captured:
+        logger.info("after_reconfiguration", n=1)
+    assert [e["event"] for e in captured] == ["after_reconfiguration"]
