@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
-from salescoach_api.app import create_app
-from salescoach_api.dependencies import get_db_session, get_now
-from salescoach_core.database import Database
-from salescoach_core.settings import Settings
+from salescoach_api.dependencies import get_now
 from tests.plugins.factories import Factory
 
 FIXED_NOW = datetime(2026, 11, 15, 12, tzinfo=UTC)
@@ -47,26 +42,6 @@ def fixed_now(app: FastAPI) -> datetime:
 
 
 @pytest.fixture
-def client_with(
-    settings: Settings, database: Database, db_session: Session, admin_key: str
-) -> Iterator[Callable[..., TestClient]]:
+def client_with(client_on_settings: Callable[..., TestClient]) -> Callable[..., TestClient]:
     """Clients on apps with some settings changed, sharing the test's transaction and clock."""
-    clients: list[TestClient] = []
-
-    def make(**changes: Any) -> TestClient:
-        application = create_app(settings.model_copy(update=changes), database)
-
-        def session_in_test_transaction() -> Iterator[Session]:
-            yield db_session
-
-        application.dependency_overrides[get_db_session] = session_in_test_transaction
-        application.dependency_overrides[get_now] = lambda: FIXED_NOW
-        client = TestClient(
-            application, raise_server_exceptions=False, headers={"Authorization": f"Bearer {admin_key}"}
-        )
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+    return lambda **changes: client_on_settings(now=FIXED_NOW, **changes)

@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection
-from sqlmodel import Session
 from tests.plugins.factories import Factory
 
 from salescoach_api.app import create_app
-from salescoach_api.dependencies import get_db_session, get_now
-from salescoach_api.exports.router import ExportSource, get_export_source
-from salescoach_core.database import Database
 from salescoach_core.models import SfUser
 from salescoach_core.settings import Settings
 
@@ -82,39 +76,10 @@ def test_pipeline_takes_a_day_and_says_why_not_a_period(openapi: dict[str, Any])
 
 
 @pytest.fixture
-def client_in(
-    settings: Settings, database: Database, db_session: Session, admin_key: str
-) -> Iterator[Callable[..., TestClient]]:
+def client_in(client_on_settings: Callable[..., TestClient]) -> Callable[..., TestClient]:
     """A client on the app with the org in `zone`, in the test's transaction (exports too), its
     clock fixed at `now` when given, else the real one."""
-    clients: list[TestClient] = []
-
-    def make(zone: str, now: datetime | None = None) -> TestClient:
-        application = create_app(settings.model_copy(update={"org_timezone": zone}), database)
-
-        def session_in_test_transaction() -> Iterator[Session]:
-            yield db_session
-            db_session.flush()
-
-        @contextmanager
-        def connect() -> Iterator[Connection]:
-            yield db_session.connection()
-
-        application.dependency_overrides[get_db_session] = session_in_test_transaction
-        application.dependency_overrides[get_export_source] = lambda: ExportSource(
-            connect=connect, db_session=lambda: nullcontext(db_session)
-        )
-        if now is not None:
-            application.dependency_overrides[get_now] = lambda: now
-        client = TestClient(
-            application, raise_server_exceptions=False, headers={"Authorization": f"Bearer {admin_key}"}
-        )
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+    return lambda zone, now=None: client_on_settings(now=now, org_timezone=zone)
 
 
 @pytest.fixture

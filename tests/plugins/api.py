@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from datetime import datetime
+from typing import Any
 
 import pytest
 import uvicorn
@@ -17,7 +19,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from salescoach_api.app import create_app
-from salescoach_api.dependencies import get_db_session
+from salescoach_api.dependencies import get_db_session, get_now
 from salescoach_api.exports.router import ExportSource, get_export_source
 from salescoach_core.api_keys import create_api_key
 from salescoach_core.database import Database
@@ -85,15 +87,44 @@ def live_api(settings: Settings, committed_url: str) -> Iterator[str]:
     database.dispose()
 
 
-@pytest.fixture
-def export_client(app: FastAPI, client: TestClient, db_session: Session) -> TestClient:
-    """`client`, with exports reading the test's transaction instead of opening their own connection."""
+def exports_in_test_transaction(application: FastAPI, db_session: Session) -> None:
+    """Exports read the test's transaction instead of opening their own connection."""
 
     @contextmanager
     def connect() -> Iterator[Connection]:
         yield db_session.connection()
 
-    app.dependency_overrides[get_export_source] = lambda: ExportSource(
+    application.dependency_overrides[get_export_source] = lambda: ExportSource(
         connect=connect, db_session=lambda: nullcontext(db_session)
     )
+
+
+@pytest.fixture
+def export_client(app: FastAPI, client: TestClient, db_session: Session) -> TestClient:
+    """`client`, with exports reading the test's transaction."""
+    exports_in_test_transaction(app, db_session)
     return client
+
+
+@pytest.fixture
+def client_on_settings(
+    settings: Settings, database: Database, db_session: Session, admin_key: str
+) -> Iterator[Callable[..., TestClient]]:
+    """`make(now=None, **changes)`: an admin client on an app with these settings changed, in the
+    test's transaction (exports too), its clock fixed at `now` when given."""
+    clients: list[TestClient] = []
+
+    def make(now: datetime | None = None, **changes: Any) -> TestClient:
+        application = app_in_test_transaction(settings.model_copy(update=changes), database, db_session)
+        exports_in_test_transaction(application, db_session)
+        if now is not None:
+            application.dependency_overrides[get_now] = lambda: now
+        client = TestClient(
+            application, raise_server_exceptions=False, headers={"Authorization": f"Bearer {admin_key}"}
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
