@@ -15,11 +15,26 @@ from typing import Any
 import pytest
 import trustme
 from sqlalchemy import Engine, create_engine
+from sqlmodel import Session
 
+from salescoach_core.coaching import sessions as coaching_sessions
+from salescoach_core.models import CoachingSession, SfUser
 from salescoach_core.settings import Settings
 
 # The delivery worker compares with the real clock (retry windows), so events happen now.
 NOW = datetime.now(UTC)
+
+
+def scheduled_session(db_session: Session, rep: SfUser, at: datetime | None = None) -> CoachingSession:
+    """A developmental session of `rep` with their manager as coach, scheduled at `at` (NOW)."""
+    return coaching_sessions.create_session(
+        db_session,
+        rep=rep,
+        mode="developmental",
+        coach_id=rep.manager_id,
+        fields={"scheduled_at": at or NOW},
+        now=NOW,
+    )
 
 
 @pytest.fixture

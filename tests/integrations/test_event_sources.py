@@ -17,7 +17,7 @@ from salescoach_core.integrations import events
 from salescoach_core.settings import Settings
 from salescoach_sync.events import record_sync_completed
 from salescoach_sync.report import ObjectResult, SyncReport
-from tests.integrations.conftest import NOW
+from tests.integrations.conftest import NOW, scheduled_session
 from tests.plugins.auth import Org
 from tests.plugins.factories import Factory
 
@@ -29,14 +29,7 @@ def _types(session: Session) -> list[tuple[str, dict[str, object]]]:
 
 def test_sessions_and_action_items_emit_their_events(db_session: Session, org: Org) -> None:
     config = CoachingConfig.from_settings(Settings())
-    held = coaching_sessions.create_session(
-        db_session,
-        rep=org.rep_a1,
-        mode="developmental",
-        coach_id=org.rep_a1.manager_id,
-        fields={"scheduled_at": NOW},
-        now=NOW,
-    )
+    held = scheduled_session(db_session, org.rep_a1)
     item = action_items.create_action_item(
         db_session,
         row=held,
@@ -55,14 +48,7 @@ def test_sessions_and_action_items_emit_their_events(db_session: Session, org: O
         config=config,
     )
     action_items.update_action_item(db_session, item=item, changes={"status": "completed"}, now=NOW, zone=UTC)
-    canceled = coaching_sessions.create_session(
-        db_session,
-        rep=org.rep_a1,
-        mode="developmental",
-        coach_id=org.rep_a1.manager_id,
-        fields={"scheduled_at": NOW},
-        now=NOW,
-    )
+    canceled = scheduled_session(db_session, org.rep_a1)
     coaching_sessions.close_session(db_session, row=canceled, status="canceled", now=NOW)
 
     emitted = _types(db_session)
@@ -74,14 +60,7 @@ def test_sessions_and_action_items_emit_their_events(db_session: Session, org: O
 def test_a_task_closed_in_salesforce_emits_action_item_completed(
     db_session: Session, org: Org, factory: Factory
 ) -> None:
-    row = coaching_sessions.create_session(
-        db_session,
-        rep=org.rep_a1,
-        mode="developmental",
-        coach_id=org.rep_a1.manager_id,
-        fields={"scheduled_at": NOW},
-        now=NOW,
-    )
+    row = scheduled_session(db_session, org.rep_a1)
     item = action_items.create_action_item(
         db_session,
         row=row,

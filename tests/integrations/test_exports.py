@@ -13,23 +13,15 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from salescoach_core.coaching import action_items
-from salescoach_core.coaching import sessions as coaching_sessions
 from salescoach_core.models import CoachingGoal
-from tests.integrations.conftest import NOW
+from tests.integrations.conftest import NOW, scheduled_session
 from tests.plugins.auth import Org
 
 
 def _records(db_session: Session, org: Org) -> None:
     for rep, count in ((org.rep_a1, 3), (org.rep_b1, 2)):
         for n in range(count):
-            row = coaching_sessions.create_session(
-                db_session,
-                rep=rep,
-                mode="developmental",
-                coach_id=rep.manager_id,
-                fields={"scheduled_at": NOW + timedelta(days=n)},
-                now=NOW,
-            )
+            row = scheduled_session(db_session, rep, NOW + timedelta(days=n))
             action_items.create_action_item(
                 db_session,
                 row=row,
@@ -112,14 +104,7 @@ def test_csv_text_cells_that_a_spreadsheet_would_run_are_neutralised(
     export_client: TestClient, db_session: Session, org: Org
 ) -> None:
     _records(db_session, org)
-    row = coaching_sessions.create_session(
-        db_session,
-        rep=org.rep_a2,
-        mode="developmental",
-        coach_id=org.rep_a2.manager_id,
-        fields={"scheduled_at": NOW},
-        now=NOW,
-    )
+    row = scheduled_session(db_session, org.rep_a2)
     for text in FORMULAS:
         action_items.create_action_item(
             db_session, row=row, owner="coach", description=text, due_date=None, opportunity_id=None, now=NOW
