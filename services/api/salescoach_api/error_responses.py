@@ -40,7 +40,7 @@ from salescoach_api.pagination import get_pagination
 from salescoach_api.path_ids import NOT_FOUND, PEOPLE
 from salescoach_api.periods import get_period_filter
 from salescoach_api.problems import PROBLEM_MEDIA_TYPE, problem_catalog
-from salescoach_api.types import SALESFORCE_ID_PATTERN
+from salescoach_api.types import INPUT_ERROR_TYPES, SALESFORCE_ID_PATTERN
 
 CODES_EXTENSION = "x-codes"
 
@@ -179,15 +179,7 @@ def input_codes(operation: dict[str, Any], components: dict[str, Any]) -> list[s
     return [code for code in INPUT_KINDS if code in found]
 
 
-INPUT_KINDS = (
-    "invalid_sort",
-    "invalid_text",
-    "invalid_id",
-    "date_out_of_range",
-    "number_out_of_range",
-    "json_too_large",
-    "json_too_deep",
-)
+INPUT_KINDS = ("invalid_sort", *INPUT_ERROR_TYPES)
 
 
 def _kinds(schema: dict[str, Any]) -> set[str]:

@@ -264,7 +264,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     where = ", ".join(".".join(str(part) for part in e.loc) for e in errors)
     kinds = {e.type for e in errors}
     # One kind of our own input error (invalid_id, invalid_text, ...) is the code; else the generic one.
-    code = kinds.pop() if len(kinds) == 1 and kinds <= INPUT_ERROR_TYPES else None
+    code = kinds.pop() if len(kinds) == 1 and kinds <= set(INPUT_ERROR_TYPES) else None
     return problem_response(
         request,
         status=422,

@@ -73,15 +73,13 @@ MAX_JSON_OBJECT_BYTES = 16 * 1024
 
 # The pydantic error types raised here; a 422 whose errors are all of one of them carries it as
 # its problem `code` (problems.py).
-INPUT_ERROR_TYPES = frozenset(
-    {
-        "invalid_text",
-        "invalid_id",
-        "date_out_of_range",
-        "number_out_of_range",
-        "json_too_large",
-        "json_too_deep",
-    }
+INPUT_ERROR_TYPES = (
+    "invalid_text",
+    "invalid_id",
+    "date_out_of_range",
+    "number_out_of_range",
+    "json_too_large",
+    "json_too_deep",
 )
 
 
