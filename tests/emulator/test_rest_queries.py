@@ -33,6 +33,24 @@ def test_query_returns_salesforce_shaped_records(sf: Salesforce) -> None:
     assert isinstance(record["Owner"]["Name"], str)
 
 
+def test_query_records_keep_the_select_order_with_parents_in_between(sf: Salesforce) -> None:
+    soql = "SELECT Owner.Name, Id, Owner.Id, IsClosed, Account.Name, OwnerId, CreatedDate FROM Opportunity"
+    records = sf.query(f"{soql} LIMIT 5")["records"]
+    assert records
+    for record in records:
+        # Salesforce writes the fields in SELECT order, a parent where its first field is
+        # selected, and its later fields inside that same object.
+        assert list(record) == ["attributes", "Owner", "Id", "IsClosed", "Account", "OwnerId", "CreatedDate"]
+        assert list(record["Owner"]) == ["attributes", "Name", "Id"]
+        assert record["Owner"]["Id"] == record["OwnerId"]
+        assert record["Owner"]["attributes"] == {
+            "type": "User",
+            "url": f"/services/data/v62.0/sobjects/User/{record['OwnerId']}",
+        }
+        assert isinstance(record["IsClosed"], bool)
+        assert record["CreatedDate"].endswith(".000+0000")
+
+
 def test_query_all_follows_next_records_url_across_pages(sf: Salesforce) -> None:
     count = sf.query("SELECT COUNT() FROM Task")["totalSize"]
     assert count > 2000, "the demo org must need several pages"

@@ -240,3 +240,16 @@ def test_persist_writes_changes_back_to_the_org_folder(
     with start_emulator(org, state_dir=tmp_path_factory.mktemp("p2")) as emu:
         rows = salesforce_client(emu).query("SELECT Subject FROM Task WHERE Salescoach_Id__c = 'persist-me'")
     assert [r["Subject"] for r in rows["records"]] == ["kept on disk"]
+
+
+def test_query_gives_null_for_a_missing_parent(private_sf: Salesforce) -> None:
+    stage = private_sf.query("SELECT MasterLabel FROM OpportunityStage WHERE IsClosed = false LIMIT 1")
+    created = private_sf.Opportunity.create(
+        {"Name": "No account", "StageName": stage["records"][0]["MasterLabel"], "CloseDate": "2026-12-31"}
+    )
+    soql = f"SELECT Account.Name, Name, Owner.Id FROM Opportunity WHERE Id = '{created['id']}'"
+    (record,) = private_sf.query(soql)["records"]
+    assert list(record) == ["attributes", "Account", "Name", "Owner"]
+    assert record["Account"] is None
+    assert record["Name"] == "No account"
+    assert len(record["Owner"]["Id"]) == 18
