@@ -1,5 +1,5 @@
 """The incremental pass's cheap paths against the emulator over HTTPS: a small delta read over
-REST (its JSON pages staged by PostgreSQL) gives the same rows as the Bulk path, deletes and
+REST (its JSON pages merged by PostgreSQL) gives the same rows as the Bulk path, deletes and
 nulls included; objects with nothing to do settle in one transaction, under their locks."""
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def test_a_small_delta_over_rest_gives_the_rows_the_bulk_path_gives(
     assert event["Subject"] == 'Quarterly business review, "QBR"\nsecond line'
 
 
-def test_a_rest_delta_of_several_pages_is_staged_page_by_page(
+def test_a_rest_delta_of_several_pages_is_merged_page_by_page(
     sync_env_factory: SyncEnvFactory, tmp_path: Path
 ) -> None:
     # More Tasks than one REST page holds (2,000), fewer than the REST threshold (10,000).

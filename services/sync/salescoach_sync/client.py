@@ -330,7 +330,7 @@ class SalesforceClient:
 
     def query_page(self, soql: str, *, include_deleted: bool) -> str:
         """The first page of a REST query as the JSON text Salesforce sent, unparsed: the
-        sync hands it to PostgreSQL as it is (see Loader.stage_rest_page)."""
+        sync hands it to PostgreSQL as it is (see Loader.merge_rest_page)."""
         endpoint = "queryAll/" if include_deleted else "query/"
         return self.call("query", lambda sf: _get_text(sf, f"{sf.base_url}{endpoint}", {"q": soql}))
 

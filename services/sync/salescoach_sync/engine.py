@@ -44,7 +44,7 @@ from salescoach_sync.errors import (
 from salescoach_sync.events import record_sync_completed
 from salescoach_sync.extract import StopToken, bulk_query
 from salescoach_sync.hooks import run_refresh_hooks
-from salescoach_sync.load import IDS_TABLE, STAGE_TABLE, Loader, RestPage
+from salescoach_sync.load import IDS_TABLE, STAGE_TABLE, Loader, MergeCounts, RestPage
 from salescoach_sync.objects import MODSTAMP, ObjectSpec, ResolvedObject, object_specs, resolve
 from salescoach_sync.probe import (
     Probe,
@@ -360,7 +360,6 @@ class SyncEngine:
                     self.progress.started(spec.name, mode)
                     resolved = self._resolve(spec, state, run, fresh=full)
                     loader = Loader(conn, resolved)
-                    loader.create_stage()
                     if mode == "full":
                         hwm = self._full(loader, resolved, run)
                     else:
@@ -503,6 +502,7 @@ class SyncEngine:
         where = f"{MODSTAMP} >= {salesforce_datetime(since)}" if since is not None else None
         threshold = self._settings.sync_rest_threshold
         first: RestPage | None = None
+        read_max: datetime | None = None
         run.window_read_at = run.started_at
         if probe is not None and probe.changed is not None:
             # The composite probe counted what is new since the last read: nothing means
@@ -519,27 +519,29 @@ class SyncEngine:
             # whole delta as a rule and still tells its size.
             total = self._delta_count(spec.name, where, include_deleted=spec.query_all)
         else:
-            first = loader.stage_rest_page(
+            # The first page is merged as it comes: when the delta turns out to need Bulk, the
+            # Bulk read merges those records again, which changes nothing (equal values are
+            # not written) and counts nothing twice.
+            first = loader.merge_rest_page(
                 self.client.query_page(resolved.soql(where), include_deleted=spec.query_all)
             )
             total = first.total
         self.progress.total(spec.name, total)
         if total > threshold:
             log.info("sync_delta_uses_bulk", object=spec.name, records=total)
-            if first is not None:
-                loader.clear_stage()
             self._mark_running(spec, run)
             run.rows_read = self._bulk_into_stage(loader, resolved, since)
+            if run.rows_read:
+                if run.rows_read >= ANALYZE_STAGE_MIN_ROWS:
+                    loader.analyze_stage()
+                self._merge(loader, run)
+            read_max = loader.max_modstamp()
         elif total > 0:
-            run.rows_read = self._rest_into_stage(loader, resolved, where, first)
-        if run.rows_read:
-            if run.rows_read >= ANALYZE_STAGE_MIN_ROWS:
-                loader.analyze_stage()
-            self._merge(loader, run)
+            run.rows_read, read_max = self._rest_merge(loader, resolved, where, first, run)
         run.deleted += loader.flag_deleted(deleted)
-        staged_max = _capped(loader.max_modstamp(), run)
-        if hwm is None or (staged_max is not None and staged_max > hwm):
-            return staged_max
+        read_max = _capped(read_max, run)
+        if hwm is None or (read_max is not None and read_max > hwm):
+            return read_max
         return hwm
 
     # ------------------------------------------------------------------ steps
@@ -559,24 +561,29 @@ class SyncEngine:
         body = self.client.query(f"{soql} WHERE {where}" if where else soql, include_deleted=include_deleted)
         return int(body.get("totalSize", 0))
 
-    def _rest_into_stage(
-        self, loader: Loader, resolved: ResolvedObject, where: str | None, first: RestPage | None
-    ) -> int:
-        """Stage the window over REST, page by page (the first one may be staged already)."""
+    def _rest_merge(
+        self, loader: Loader, resolved: ResolvedObject, where: str | None, first: RestPage | None, run: _Run
+    ) -> tuple[int, datetime | None]:
+        """Merge the window over REST, page by page (the first one may be merged already):
+        the records read and their greatest SystemModstamp."""
         spec = resolved.spec
-        page = first or loader.stage_rest_page(
+        page = first or loader.merge_rest_page(
             self.client.query_page(resolved.soql(where), include_deleted=spec.query_all)
         )
-        rows = page.rows
-        self.progress.page(spec.name, rows)
-        while page.next_url is not None:
-            self.stop.check()
-            page = loader.stage_rest_page(self.client.query_more_page(page.next_url))
+        rows, newest = 0, None
+        while True:
             rows += page.rows
+            self._count(run, page.counts)
+            if page.max_modstamp is not None and (newest is None or page.max_modstamp > newest):
+                newest = page.max_modstamp
             self.progress.page(spec.name, rows)
-        return rows
+            if page.next_url is None:
+                return rows, newest
+            self.stop.check()
+            page = loader.merge_rest_page(self.client.query_more_page(page.next_url))
 
     def _bulk_into_stage(self, loader: Loader, resolved: ResolvedObject, since: datetime | None) -> int:
+        loader.create_stage()
         self._in_windows(
             resolved.name,
             resolved.soql,
@@ -684,7 +691,10 @@ class SyncEngine:
         return deleted
 
     def _merge(self, loader: Loader, run: _Run, *, into_empty: bool = False) -> None:
-        counts = loader.merge(into_empty=into_empty)
+        self._count(run, loader.merge(into_empty=into_empty))
+
+    @staticmethod
+    def _count(run: _Run, counts: MergeCounts) -> None:
         run.inserted += counts.inserted
         run.updated += counts.updated
         run.deleted += counts.soft_deleted

@@ -1,5 +1,5 @@
 """Reading from Salesforce: Bulk API 2.0 query jobs (create, poll fast then back off, stream
-the CSV result page by page). REST query pages go to PostgreSQL as JSON (Loader.stage_rest_page).
+the CSV result page by page). REST query pages go to PostgreSQL as JSON (Loader.merge_rest_page).
 """
 
 from __future__ import annotations

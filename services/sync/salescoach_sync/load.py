@@ -1,5 +1,7 @@
-"""Loading into PostgreSQL: CSV streamed by COPY into a typed staging table, then set-based
-statements merge it into the object's table, delete what the org no longer has, and count.
+"""Loading into PostgreSQL. Bulk CSV is streamed by COPY into a typed staging table, then
+set-based statements merge it into the object's table, delete what the org no longer has, and
+count. A REST query page (a small incremental delta) is merged straight from its JSON text in
+one statement, with no staging table.
 
 Everything happens on the caller's connection and inside the caller's transaction, so the
 data and the high-water mark commit together.
@@ -38,9 +40,11 @@ class MergeCounts:
 
 @dataclass(frozen=True)
 class RestPage:
-    rows: int  # records staged from this page
+    rows: int  # records on this page
     total: int  # the query's totalSize
     next_url: str | None  # nextRecordsUrl, None on the last page
+    counts: MergeCounts  # what merging the page did
+    max_modstamp: datetime | None  # the page's greatest SystemModstamp
 
 
 def _is_text(sql_type: str) -> bool:
@@ -55,6 +59,7 @@ class Loader:
         self._obj = obj
         self._table = sql.Identifier(obj.spec.table.name)
         self._staged = [sql.Identifier(f.api_name) for f in obj.staged]
+        self._stage_created = False
 
     @property
     def connection(self) -> psycopg.Connection[Any]:
@@ -63,12 +68,16 @@ class Loader:
     # ------------------------------------------------------------------ staging
 
     def create_stage(self) -> None:
+        """The staging table for Bulk CSV (created once per transaction: later calls do nothing)."""
+        if self._stage_created:
+            return
         columns = sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(f.api_name), sql.SQL(f.sql_type)) for f in self._obj.staged
         )
         self._conn.execute(
             sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(STAGE_TABLE), columns)
         )
+        self._stage_created = True
 
     def copy_csv(self, chunks: Iterable[bytes], *, table: str = STAGE_TABLE) -> None:
         """COPY CSV (header row first, named by API names) into the staging table.
@@ -86,39 +95,56 @@ class Loader:
             for chunk in chunks:
                 copy.write(chunk)
 
-    def stage_rest_page(self, body: str) -> RestPage:
-        """Stage the records of one REST query page, given as the JSON text Salesforce sent:
-        PostgreSQL parses it and types each field by its staging column
-        (`jsonb_populate_recordset` matches keys to the API-named columns), so no record is
-        decoded in Python. Strings that are empty become null, as FORCE_NULL makes them in the
-        Bulk CSV path: both paths stage the same values. One statement, one round trip."""
+    def merge_rest_page(self, body: str) -> RestPage:
+        """Merge the records of one REST query page, given as the JSON text Salesforce sent,
+        straight into the object's table: one statement, one round trip, no staging table.
+
+        PostgreSQL parses the page and types each field by the staged field's SQL type
+        (`jsonb_to_recordset` with the API-named columns), so no record is decoded in Python.
+        Strings that are empty become null, as FORCE_NULL makes them in the Bulk CSV path: both
+        paths merge the same values. The merge is the one `merge` makes from the staging table
+        (same values, same "only when a value differs", same counts); the records that turned
+        IsDeleted are counted against the rows as they were before this statement (every part
+        of one statement reads the same snapshot). A REST query never returns a record twice,
+        so pages can be merged one by one inside the object's transaction."""
+        columns = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(f.api_name), sql.SQL(f.sql_type)) for f in self._obj.staged
+        )
         values = sql.SQL(", ").join(
-            sql.SQL("NULLIF(r.{}, '')" if _is_text(f.sql_type) else "r.{}").format(sql.Identifier(f.api_name))
+            sql.SQL("NULLIF(r.{0}, '') AS {0}" if _is_text(f.sql_type) else "r.{0}").format(
+                sql.Identifier(f.api_name)
+            )
             for f in self._obj.staged
         )
-        row = self._conn.execute(
-            sql.SQL(
-                "WITH page AS (SELECT %s::jsonb AS body),"
-                " staged AS (INSERT INTO {stage} ({columns}) SELECT {values}"
-                " FROM page, jsonb_populate_recordset(NULL::{stage}, page.body -> 'records') AS r"
-                " RETURNING 1)"
-                " SELECT (SELECT count(*) FROM staged), (body ->> 'totalSize')::bigint,"
-                " COALESCE((body ->> 'done')::boolean, true), body ->> 'nextRecordsUrl' FROM page"
-            ).format(
-                stage=sql.Identifier(STAGE_TABLE), columns=sql.SQL(", ").join(self._staged), values=values
-            ),
-            (body,),
-        ).fetchone()
+        records = sql.SQL(
+            "SELECT {values} FROM page, jsonb_to_recordset(page.body -> 'records') AS r({columns})"
+        ).format(values=values, columns=columns)
+        statement = sql.SQL(
+            "WITH page AS (SELECT %s::jsonb AS body),"
+            " s AS MATERIALIZED ({records}),"
+            " soft AS ({soft}),"
+            " merged AS ({merge})"
+            " SELECT (SELECT count(*) FROM s), (body ->> 'totalSize')::bigint,"
+            " COALESCE((body ->> 'done')::boolean, true), body ->> 'nextRecordsUrl',"
+            " (SELECT count(*) FILTER (WHERE inserted) FROM merged),"
+            " (SELECT count(*) FILTER (WHERE NOT inserted) FROM merged),"
+            " (SELECT count(*) FROM soft), (SELECT max({modstamp}) FROM s) FROM page"
+        ).format(
+            records=records,
+            soft=self._soft_deletes(sql.Identifier("s")),
+            merge=self._upsert(sql.Identifier("s")),
+            modstamp=sql.Identifier(MODSTAMP),
+        )
+        row = self._conn.execute(statement, (body,)).fetchone()
         assert row is not None
-        rows, total, done, next_url = row
+        rows, total, done, next_url, inserted, updated, soft_deleted, max_modstamp = row
         return RestPage(
             rows=int(rows),
             total=int(total) if total is not None else int(rows),
             next_url=None if done or not next_url else str(next_url),
+            counts=_counts(inserted, updated, soft_deleted),
+            max_modstamp=max_modstamp,
         )
-
-    def clear_stage(self) -> None:
-        self._conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(STAGE_TABLE)))
 
     # ------------------------------------------------------------------ first load, direct
 
@@ -247,73 +273,83 @@ class Loader:
             )
         return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs))
 
-    def merge(self, *, into_empty: bool = False) -> MergeCounts:
-        """Insert new ids, update changed rows (only when a value differs), count both.
-        `into_empty`: the caller saw the table empty under its lock (first load)."""
-        spec = self._obj.spec
+    def _targets(self) -> tuple[list[str], list[sql.Composable]]:
+        """The table's columns a merge writes and, for each, its value from the source `s`."""
         targets: list[str] = [m.column for m in self._obj.columns]
         values: list[sql.Composable] = [self._value(m.column, m.source) for m in self._obj.columns]
-        if CUSTOM_FIELDS_COLUMN in spec.table.c:
+        if CUSTOM_FIELDS_COLUMN in self._obj.spec.table.c:
             targets.append(CUSTOM_FIELDS_COLUMN)
             values.append(self._custom_value())
+        return targets, values
+
+    def _upsert(self, source: sql.Composable) -> sql.Composable:
+        """INSERT the rows of `source` (API-named columns): new ids are inserted, known ones
+        updated only when a value differs; RETURNING says which (`inserted`)."""
+        targets, values = self._targets()
         updatable = [c for c in targets if c != "id"]
-        if into_empty:
-            # First load: a plain INSERT skips the speculative insertion ON CONFLICT needs per
-            # row. Safe because this object's advisory lock keeps other syncs out.
-            cursor = self._conn.execute(
-                sql.SQL("INSERT INTO {table} ({targets}) SELECT {values} FROM {stage} AS s").format(
-                    table=self._table,
-                    targets=sql.SQL(", ").join(map(sql.Identifier, targets)),
-                    values=sql.SQL(", ").join(values),
-                    stage=sql.Identifier(STAGE_TABLE),
-                )
-            )
-            return MergeCounts(inserted=cursor.rowcount, updated=0, soft_deleted=0)
-        soft_deleted = self._count_soft_deletes()
-        statement = sql.SQL(
-            "WITH merged AS ("
-            " INSERT INTO {table} AS t ({targets}) SELECT {values} FROM {stage} AS s"
+        return sql.SQL(
+            "INSERT INTO {table} AS t ({targets}) SELECT {values} FROM {source} AS s"
             " ON CONFLICT (id) DO UPDATE SET {assignments}"
             " WHERE ({current}) IS DISTINCT FROM ({incoming})"
-            " RETURNING (t.xmax = 0) AS inserted)"
-            " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
+            " RETURNING (t.xmax = 0) AS inserted"
         ).format(
             table=self._table,
             targets=sql.SQL(", ").join(map(sql.Identifier, targets)),
             values=sql.SQL(", ").join(values),
-            stage=sql.Identifier(STAGE_TABLE),
+            source=source,
             assignments=sql.SQL(", ").join(
                 sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updatable
             ),
             current=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updatable),
             incoming=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in updatable),
         )
-        row = self._conn.execute(statement).fetchone()
-        inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
-        return MergeCounts(inserted=inserted, updated=updated - soft_deleted, soft_deleted=soft_deleted)
+
+    def _soft_deletes(self, source: sql.Composable) -> sql.Composable:
+        """The rows of `source` that arrive IsDeleted while the table holds them as not deleted
+        (one row each: count them)."""
+        mapping = next((m for m in self._obj.columns if m.column == "is_deleted"), None)
+        if mapping is None:
+            return sql.SQL("SELECT 1 WHERE false")
+        return sql.SQL(
+            "SELECT 1 FROM {source} AS s JOIN {table} AS t ON t.id = s.{id}"
+            " WHERE s.{deleted} AND NOT t.is_deleted"
+        ).format(
+            source=source, table=self._table, id=sql.Identifier("Id"), deleted=sql.Identifier(mapping.source)
+        )
+
+    def merge(self, *, into_empty: bool = False) -> MergeCounts:
+        """Merge the staging table: insert new ids, update changed rows (only when a value
+        differs), count both. `into_empty`: the caller saw the table empty under its lock
+        (first load)."""
+        stage = sql.Identifier(STAGE_TABLE)
+        if into_empty:
+            # First load: a plain INSERT skips the speculative insertion ON CONFLICT needs per
+            # row. Safe because this object's advisory lock keeps other syncs out.
+            targets, values = self._targets()
+            cursor = self._conn.execute(
+                sql.SQL("INSERT INTO {table} ({targets}) SELECT {values} FROM {stage} AS s").format(
+                    table=self._table,
+                    targets=sql.SQL(", ").join(map(sql.Identifier, targets)),
+                    values=sql.SQL(", ").join(values),
+                    stage=stage,
+                )
+            )
+            return MergeCounts(inserted=cursor.rowcount, updated=0, soft_deleted=0)
+        row = self._conn.execute(
+            sql.SQL(
+                "WITH soft AS ({soft}), merged AS ({merge})"
+                " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
+                " (SELECT count(*) FROM soft) FROM merged"
+            ).format(soft=self._soft_deletes(stage), merge=self._upsert(stage))
+        ).fetchone()
+        assert row is not None
+        return _counts(*row)
 
     def target_is_empty(self) -> bool:
         row = self._conn.execute(
             sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(self._table)
         ).fetchone()
         return bool(row and row[0])
-
-    def _count_soft_deletes(self) -> int:
-        if not any(m.column == "is_deleted" for m in self._obj.columns):
-            return 0
-        source = next(m.source for m in self._obj.columns if m.column == "is_deleted")
-        row = self._conn.execute(
-            sql.SQL(
-                "SELECT count(*) FROM {stage} AS s JOIN {table} AS t ON t.id = s.{id}"
-                " WHERE s.{deleted} AND NOT t.is_deleted"
-            ).format(
-                stage=sql.Identifier(STAGE_TABLE),
-                table=self._table,
-                id=sql.Identifier("Id"),
-                deleted=sql.Identifier(source),
-            )
-        ).fetchone()
-        return int(row[0]) if row else 0
 
     # ------------------------------------------------------------------ deletes
 
@@ -366,6 +402,13 @@ class Loader:
             ([i for i, _ in deleted], [at for _, at in deleted]),
         )
         return cursor.rowcount
+
+
+def _counts(inserted: int, changed: int, soft_deleted: int) -> MergeCounts:
+    """A merge's counts from its INSERTed rows, its UPDATEd rows and, among those, the rows
+    that turned IsDeleted (counted as deleted, not updated)."""
+    soft = int(soft_deleted)
+    return MergeCounts(inserted=int(inserted), updated=int(changed) - soft, soft_deleted=soft)
 
 
 def _checked_header(chunks: Iterable[bytes], expected: Sequence[str]) -> Iterator[bytes]:
