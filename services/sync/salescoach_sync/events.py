@@ -3,17 +3,23 @@
 A pass commits each object in its own transaction (so each keeps its checkpoint), so there is no
 single write to join; the event is written in a transaction of its own once the pass is done,
 and says per object what happened. Passes that read nothing new still emit it: consumers use it
-as the "data is fresh as of" signal."""
+as the "data is fresh as of" signal.
+
+Its transaction commits without waiting for the WAL flush, like the objects' own (see
+`relax_durability`): if PostgreSQL crashes, the event is lost with the pass's last commits, and
+the next pass, which reads those records again, emits its own."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import psycopg
 from sqlalchemy import Engine
 
 from salescoach_core.database import session_scope
 from salescoach_core.integrations.events import emit
 from salescoach_sync.report import SyncReport
+from salescoach_sync.state import relax_durability
 
 
 def record_sync_completed(engine: Engine, report: SyncReport) -> None:
@@ -35,4 +41,7 @@ def record_sync_completed(engine: Engine, report: SyncReport) -> None:
         ],
     }
     with session_scope(engine) as session:
+        connection = session.connection().connection.driver_connection
+        assert isinstance(connection, psycopg.Connection)
+        relax_durability(connection)
         emit(session, "sync.completed", data, now=datetime.now(UTC))
