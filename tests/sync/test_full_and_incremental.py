@@ -211,6 +211,33 @@ def test_large_table_learns_the_delta_size_with_count(sync_env_factory: SyncEnvF
     assert_matches_org(env, ["Event"])
 
 
+def test_a_large_tables_window_count_rides_in_the_probe(sync_env_factory: SyncEnvFactory) -> None:
+    # Right after a read, within the overlap, the probe cannot be trusted to say "nothing" and the
+    # window is read again; a table above the REST threshold needs the window's size to choose
+    # REST or Bulk. The composite that probes the other objects counts it too: the pass costs the
+    # composite and the REST read, no COUNT() call of its own.
+    env = sync_env_factory(sync_rest_threshold=3)
+    env.run()
+    with env.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE sf_event")  # the table is now known to hold more than 3 rows
+    sf = env.salesforce()
+    first, second = sf.query("SELECT Id FROM Event WHERE IsDeleted = false ORDER BY Id LIMIT 2")["records"]
+    sf.Event.update(first["Id"], {"Subject": "Pipeline review"})
+    assert _result(env.run(objects=["Event"]), "Event").updated == 1  # we now hold a record stamped now
+    sf.Event.update(second["Id"], {"Subject": "Pipeline review"})
+    before = env.emulator.stats()
+
+    report = env.run()
+
+    after = env.emulator.stats()
+    assert report.ok, report.first_error
+    assert _result(report, "Event").updated == 1  # the first one is read again, unchanged
+    assert after["apiUsage"]["used"] - before["apiUsage"]["used"] == 2  # the composite and the read
+    assert after["handlers"]["composite"] == before["handlers"].get("composite", 0) + 1
+    assert after["handlers"].get("bulk_jobs", 0) == before["handlers"].get("bulk_jobs", 0)
+    assert_matches_org(env, ["Event"])
+
+
 def test_full_flag_rereads_everything_and_drops_rows_the_org_lost(sync_env: SyncEnv) -> None:
     sync_env.run()
     with sync_env.engine.begin() as conn:

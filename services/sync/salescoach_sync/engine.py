@@ -511,13 +511,18 @@ class SyncEngine:
             if total == 0:
                 run.window_read_at = probe.seen_until
         elif loader.estimated_rows() > threshold:
-            # A table this large can have a delta Bulk reads faster: learn its size from one
-            # COUNT() call rather than from a first page of records (which makes Salesforce
-            # build the whole result behind a cursor), then choose REST, Bulk or nothing.
+            # A table this large can have a delta Bulk reads faster: learn its size from a
+            # COUNT() (the probe's window count when its composite had room, else a call of its
+            # own) rather than from a first page of records (which makes Salesforce build the
+            # whole result behind a cursor), then choose REST, Bulk or nothing.
             # Records changed after the count are still read: it chooses the API, never limits
             # what is read. Smaller tables skip the extra call: their first REST page is the
             # whole delta as a rule and still tells its size.
-            total = self._delta_count(spec.name, where, include_deleted=spec.query_all)
+            total = (
+                probe.window
+                if probe is not None and probe.window is not None
+                else self._delta_count(spec.name, where, include_deleted=spec.query_all)
+            )
         else:
             # The first page is merged as it comes: when the delta turns out to need Bulk, the
             # Bulk read merges those records again, which changes nothing (equal values are

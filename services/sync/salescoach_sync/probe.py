@@ -11,9 +11,17 @@ read, late commits included, is stamped after P. Until then (the `overlap` secon
 change) the object reads its window as before. A probe that finds nothing moves P on: it saw
 the same thing an empty read would have.
 
+An object whose probe cannot be trusted yet reads its window, and a table above the REST
+threshold needs the window's size to choose REST or Bulk. When the composite has room (see
+below), it counts that window too (`Probe.window`), so the object makes no COUNT() call of its
+own. The count only chooses the API, never limits what is read, so one taken a moment before
+the read (or, if another worker synced meanwhile, for a slightly different window) is safe.
+
 Salesforce allows 5 query subrequests per composite: with six objects, the one that getUpdated
 serves (User) is probed with getUpdated instead of a COUNT(); a further composite is sent only
-when that is impossible (its last good read is older than getUpdated's 30 days).
+when that is impossible (its last good read is older than getUpdated's 30 days). Window counts
+are sent only within the allowance of the composites the probes need anyway: they save a call
+and must never cost one.
 """
 
 from __future__ import annotations
@@ -126,6 +134,9 @@ class Probe:
 
     at: datetime
     changed: int | None = None
+    # Records in the read window (SystemModstamp >= high-water mark - overlap), counted when the
+    # probe could not be trusted and the composite had room; None otherwise.
+    window: int | None = None
     # How far a probe that found nothing saw (its instant; getUpdated's latestDateCovered).
     seen_until: datetime | None = None
     deleted_start: datetime | None = None
@@ -135,12 +146,18 @@ class Probe:
 @dataclass(frozen=True)
 class _Sub:
     object_name: str
-    kind: Literal["count", "updated", "deleted"]
+    kind: Literal["count", "window", "updated", "deleted"]
     url: str
 
     @property
     def is_query(self) -> bool:
-        return self.kind == "count"
+        return self.kind in ("count", "window")
+
+
+def _count_url(spec: ObjectSpec, since: datetime) -> str:
+    endpoint = "queryAll" if spec.query_all else "query"
+    soql = f"SELECT COUNT() FROM {spec.name} WHERE {MODSTAMP} >= {salesforce_datetime(since)}"  # noqa: S608
+    return f"{endpoint}?{urlencode({'q': soql})}"
 
 
 def _span(start: datetime, end: datetime) -> str:
@@ -158,11 +175,11 @@ def _plan(
         start = window_start(state.high_water_mark, settings.sync_overlap_seconds)
         since = probe_start(state, settings)
         if since is not None:
-            endpoint = "queryAll" if spec.query_all else "query"
-            soql = f"SELECT COUNT() FROM {spec.name} WHERE {MODSTAMP} >= {salesforce_datetime(since)}"  # noqa: S608
-            subs.append(_Sub(spec.name, "count", f"{endpoint}?{urlencode({'q': soql})}"))
+            subs.append(_Sub(spec.name, "count", _count_url(spec, since)))
             if spec.probe_with_get_updated and since >= now - GET_UPDATED_REACH:
                 updated_ok[spec.name] = min(since, now - MIN_SPAN)
+        elif start is not None:
+            subs.append(_Sub(spec.name, "window", _count_url(spec, start)))
         deleted = deleted_span_start(spec, state, start, now, settings)
         if isinstance(deleted, datetime):
             probe.deleted_start = deleted
@@ -173,7 +190,13 @@ def _plan(
             break
         subs = [s for s in subs if not (s.object_name == name and s.kind == "count")]
         subs.append(_Sub(name, "updated", f"sobjects/{name}/updated?{_span(since, now)}"))
-    return subs, probes
+    # Window counts only fill the room the probes leave in the composites they need anyway.
+    needed = [s for s in subs if s.kind != "window"]
+    if not needed:
+        return [], probes
+    room = len(_batches(needed)) * MAX_QUERY_SUBREQUESTS - sum(s.is_query for s in needed)
+    windows = [s for s in subs if s.kind == "window"][: max(room, 0)]
+    return needed + windows, probes
 
 
 def _batches(subs: list[_Sub]) -> list[list[_Sub]]:
@@ -215,6 +238,8 @@ def probe_changes(
             if sub.kind == "count":
                 probe.changed = int(body.get("totalSize", 0))
                 probe.seen_until = probe.at
+            elif sub.kind == "window":
+                probe.window = int(body.get("totalSize", 0))
             elif sub.kind == "updated":
                 probe.changed = 0 if not body.get("ids") else None
                 covered = body.get("latestDateCovered")
