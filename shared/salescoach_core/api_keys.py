@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 
 from salescoach_core.access import Principal, sf_user_exists
 from salescoach_core.errors import NotFoundError, UnprocessableError
+from salescoach_core.keyset import Keyset
 from salescoach_core.models import ApiKey
 from salescoach_core.models.auth import API_KEY_PREFIX_LENGTH
 from salescoach_core.roles import Role
@@ -116,17 +117,12 @@ def authenticate_api_key(session: Session, plaintext: str) -> Principal | None:
     )
 
 
-def list_api_keys(
-    session: Session, *, after_prefix: str | None = None, limit: int | None = None
-) -> Sequence[ApiKey]:
-    """Every key, revoked ones too (so an audit sees them), ordered by prefix."""
-    query = select(ApiKey)
-    if after_prefix is not None:
-        query = query.where(col(ApiKey.prefix) > after_prefix)
-    query = query.order_by(col(ApiKey.prefix))
-    if limit is not None:
-        query = query.limit(limit)
-    return session.scalars(query).all()
+def list_api_keys(session: Session, *, keyset: Keyset | None = None) -> Sequence[ApiKey]:
+    """The keys, revoked ones too (so an audit sees them): one page in `keyset`'s order, or
+    every key by prefix."""
+    if keyset is not None:
+        return keyset.fetch(session, select(ApiKey))
+    return session.scalars(select(ApiKey).order_by(col(ApiKey.prefix))).all()
 
 
 def revoke_api_key(session: Session, *, prefix: str) -> ApiKey:

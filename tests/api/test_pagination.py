@@ -1,15 +1,27 @@
 """Every list pages the same way (docs/api.md, "Pagination"): `limit` 1-500, default 100, an
-opaque `cursor`, a refused cursor answering 422 `invalid_cursor`."""
+opaque `cursor`, a refused cursor answering one 422 `invalid_cursor` problem; and every list but
+the events feed takes `sort`, its cursors continuing only the sort they were issued for
+(docs/api.md, "Sorting")."""
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 from tests.plugins.factories import Factory
 
 from salescoach_api.app import create_app
+from salescoach_api.dependencies import get_now
+from salescoach_core.api_keys import create_api_key
+from salescoach_core.integrations.signing import generate_secret
+from salescoach_core.models.integrations import WebhookEndpoint
+from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
 
 # docs/api.md, "Pagination".
@@ -62,12 +74,134 @@ def test_the_default_page_is_the_documented_limit(client: TestClient, factory: F
     assert page["next_cursor"] is not None
 
 
-# "bm9wZQ" is base64url("nope"): well-formed, yet no sort key of a (time, id) list.
-@pytest.mark.parametrize("cursor", ["%%%", "bm9wZQ"])
-def test_a_cursor_the_api_did_not_issue_is_refused_with_422(
-    client: TestClient, factory: Factory, cursor: str
+# The events feed is another kind of list: a monotonic feed of event positions whose
+# `next_cursor` is always set (docs/api.md, "Pagination"); every other list is a sorted list.
+FEED = "listEvents"
+PAGING = {"limit", "cursor", "sort"}
+SORT_DESCRIPTION = "Sort order: a field ascending, `-field` descending; ties by id in the same direction"
+NOW = datetime(2026, 11, 10, 12, tzinfo=UTC)
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _by_operation(openapi: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each list operation's id: its path and the operation."""
+    return {
+        operation["operationId"]: (name.split(" ", 1)[1], operation)
+        for name, operation in _list_operations(openapi).items()
+    }
+
+
+def test_every_list_but_the_feed_takes_limit_cursor_and_a_sort_enum() -> None:
+    lists = _by_operation(create_app(Settings()).openapi())
+    sorted_lists = {op for op in lists if op != FEED}
+    assert {
+        "listReps",
+        "listApiKeys",
+        "listGoals",
+        "listSessions",
+        "listActionItems",
+        "listWebhooks",
+        "listWebhookDeliveries",
+    } <= sorted_lists
+    for operation_id in sorted_lists:
+        _, operation = lists[operation_id]
+        query = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+        assert query.keys() >= PAGING, operation_id
+        sort = query["sort"]
+        enum = sort["schema"]["enum"]
+        fields = [value for value in enum if not value.startswith("-")]
+        assert fields, operation_id
+        assert sorted(enum) == sorted([*fields, *(f"-{f}" for f in fields)]), operation_id
+        assert sort["schema"]["default"] in enum, operation_id
+        assert sort["description"].startswith(SORT_DESCRIPTION), operation_id
+        assert sort["description"].endswith(f"Default `{sort['schema']['default']}`."), operation_id
+
+
+@dataclass(frozen=True)
+class EveryList:
+    path_params: dict[str, str]
+    old_cursors: list[str]
+    """Cursors in the formats the API issued before every list had a sort: a webhook's
+    `(created_at, id)` and an API key's bare prefix."""
+
+
+@pytest.fixture
+def every_list(app: FastAPI, client: TestClient, factory: Factory, db_session: Session) -> EveryList:
+    """Two rows or more in every list, and the path parameters that reach them."""
+    app.dependency_overrides[get_now] = lambda: NOW
+    boss = factory.user("Boss")
+    rep = factory.user("Rep", manager=boss)
+    factory.user("Other rep", manager=boss)
+    endpoints = [
+        WebhookEndpoint(url="https://hooks.example.com/in", secret=generate_secret(), created_at=NOW)
+        for _ in range(2)
+    ]
+    db_session.add_all(endpoints)
+    db_session.flush()
+    second_key = create_api_key(db_session, name="second", role=Role.ADMIN, sf_user_id=None).row
+    goal = {"kind": "skill", "skill": "discovery", "measurement_plan": "ride-alongs", "coach_id": boss.id}
+    for period in ("2026-11", "2026-12"):  # each goal.created queues a delivery to both endpoints
+        assert client.post(f"/v1/reps/{rep.id}/goals", json={**goal, "period": period}).status_code == 201
+    for hour in ("09", "10"):
+        body = {"scheduled_at": f"2026-11-12T{hour}:00:00Z", "duration_minutes": 30, "coach_id": boss.id}
+        created = client.post(f"/v1/reps/{rep.id}/sessions", json=body)
+        assert created.status_code == 201, created.text
+        item = {"description": "Call the stalled deals", "due_date": "2026-11-20"}
+        assert client.post(f"/v1/sessions/{created.json()['id']}/action-items", json=item).status_code == 201
+    endpoint = endpoints[0]
+    return EveryList(
+        path_params={"rep_id": rep.id, "webhook_id": str(endpoint.id)},
+        old_cursors=[_b64(f"{endpoint.created_at.isoformat()}|{endpoint.id}"), _b64(second_key.prefix)],
+    )
+
+
+def _url(path: str, every_list: EveryList) -> str:
+    return path.format(**every_list.path_params)
+
+
+def test_every_list_refuses_a_cursor_it_did_not_issue_with_one_problem(
+    client: TestClient, every_list: EveryList
 ) -> None:
-    rep = factory.user("Rep")
-    for path in ("/v1/webhooks", f"/v1/reps/{rep.id}/goals", f"/v1/reps/{rep.id}/sessions"):
-        refused = client.get(path, params={"cursor": cursor})
-        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_cursor"), path
+    refused_with: dict[str, set[tuple[Any, ...]]] = {"feed": set(), "sorted": set()}
+    # "bm9wZQ" is base64url("nope"): well-formed base64, yet no cursor of any list.
+    for cursor in ["%%%", "bm9wZQ", *every_list.old_cursors]:
+        for operation_id, (path, _) in _by_operation(create_app(Settings()).openapi()).items():
+            refused = client.get(_url(path, every_list), params={"cursor": cursor})
+            problem = refused.json()
+            assert (refused.status_code, problem.get("code")) == (422, "invalid_cursor"), (
+                operation_id,
+                cursor,
+            )
+            kind = "feed" if operation_id == FEED else "sorted"
+            refused_with[kind].add((problem["title"], problem["detail"], problem["type"]))
+    # The same problem from every sorted list, whatever the cursor.
+    assert len(refused_with["sorted"]) == 1, refused_with["sorted"]
+
+
+def test_every_list_but_the_feed_pages_with_cursors_that_carry_their_sort(
+    client: TestClient, every_list: EveryList
+) -> None:
+    for operation_id, (path, operation) in _by_operation(create_app(Settings()).openapi()).items():
+        if operation_id == FEED:
+            continue
+        url = _url(path, every_list)
+        (sort,) = [p["schema"] for p in operation["parameters"] if p["name"] == "sort"]
+        first = client.get(url, params={"limit": 1}).json()
+        assert first["next_cursor"], operation_id
+        second = client.get(url, params={"limit": 1, "cursor": first["next_cursor"]}).json()
+        assert len(second["items"]) == 1, operation_id
+        assert second["items"] != first["items"], operation_id
+        explicit = client.get(
+            url, params={"limit": 1, "sort": sort["default"], "cursor": first["next_cursor"]}
+        )
+        assert explicit.json() == second, operation_id
+        for other in (value for value in sort["enum"] if value != sort["default"]):
+            refused = client.get(url, params={"limit": 1, "sort": other, "cursor": first["next_cursor"]})
+            assert (refused.status_code, refused.json()["code"]) == (422, "invalid_cursor"), (
+                operation_id,
+                other,
+            )
+            assert f"sort={sort['default']}" in refused.json()["detail"], (operation_id, other)

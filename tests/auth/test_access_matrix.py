@@ -33,6 +33,7 @@ from salescoach_core.api_keys import create_api_key
 from salescoach_core.coaching import action_items
 from salescoach_core.coaching import sessions as coaching_sessions
 from salescoach_core.integrations import events, webhooks
+from salescoach_core.keyset import Keyset
 from salescoach_core.models import ActionItem, CoachingGoal, CoachingSession, SfUser
 from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
 from salescoach_core.roles import Role
@@ -145,7 +146,8 @@ def _webhook(scene: Scene) -> WebhookEndpoint:
 def _delivery(scene: Scene) -> WebhookDelivery:
     endpoint = _WEBHOOKS[id(scene.session)]
     events.emit(scene.session, "goal.created", {}, now=MATRIX_NOW)
-    [delivery] = webhooks.list_deliveries(scene.session, endpoint=endpoint, after=None, limit=1)
+    by_id = Keyset(column=WebhookDelivery.id, id_column=WebhookDelivery.id, limit=2)
+    [delivery] = webhooks.list_deliveries(scene.session, endpoint=endpoint, keyset=by_id)
     return delivery
 
 

@@ -1,10 +1,11 @@
-"""Client-chosen sort on the lists a UI sorts (docs/api.md, "Sorting"): `sort=field` ascending,
+"""Client-chosen sort on every list but the events feed (docs/api.md, "Sorting"): `sort=field` ascending,
 `sort=-field` descending, ties by id in the same direction, nulls last ascending and first
 descending (so `-field` is exactly the reverse of `field`); every page continues the sort its
 cursor was issued for."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -12,19 +13,31 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
 
 from salescoach_api.app import create_app
+from salescoach_core.api_keys import create_api_key
+from salescoach_core.integrations import events
+from salescoach_core.integrations.signing import generate_secret
 from salescoach_core.models import SfUser
+from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
+from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
 from tests.coaching.conftest import NOW, Team, new_item, new_session, ok
 from tests.plugins.factories import Factory
 
-# docs/api.md, "Sorting": each list's sortable fields, the first being the default order.
+# docs/api.md, "Sorting": each list's sortable fields, and its order without `sort`.
 SORTS = {
     "listReps": ["id", "name"],
     "listGoals": ["created_at", "updated_at", "period_from", "closed_at"],
     "listSessions": ["scheduled_at", "created_at", "updated_at", "follow_up_at", "closed_at"],
     "listActionItems": ["created_at", "updated_at", "due_date", "completed_on"],
+    "listApiKeys": ["prefix"],
+    "listWebhooks": ["created_at"],
+    "listWebhookDeliveries": ["created_at"],
+}
+DEFAULT_SORT = {operation: fields[0] for operation, fields in SORTS.items()} | {
+    "listWebhookDeliveries": "-created_at"  # a log: newest first
 }
 NULLABLE = {"name", "closed_at", "follow_up_at", "due_date", "completed_on"}
 
@@ -48,24 +61,24 @@ def _row_id(raw: str) -> Any:
         return raw  # a Salesforce id: compared as text (the database's collation is C)
 
 
-def expected_order(rows: list[dict[str, Any]], sort: str) -> list[str]:
-    """The documented order, computed from the rows: nulls after every value, ties by id; a
-    leading `-` reverses all of it."""
+def expected_order(rows: list[dict[str, Any]], sort: str, key: str = "id") -> list[str]:
+    """The documented order, computed from the rows: nulls after every value, ties by id (the
+    item's `key`); a leading `-` reverses all of it."""
     field = sort.removeprefix("-")
     ascending = sorted(
         rows,
         key=lambda row: (
             row[field] is None,
             _value(row[field]) if row[field] is not None else 0,
-            _row_id(row["id"]),
+            _row_id(row[key]),
         ),
     )
-    ids = [row["id"] for row in ascending]
+    ids = [row[key] for row in ascending]
     return ids[::-1] if sort.startswith("-") else ids
 
 
-def walk(client: TestClient, path: str, sort: str | None, limit: int = 2) -> list[str]:
-    """Every id of the list, page after page."""
+def walk(client: TestClient, path: str, sort: str | None, limit: int = 2, key: str = "id") -> list[str]:
+    """Every id (the items' `key`) of the list, page after page."""
     ids: list[str] = []
     cursor = None
     while True:
@@ -76,25 +89,33 @@ def walk(client: TestClient, path: str, sort: str | None, limit: int = 2) -> lis
         }
         page = ok(client.get(path, params=params))
         assert len(page["items"]) <= limit
-        ids.extend(item["id"] for item in page["items"])
+        ids.extend(item[key] for item in page["items"])
         cursor = page["next_cursor"]
         if cursor is None:
             return ids
 
 
-def assert_every_sort_walks_the_whole_list(client: TestClient, path: str, fields: list[str]) -> None:
+def assert_every_sort_walks_the_whole_list(
+    client: TestClient, path: str, operation: str, key: str = "id"
+) -> list[str]:
+    """Each sort of the list walked page by page gives every item once, in the documented order;
+    returns the ids in the default order."""
+    fields, default = SORTS[operation], DEFAULT_SORT[operation]
     full = ok(client.get(path, params={"limit": 500}))
     assert full["next_cursor"] is None
     rows = full["items"]
-    assert [row["id"] for row in rows] == expected_order(rows, fields[0]), "default order"
+    assert [row[key] for row in rows] == expected_order(rows, default, key), "default order"
     for field in fields:
         values = [row[field] for row in rows]
-        if field != "id":
+        if field != key:
             assert len(set(values)) < len(values), f"{field}: the rows must have a tie to break"
             assert None in values or field not in NULLABLE, f"{field}: the rows must have a null"
         for sort in (field, f"-{field}"):
-            assert walk(client, path, sort) == expected_order(rows, sort), f"{path} sort={sort}"
-    assert walk(client, path, None) == expected_order(rows, fields[0])
+            walked = walk(client, path, sort, key=key)
+            assert walked == expected_order(rows, sort, key), f"{path} sort={sort}"
+    walked = walk(client, path, None, key=key)
+    assert walked == expected_order(rows, default, key)
+    return walked
 
 
 @pytest.fixture
@@ -157,7 +178,7 @@ def coaching_rows(client: TestClient, team: Team, set_now: Callable[[datetime], 
 def test_every_sort_of_a_coaching_list_pages_through_it_in_the_documented_order(
     client: TestClient, coaching_rows: SfUser, operation: str, path: str
 ) -> None:
-    assert_every_sort_walks_the_whole_list(client, path.format(rep=coaching_rows.id), SORTS[operation])
+    assert_every_sort_walks_the_whole_list(client, path.format(rep=coaching_rows.id), operation)
 
 
 def test_every_sort_of_the_rep_list_pages_through_it_in_the_documented_order(
@@ -169,7 +190,7 @@ def test_every_sort_of_the_rep_list_pages_through_it_in_the_documented_order(
     nameless = factory.user("Nameless", manager=boss)
     nameless.name = None
     factory.session.flush()
-    assert_every_sort_walks_the_whole_list(client, "/v1/reps", SORTS["listReps"])
+    assert_every_sort_walks_the_whole_list(client, "/v1/reps", "listReps")
 
 
 def test_nulls_come_last_ascending_and_first_descending(client: TestClient, coaching_rows: SfUser) -> None:
@@ -187,13 +208,19 @@ def test_nulls_come_last_ascending_and_first_descending(client: TestClient, coac
     )
 
 
-def test_an_unknown_sort_is_refused_naming_the_allowed_values(client: TestClient, factory: Factory) -> None:
+def test_an_unknown_sort_is_refused_naming_the_allowed_values(
+    client: TestClient, factory: Factory, db_session: Session
+) -> None:
     rep = factory.user("Rep", manager=factory.user("Boss"))
+    endpoint = new_endpoint(db_session, NOW)
     paths = {
         "listReps": "/v1/reps",
         "listGoals": f"/v1/reps/{rep.id}/goals",
         "listSessions": f"/v1/reps/{rep.id}/sessions",
         "listActionItems": f"/v1/reps/{rep.id}/action-items",
+        "listApiKeys": "/v1/api-keys",
+        "listWebhooks": "/v1/webhooks",
+        "listWebhookDeliveries": f"/v1/webhooks/{endpoint.id}/deliveries",
     }
     for operation, path in paths.items():
         for bad in ("email", "--id", "name,-id", "+id"):
@@ -228,4 +255,81 @@ def test_the_openapi_document_lists_each_lists_sorts_as_an_enum() -> None:
     for operation_id, fields in SORTS.items():
         (sort,) = [p for p in operations[operation_id]["parameters"] if p["name"] == "sort"]
         assert sorted(sort["schema"]["enum"]) == sorted([*fields, *(f"-{f}" for f in fields)])
-        assert sort["schema"]["default"] == fields[0]
+        assert sort["schema"]["default"] == DEFAULT_SORT[operation_id]
+
+
+def new_endpoint(db_session: Session, created_at: datetime) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint(
+        url="https://hooks.example.com/in", secret=generate_secret(), created_at=created_at
+    )
+    db_session.add(endpoint)
+    db_session.flush()
+    return endpoint
+
+
+# Three at one instant (ties the id breaks), one before, one after.
+INSTANTS = [NOW, NOW, NOW - timedelta(hours=1), NOW, NOW + timedelta(hours=1)]
+
+
+def test_the_webhook_list_pages_oldest_first_ties_by_id(client: TestClient, db_session: Session) -> None:
+    endpoints = [new_endpoint(db_session, at) for at in INSTANTS]
+    walked = assert_every_sort_walks_the_whole_list(client, "/v1/webhooks", "listWebhooks")
+    # Complete and disjoint: every endpoint once. By hand: the earlier one, the three of NOW by
+    # id, the later one.
+    tied = sorted(e.id for e in endpoints if e.created_at == NOW)
+    assert walked == [str(i) for i in [endpoints[2].id, *tied, endpoints[4].id]]
+    assert walk(client, "/v1/webhooks", None, limit=1) == walked
+    assert walk(client, "/v1/webhooks", "-created_at", limit=1) == walked[::-1]
+
+
+def test_a_delivery_log_pages_newest_first_ties_by_id(client: TestClient, db_session: Session) -> None:
+    endpoint, other = new_endpoint(db_session, NOW), new_endpoint(db_session, NOW)
+    for at in INSTANTS:  # each event queues one delivery to each endpoint, created when it occurred
+        events.emit(db_session, "goal.created", {"at": at.isoformat()}, now=at)
+    db_session.flush()
+    mine = db_session.exec(
+        select(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint.id)
+    ).all()
+    path = f"/v1/webhooks/{endpoint.id}/deliveries"
+    walked = assert_every_sort_walks_the_whole_list(client, path, "listWebhookDeliveries")
+    # By hand: the later one, the three of NOW by id descending, the earlier one; none of `other`'s.
+    by_time = {at: sorted((d.id for d in mine if d.created_at == at), reverse=True) for at in set(INSTANTS)}
+    expected = [*by_time[NOW + timedelta(hours=1)], *by_time[NOW], *by_time[NOW - timedelta(hours=1)]]
+    assert walked == [str(i) for i in expected]
+    assert walk(client, path, None, limit=1) == walked
+    assert walk(client, path, "created_at", limit=1) == walked[::-1]
+    assert len(ok(client.get(f"/v1/webhooks/{other.id}/deliveries"))["items"]) == len(INSTANTS)
+
+
+def _problem(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in {"request_id", "instance"}}
+
+
+def test_a_cursor_of_the_former_time_and_id_format_is_refused_as_any_foreign_cursor(
+    client: TestClient, factory: Factory, db_session: Session
+) -> None:
+    """Before webhooks and deliveries took `sort`, their cursor was base64url of
+    `{created_at ISO 8601}|{id}`; a client holding one starts again, told so as for any cursor
+    the API did not issue."""
+    endpoint = new_endpoint(db_session, NOW)
+    events.emit(db_session, "goal.created", {}, now=NOW)
+    db_session.flush()
+    (delivery,) = db_session.exec(
+        select(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint.id)
+    )
+    foreign = client.get("/v1/reps", params={"cursor": "bm9wZQ"})
+    assert (foreign.status_code, foreign.json()["code"]) == (422, "invalid_cursor")
+    for path, row in (("/v1/webhooks", endpoint), (f"/v1/webhooks/{endpoint.id}/deliveries", delivery)):
+        old = base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode().rstrip("=")
+        refused = client.get(path, params={"cursor": old})
+        assert refused.status_code == 422, path
+        # The same problem; only the request's own members differ.
+        assert _problem(refused.json()) == _problem(foreign.json()), path
+
+
+def test_every_sort_of_the_api_key_list_pages_through_it(client: TestClient, db_session: Session) -> None:
+    for name in ("ci", "bi", "crm", "backup"):
+        create_api_key(db_session, name=name, role=Role.INTEGRATION, sf_user_id=None)
+    walked = assert_every_sort_walks_the_whole_list(client, "/v1/api-keys", "listApiKeys", key="prefix")
+    assert len(walked) == 5  # the test's admin key and these four
+    assert walked == sorted(walked)

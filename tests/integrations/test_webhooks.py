@@ -26,6 +26,7 @@ from salescoach_core.database import Database, session_scope
 from salescoach_core.integrations import events, webhooks
 from salescoach_core.integrations.delivery import ERROR_EXCERPT_CHARS, DeliveryConfig, deliver_due
 from salescoach_core.integrations.signing import generate_secret
+from salescoach_core.keyset import Keyset
 from salescoach_core.models.integrations import DomainEvent, WebhookDelivery
 from salescoach_core.settings import Settings
 from tests.cli.test_commands import salescoach
@@ -193,7 +194,8 @@ def test_redelivery_reuses_the_event_id(
     deliver_due(committed_engine, fast)
     with session_scope(committed_engine) as session:
         endpoint = webhooks.get_endpoint(session, uuid.UUID(endpoint_id))
-        [first] = webhooks.list_deliveries(session, endpoint=endpoint, after=None, limit=10)
+        by_id = Keyset(column=WebhookDelivery.id, id_column=WebhookDelivery.id, limit=10)
+        [first] = webhooks.list_deliveries(session, endpoint=endpoint, keyset=by_id)
         webhooks.redeliver(session, endpoint=endpoint, delivery_id=first.id, now=NOW + timedelta(seconds=1))
 
     deliver_due(committed_engine, fast)

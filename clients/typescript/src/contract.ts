@@ -43,3 +43,9 @@ export function missingRep(problem: RepNotFound): string {
 export function blockingGoals(problem: GoalRefused): string[] {
   return (problem.active_goals ?? []).map((goal) => `${goal.id} ${goal.period}`);
 }
+
+// Every list but the events feed takes `sort`, typed from the enum of its fields.
+type DeliverySort = NonNullable<operations["listWebhookDeliveries"]["parameters"]["query"]>["sort"];
+export const oldestFirst: DeliverySort = "created_at";
+// @ts-expect-error: not a sort of the delivery log
+export const bySecret: DeliverySort = "secret";

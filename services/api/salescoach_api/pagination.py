@@ -1,6 +1,8 @@
-"""Every list's paging: the `limit` and `cursor` query parameters, opaque keyset cursors, and
-the `{"items", "next_cursor"}` page built from them (docs/api.md, "Pagination"); and, for the
-lists a UI sorts, the `sort` parameter over a whitelist of fields (docs/api.md, "Sorting")."""
+"""Every list's paging: the `limit` and `cursor` query parameters and the `{"items",
+"next_cursor"}` page (docs/api.md, "Pagination"); and the one way a list is sorted and paged,
+`Sorting`: the `sort` parameter over a whitelist of fields, opaque keyset cursors that carry
+their sort (docs/api.md, "Sorting"), the rows read by `salescoach_core.keyset.Keyset`. Only the
+events feed, a feed of event positions, reads `limit` and `cursor` without a sort."""
 
 from __future__ import annotations
 
@@ -42,13 +44,13 @@ def _invalid_cursor() -> InvalidCursorError:
     return InvalidCursorError("`cursor` is not one this API issued; start again without it.")
 
 
-def encode_cursor(key: str) -> str:
+def _encode_cursor(key: str) -> str:
     """The opaque cursor of a sort key (the last row's, for the next page)."""
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> str | None:
-    """The sort key `encode_cursor` wrapped; 422 `invalid_cursor` for anything else."""
+def _decode_cursor(cursor: str | None) -> str | None:
+    """The sort key `_encode_cursor` wrapped; 422 `invalid_cursor` for anything else."""
     if cursor is None:
         return None
     try:
@@ -60,22 +62,6 @@ def decode_cursor(cursor: str | None) -> str | None:
         raise _invalid_cursor() from exc
 
 
-def time_id_cursor(moment: datetime, row_id: uuid.UUID) -> str:
-    """The cursor of a row in a list sorted by (a time, then its id)."""
-    return encode_cursor(f"{moment.isoformat()}|{row_id}")
-
-
-def parse_time_id_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    moment, _, row_id = key.partition("|")
-    try:
-        return datetime.fromisoformat(moment), uuid.UUID(row_id)
-    except ValueError as exc:
-        raise _invalid_cursor() from exc
-
-
 class Page(BaseModel, Generic[T]):
     """One page of a list. Pass `next_cursor` as `cursor` for the next page; null on the last."""
 
@@ -83,39 +69,13 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-def _page(
-    rows: Sequence[R], limit: int, *, public: Callable[[R], T], cursor_of: Callable[[R], str]
-) -> Page[T]:
-    """The page of `rows`, fetched one past `limit` to tell whether a next page exists."""
-    shown = rows[:limit]
-    next_cursor = cursor_of(shown[-1]) if len(rows) > limit else None
-    return Page[T](items=[public(row) for row in shown], next_cursor=next_cursor)
-
-
 @dataclass(frozen=True)
 class PaginationParams:
-    """A list request's `limit` and `cursor`. Services fetch `fetch` rows after the cursor's key;
-    `page` turns them into the answer."""
+    """A list request's `limit` and `cursor`, as given: a sorted list reads them through
+    `Sorting.depends`; the events feed, whose cursor is an event position, reads them itself."""
 
     limit: int
     cursor: str | None
-
-    @property
-    def fetch(self) -> int:
-        # One row past the page, fetched only to tell whether a next page exists.
-        return self.limit + 1
-
-    def after_key(self) -> str | None:
-        """The sort key of a cursor made by `encode_cursor`."""
-        return decode_cursor(self.cursor)
-
-    def after_time_id(self) -> tuple[datetime, uuid.UUID] | None:
-        """The (time, id) key of a cursor made by `time_id_cursor`."""
-        return parse_time_id_cursor(self.cursor)
-
-    def page(self, rows: Sequence[R], *, public: Callable[[R], T], cursor_of: Callable[[R], str]) -> Page[T]:
-        """The page of `rows` fetched with `limit=self.fetch`."""
-        return _page(rows, self.limit, public=public, cursor_of=cursor_of)
 
 
 def get_pagination(
@@ -234,7 +194,7 @@ class SortedPagination:
         )
 
     def _after(self) -> tuple[Any, Any] | None:
-        key = decode_cursor(self.cursor)
+        key = _decode_cursor(self.cursor)
         if key is None:
             return None
         try:
@@ -256,8 +216,11 @@ class SortedPagination:
     def cursor_of(self, row: Any) -> str:
         value = getattr(row, self._column.key)
         row_id = getattr(row, self.sorting.id_column.key)
-        return encode_cursor(json.dumps([self.sort, _to_json(value), _to_json(row_id)]))
+        return _encode_cursor(json.dumps([self.sort, _to_json(value), _to_json(row_id)]))
 
     def page(self, rows: Sequence[R], *, public: Callable[[R], T]) -> Page[T]:
-        """The page of `rows` fetched with `keyset()`."""
-        return _page(rows, self.limit, public=public, cursor_of=self.cursor_of)
+        """The page of `rows` fetched with `keyset()`: the first `limit`, and a `next_cursor`
+        when the one row past them exists."""
+        shown = rows[: self.limit]
+        next_cursor = self.cursor_of(shown[-1]) if len(rows) > self.limit else None
+        return Page[T](items=[public(row) for row in shown], next_cursor=next_cursor)

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from salescoach_core.integrations.errors import (
@@ -21,6 +20,7 @@ from salescoach_core.integrations.errors import (
 from salescoach_core.integrations.events import EVENT_TYPES
 from salescoach_core.integrations.signing import generate_secret, is_valid_secret
 from salescoach_core.integrations.targets import check_webhook_url
+from salescoach_core.keyset import Keyset
 from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
 
 
@@ -65,17 +65,9 @@ def get_endpoint(session: Session, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     return endpoint
 
 
-def list_endpoints(
-    session: Session, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> Sequence[WebhookEndpoint]:
-    query = select(WebhookEndpoint)
-    if after is not None:
-        query = query.where(
-            tuple_(col(WebhookEndpoint.created_at), col(WebhookEndpoint.id)) > tuple_(after[0], after[1])
-        )
-    return session.exec(
-        query.order_by(col(WebhookEndpoint.created_at), col(WebhookEndpoint.id)).limit(limit)
-    ).all()
+def list_endpoints(session: Session, *, keyset: Keyset) -> Sequence[WebhookEndpoint]:
+    """One page of the endpoints, in `keyset`'s order."""
+    return keyset.fetch(session, select(WebhookEndpoint))
 
 
 def delete_endpoint(session: Session, endpoint: WebhookEndpoint) -> None:
@@ -85,16 +77,11 @@ def delete_endpoint(session: Session, endpoint: WebhookEndpoint) -> None:
 
 
 def list_deliveries(
-    session: Session, *, endpoint: WebhookEndpoint, after: tuple[datetime, uuid.UUID] | None, limit: int
+    session: Session, *, endpoint: WebhookEndpoint, keyset: Keyset
 ) -> Sequence[WebhookDelivery]:
-    """The endpoint's delivery log, newest first."""
+    """One page of the endpoint's delivery log, in `keyset`'s order."""
     query = select(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint.id)
-    if after is not None:
-        query = query.where(
-            tuple_(col(WebhookDelivery.created_at), col(WebhookDelivery.id)) < tuple_(after[0], after[1])
-        )
-    order = (col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
-    return session.exec(query.order_by(*order).limit(limit)).all()
+    return keyset.fetch(session, query)
 
 
 def redeliver(

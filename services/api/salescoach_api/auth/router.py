@@ -10,10 +10,14 @@ from salescoach_api.auth.dependencies import CurrentPrincipal
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, PrincipalPublic
 from salescoach_api.dependencies import DbSessionDep
-from salescoach_api.pagination import Page, PaginationDep, encode_cursor
+from salescoach_api.pagination import Page, SortedPagination, Sorting
 from salescoach_core import api_keys
+from salescoach_core.models.auth import ApiKey
 
 router = v1_router(prefix="/v1", tags=["auth"])
+
+# A key's prefix is unique: it is the key's id on the wire, and breaks no ties.
+API_KEY_SORTING = Sorting(id_column=ApiKey.prefix, fields={"prefix": ApiKey.prefix}, default="prefix")
 
 PrefixPath = Annotated[str, Path(description="The key's prefix, as listed.", examples=["sc_live_ab12cd34"])]
 
@@ -33,11 +37,11 @@ def create_api_key(db_session: DbSessionDep, body: ApiKeyCreate) -> ApiKeyCreate
 @router.get("/api-keys", operation_id="listApiKeys", dependencies=[requires(Access.ADMIN)])
 def list_api_keys(
     db_session: DbSessionDep,
-    page: PaginationDep,
+    page: Annotated[SortedPagination, API_KEY_SORTING.depends()],
 ) -> Page[ApiKeyPublic]:
     """Every API key, revoked ones included, by prefix. Keys themselves are never shown again."""
-    rows = api_keys.list_api_keys(db_session, after_prefix=page.after_key(), limit=page.fetch)
-    return page.page(rows, public=ApiKeyPublic.of, cursor_of=lambda row: encode_cursor(row.prefix))
+    rows = api_keys.list_api_keys(db_session, keyset=page.keyset())
+    return page.page(rows, public=ApiKeyPublic.of)
 
 
 @router.delete(

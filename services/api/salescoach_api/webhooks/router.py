@@ -10,12 +10,20 @@ from fastapi import Depends, Response, status
 
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import DbSessionDep, NowDep, ReadSessionDep, SettingsDep
-from salescoach_api.pagination import Page, PaginationDep, time_id_cursor
+from salescoach_api.pagination import Page, SortedPagination, Sorting
 from salescoach_api.webhooks.schemas import DeliveryPublic, WebhookCreate, WebhookCreated, WebhookPublic
 from salescoach_core.integrations import webhooks
-from salescoach_core.models.integrations import WebhookEndpoint
+from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
 
 router = v1_router(prefix="/v1", tags=["webhooks"])
+
+WEBHOOK_SORTING = Sorting(
+    id_column=WebhookEndpoint.id, fields={"created_at": WebhookEndpoint.created_at}, default="created_at"
+)
+# A log: newest first.
+DELIVERY_SORTING = Sorting(
+    id_column=WebhookDelivery.id, fields={"created_at": WebhookDelivery.created_at}, default="-created_at"
+)
 
 
 def endpoint_of(db_session: DbSessionDep, webhook_id: uuid.UUID) -> WebhookEndpoint:
@@ -48,10 +56,12 @@ def create_webhook(
 
 
 @router.get("/webhooks", operation_id="listWebhooks", dependencies=[requires(Access.ADMIN)])
-def list_webhooks(db_session: ReadSessionDep, page: PaginationDep) -> Page[WebhookPublic]:
-    """Every endpoint, oldest first (secrets are never listed)."""
-    rows = webhooks.list_endpoints(db_session, after=page.after_time_id(), limit=page.fetch)
-    return page.page(rows, public=WebhookPublic.of, cursor_of=lambda e: time_id_cursor(e.created_at, e.id))
+def list_webhooks(
+    db_session: ReadSessionDep, page: Annotated[SortedPagination, WEBHOOK_SORTING.depends()]
+) -> Page[WebhookPublic]:
+    """Every endpoint, oldest first unless `sort` says otherwise (secrets are never listed)."""
+    rows = webhooks.list_endpoints(db_session, keyset=page.keyset())
+    return page.page(rows, public=WebhookPublic.of)
 
 
 @router.get("/webhooks/{webhook_id}", operation_id="getWebhook", dependencies=[requires(Access.ADMIN)])
@@ -77,13 +87,14 @@ def delete_webhook(db_session: DbSessionDep, endpoint: Endpoint) -> None:
     dependencies=[requires(Access.ADMIN)],
 )
 def list_deliveries(
-    db_session: ReadSessionDep, endpoint: Endpoint, page: PaginationDep
+    db_session: ReadSessionDep,
+    endpoint: Endpoint,
+    page: Annotated[SortedPagination, DELIVERY_SORTING.depends()],
 ) -> Page[DeliveryPublic]:
-    """The endpoint's delivery log, newest first: status, attempts, last response code or error."""
-    rows = webhooks.list_deliveries(
-        db_session, endpoint=endpoint, after=page.after_time_id(), limit=page.fetch
-    )
-    return page.page(rows, public=DeliveryPublic.of, cursor_of=lambda d: time_id_cursor(d.created_at, d.id))
+    """The endpoint's delivery log, newest first unless `sort` says otherwise: status, attempts,
+    last response code or error."""
+    rows = webhooks.list_deliveries(db_session, endpoint=endpoint, keyset=page.keyset())
+    return page.page(rows, public=DeliveryPublic.of)
 
 
 @router.post(
