@@ -17,6 +17,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
+from salescoach_api.problems import parameters
 from salescoach_api.types import has_unstorable_text
 from salescoach_core.errors import UnprocessableError
 from salescoach_core.keyset import Keyset
@@ -107,11 +108,13 @@ class PaginationParams:
 
     def after_key(self) -> str | None:
         """The sort key of a cursor made by `encode_cursor`."""
-        return decode_cursor(self.cursor)
+        with parameters("query", "cursor"):
+            return decode_cursor(self.cursor)
 
     def after_time_id(self) -> tuple[datetime, uuid.UUID] | None:
         """The (time, id) key of a cursor made by `time_id_cursor`."""
-        return parse_time_id_cursor(self.cursor)
+        with parameters("query", "cursor"):
+            return parse_time_id_cursor(self.cursor)
 
     def page(self, rows: Sequence[R], *, public: Callable[[R], T], cursor_of: Callable[[R], str]) -> Page[T]:
         """The page of `rows` fetched with `limit=self.fetch`."""
@@ -191,7 +194,9 @@ class Sorting:
         `sort`, published in the OpenAPI document as an enum of `allowed`."""
 
         def sorted_pagination(pagination: PaginationParams, sort: str) -> SortedPagination:
-            return SortedPagination(self, self.check(sort), pagination.limit, pagination.cursor)
+            with parameters("query", "sort"):
+                checked = self.check(sort)
+            return SortedPagination(self, checked, pagination.limit, pagination.cursor)
 
         description = (
             "Sort order: a field ascending, `-field` descending; ties by id in the same direction; "
@@ -225,12 +230,14 @@ class SortedPagination:
     def keyset(self) -> Keyset:
         """The order, the position after the cursor's row, and `limit + 1` rows (one past the
         page, fetched only to tell whether a next page exists)."""
+        with parameters("query", "cursor"):
+            after = self._after()
         return Keyset(
             column=self._column,
             id_column=self.sorting.id_column,
             limit=self.limit + 1,
             descending=self.sort.startswith("-"),
-            after=self._after(),
+            after=after,
         )
 
     def _after(self) -> tuple[Any, Any] | None:

@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 from pydantic import BeforeValidator
 
 from salescoach_api.dependencies import NowDep, SettingsDep
+from salescoach_api.problems import parameters
 from salescoach_api.types import Day
 from salescoach_core.periods import Period, running_month
 from salescoach_core.scorecards.config import ScorecardConfig
@@ -48,8 +49,9 @@ def get_period_filter(
     period: PeriodQuery = None, from_: FromQuery = None, to: ToQuery = None
 ) -> Period | None:
     """The period the request names, or None; 422 `invalid_period` saying what to send when the
-    parameters do not make one."""
-    return Period.given(period, from_, to)
+    parameters do not make one, naming in `errors[]` the ones at fault."""
+    with parameters("query", "period", "from", "to"):
+        return Period.given(period, from_, to)
 
 
 PeriodFilterDep = Annotated[Period | None, Depends(get_period_filter)]
