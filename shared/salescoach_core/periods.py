@@ -62,7 +62,9 @@ class Period:
     @classmethod
     def given(cls, period: str | None, start: date | None = None, end: date | None = None) -> Period | None:
         """From `period=2026-10` / `period=2026-Q4`, or `from=` and `to=` (half-open); None when
-        neither form is given. An empty string is not given."""
+        neither form is given. An empty `period` is not given: the one place that says so for
+        the API's query and a goal's body alike (an empty `from`/`to` never gets here as a
+        date: the API's parameters treat it as absent before parsing it)."""
         period = period or None
         if period is not None and (start is not None or end is not None):
             raise InvalidPeriodError(

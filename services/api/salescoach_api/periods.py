@@ -20,14 +20,18 @@ _DEFAULT = (
 )
 
 
-def _blank_is_absent(value: Any) -> Any:
-    # `?period=` is what a form or a URL template sends for "not chosen".
+def _blank_day_is_absent(value: Any) -> Any:
+    """`?from=` / `?to=` as absent: what a form or a URL template sends for "not chosen".
+
+    Here, not in `Period.given`, because a day is parsed (and checked, `Day`) before any code of
+    ours sees it, and an empty string is no date. A blank `period` is text that reaches
+    `Period.given` as it came, which treats it as absent for every caller (these parameters and
+    a goal's body alike): it is not repeated here."""
     return None if value == "" else value
 
 
 PeriodQuery = Annotated[
     str | None,
-    BeforeValidator(_blank_is_absent),
     Query(
         description=f"A month (`2026-10`) or a quarter (`2026-Q4`); or `from` and `to` instead. {_DEFAULT}",
         examples=["2026-Q4"],
@@ -35,12 +39,12 @@ PeriodQuery = Annotated[
 ]
 FromQuery = Annotated[
     Day | None,
-    BeforeValidator(_blank_is_absent),
+    BeforeValidator(_blank_day_is_absent),
     Query(alias="from", description=f"First day, inclusive; with `to`, instead of `period`. {_DEFAULT}"),
 ]
 ToQuery = Annotated[
     Day | None,
-    BeforeValidator(_blank_is_absent),
+    BeforeValidator(_blank_day_is_absent),
     Query(description=f"Day after the last, exclusive; with `from`, instead of `period`. {_DEFAULT}"),
 ]
 
