@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 
@@ -20,6 +21,7 @@ class DomainError(Exception):
         *,
         headers: dict[str, str] | None = None,
         field: str | None = None,
+        inputs: Sequence[str] = (),
         **extensions: Any,
     ) -> None:
         super().__init__(detail)
@@ -28,6 +30,14 @@ class DomainError(Exception):
         self.headers = headers or {}
         # The request body field at fault, named in `errors[]` as a validation error would be.
         self.field = field
+        self.inputs = tuple(inputs)
+        """The inputs at fault, by name, when the code raising the error knows which of several
+        it was given (a period's `from` or `to`) and they are not a body field."""
+        self.locs: tuple[tuple[str, str], ...] = (("body", field),) if field is not None else ()
+        """Where the inputs at fault are in the request, as FastAPI's validation errors name
+        them (`("body", "coach_id")`, `("query", "period")`): a body field's from `field`; a
+        parameter's set by the API, which knows where the value came from
+        (salescoach_api.problems.parameters)."""
         self.extensions = extensions
 
 

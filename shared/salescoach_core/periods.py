@@ -35,12 +35,12 @@ class Period:
 
     @classmethod
     def month(cls, year: int, month: int) -> Period:
-        start = check_day(date(year, month, 1))
+        start = check_day(date(year, month, 1), "period")
         return cls(start, add_months(start, 1), "month", f"{year:04d}-{month:02d}")
 
     @classmethod
     def quarter(cls, year: int, quarter: int) -> Period:
-        start = check_day(date(year, 3 * (quarter - 1) + 1, 1))
+        start = check_day(date(year, 3 * (quarter - 1) + 1, 1), "period")
         return cls(start, add_months(start, 3), "quarter", f"{year:04d}-Q{quarter}")
 
     @classmethod
@@ -48,9 +48,11 @@ class Period:
         """`[start, end)`. Exactly a calendar month or quarter is that month or quarter, so a
         period has one label however it was asked for; any other range is `2026-10-05..2026-11-05`."""
         if end <= start:
-            raise InvalidPeriodError(f"`to` ({end}) must be after `from` ({start}); the range is [from, to).")
-        check_day(start)
-        check_day(end)
+            raise InvalidPeriodError(
+                f"`to` ({end}) must be after `from` ({start}); the range is [from, to).", inputs=("to",)
+            )
+        check_day(start, "from")
+        check_day(end, "to")
         if start.day == 1 and end == add_months(start, 1):
             return cls.month(start.year, start.month)
         if start.day == 1 and start.month % 3 == 1 and end == add_months(start, 3):
@@ -60,12 +62,19 @@ class Period:
     @classmethod
     def given(cls, period: str | None, start: date | None = None, end: date | None = None) -> Period | None:
         """From `period=2026-10` / `period=2026-Q4`, or `from=` and `to=` (half-open); None when
-        neither form is given. An empty string is not given."""
+        neither form is given. An empty `period` is not given: the one place that says so for
+        the API's query and a goal's body alike (an empty `from`/`to` never gets here as a
+        date: the API's parameters treat it as absent before parsing it)."""
         period = period or None
         if period is not None and (start is not None or end is not None):
             raise InvalidPeriodError(
                 "Give either `period` (2026-10 or 2026-Q4) or `from` and `to` (a half-open range of days), "
-                "not both."
+                "not both.",
+                inputs=[
+                    name
+                    for name, value in (("period", period), ("from", start), ("to", end))
+                    if value is not None
+                ],
             )
         if period is not None:
             if match := _MONTH.match(period):
@@ -73,14 +82,17 @@ class Period:
             if match := _QUARTER.match(period):
                 return cls.quarter(int(match[1]), int(match[2]))
             raise InvalidPeriodError(
-                f"`period` {period!r} is neither a month (2026-10) nor a quarter (2026-Q4)."
+                f"`period` {period!r} is neither a month (2026-10) nor a quarter (2026-Q4).",
+                inputs=("period",),
             )
         if start is None and end is None:
             return None
         if start is None or end is None:
+            missing = "from" if start is None else "to"
             raise InvalidPeriodError(
-                f"`from` and `to` go together: give {'`from`' if start is None else '`to`'} too "
-                "(`to` is the day after the last), or `period` instead."
+                f"`from` and `to` go together: give `{missing}` too "
+                "(`to` is the day after the last), or `period` instead.",
+                inputs=(missing,),
             )
         return cls.range(start, end)
 
@@ -144,10 +156,14 @@ class Period:
         return Period.range(add_months(first, -count), first)
 
 
-def check_day(day: date) -> date:
-    """`day`, if it lies in the years salescoach handles; else a 422 saying which ones."""
+def check_day(day: date, given_as: str | None = None) -> date:
+    """`day`, if it lies in the years salescoach handles; else a 422 saying which ones, about the
+    input `given_as` (`from`, `to`, `period`) when there is one."""
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise InvalidPeriodError(f"{day} is outside the supported dates, {FIRST_DAY} to {LAST_DAY}.")
+        raise InvalidPeriodError(
+            f"{day} is outside the supported dates, {FIRST_DAY} to {LAST_DAY}.",
+            inputs=() if given_as is None else (given_as,),
+        )
     return day
 
 

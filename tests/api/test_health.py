@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
@@ -34,6 +36,38 @@ def test_readyz_is_200_with_the_head_revision_when_migrated(client: TestClient) 
         "schema": "at_head",
         "replica": None,
     }
+
+
+def test_readyz_answers_the_schema_states_of_salescoach_db_current() -> None:
+    """`schema` is `RevisionState.schema`, the word `salescoach db current` prints: the document
+    offers exactly its serving states (a schema behind is a 503, not a `schema`)."""
+    from salescoach_core.database.migrations import SchemaState
+
+    readiness = create_app(Settings()).openapi()["components"]["schemas"]["Readiness"]
+    assert readiness["properties"]["schema"]["enum"] == ["at_head", "ahead"]
+    assert [state.value for state in SchemaState if state.serves] == ["at_head", "ahead"]
+    assert [state.value for state in SchemaState] == ["at_head", "ahead", "behind"]
+
+
+def test_readyz_reads_the_migration_scripts_once_per_process(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading them costs milliseconds (salescoach_core.database.migrations.migrations); they
+    cannot change while the process runs, so no probe after the first reads them again."""
+    from alembic.script import ScriptDirectory
+
+    assert client.get("/readyz").status_code == 200  # the process's first read, if not done yet
+    read = ScriptDirectory.from_config
+    reads: list[object] = []
+
+    def counted(config: Any, *args: Any, **kwargs: Any) -> ScriptDirectory:
+        reads.append(config)
+        return read(config, *args, **kwargs)
+
+    monkeypatch.setattr(ScriptDirectory, "from_config", counted)
+    for _ in range(3):
+        assert client.get("/readyz").json()["schema"] == "at_head"
+    assert reads == []
 
 
 def test_readyz_is_503_naming_pending_migrations_on_an_empty_database(

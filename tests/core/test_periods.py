@@ -40,5 +40,9 @@ def test_a_range_that_is_exactly_a_month_or_a_quarter_is_that_month_or_quarter()
 
 def test_blank_parameters_are_no_period() -> None:
     assert Period.given("", None, None) is None
+    # A blank `period` beside a range is the range (a goal's body, the query alike).
+    assert Period.given("", date(2026, 10, 5), date(2026, 11, 5)) == Period.range(
+        date(2026, 10, 5), date(2026, 11, 5)
+    )
     assert Period.given(None, None, None) is None
     assert Period.given("2026-Q4") == Period.quarter(2026, 4)

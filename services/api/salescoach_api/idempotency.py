@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from salescoach_api.problems import problem_response
+from salescoach_api.problems import field_errors, parameters, problem_response
 from salescoach_core.access import Principal
 from salescoach_core.database import Database, session_scope
 from salescoach_core.integrations.idempotency import (
@@ -112,9 +112,10 @@ def admit(request: Request, principal: Principal) -> None:
         pending.secret_fields = secret_fields(route)
         return
     if record.request_hash != pending.request_hash:
-        raise IdempotencyKeyReusedError(
-            "This `Idempotency-Key` came with a different request; a new request needs a new key."
-        )
+        with parameters("header", HEADER):
+            raise IdempotencyKeyReusedError(
+                "This `Idempotency-Key` came with a different request; a new request needs a new key."
+            )
     if record.status_code == IN_FLIGHT:
         raise IdempotencyKeyInUseError(
             "A request with this `Idempotency-Key` is still running; retry in a moment.",
@@ -168,11 +169,15 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH:
+            # Answered here, before any route: named in `errors[]` as `parameters` names a header.
+            detail = f"`Idempotency-Key` must be 1 to {MAX_KEY_LENGTH} characters (a UUID is ideal)."
+            code = "invalid_idempotency_key"
             await problem_response(
                 Request(scope),
                 status=400,
-                code="invalid_idempotency_key",
-                detail=f"`Idempotency-Key` must be 1 to {MAX_KEY_LENGTH} characters (a UUID is ideal).",
+                code=code,
+                detail=detail,
+                errors=field_errors([("header", HEADER)], detail, code),
             )(scope, receive, send)
             return
         body = await _read_body(receive)

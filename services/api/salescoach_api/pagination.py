@@ -19,6 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
+from salescoach_api.problems import parameters
 from salescoach_api.types import has_unstorable_text
 from salescoach_core.errors import UnprocessableError
 from salescoach_core.keyset import Keyset
@@ -151,7 +152,9 @@ class Sorting:
         `sort`, published in the OpenAPI document as an enum of `allowed`."""
 
         def sorted_pagination(pagination: PaginationParams, sort: str) -> SortedPagination:
-            return SortedPagination(self, self.check(sort), pagination.limit, pagination.cursor)
+            with parameters("query", "sort"):
+                checked = self.check(sort)
+            return SortedPagination(self, checked, pagination.limit, pagination.cursor)
 
         description = (
             "Sort order: a field ascending, `-field` descending; ties by id in the same direction; "
@@ -185,12 +188,14 @@ class SortedPagination:
     def keyset(self) -> Keyset:
         """The order, the position after the cursor's row, and `limit + 1` rows (one past the
         page, fetched only to tell whether a next page exists)."""
+        with parameters("query", "cursor"):
+            after = self._after()
         return Keyset(
             column=self._column,
             id_column=self.sorting.id_column,
             limit=self.limit + 1,
             descending=self.sort.startswith("-"),
-            after=self._after(),
+            after=after,
         )
 
     def _after(self) -> tuple[Any, Any] | None:

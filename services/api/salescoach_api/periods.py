@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 from pydantic import BeforeValidator
 
 from salescoach_api.dependencies import NowDep, SettingsDep
+from salescoach_api.problems import parameters
 from salescoach_api.types import Day
 from salescoach_core.periods import Period, running_month
 from salescoach_core.scorecards.config import ScorecardConfig
@@ -19,14 +20,18 @@ _DEFAULT = (
 )
 
 
-def _blank_is_absent(value: Any) -> Any:
-    # `?period=` is what a form or a URL template sends for "not chosen".
+def _blank_day_is_absent(value: Any) -> Any:
+    """`?from=` / `?to=` as absent: what a form or a URL template sends for "not chosen".
+
+    Here, not in `Period.given`, because a day is parsed (and checked, `Day`) before any code of
+    ours sees it, and an empty string is no date. A blank `period` is text that reaches
+    `Period.given` as it came, which treats it as absent for every caller (these parameters and
+    a goal's body alike): it is not repeated here."""
     return None if value == "" else value
 
 
 PeriodQuery = Annotated[
     str | None,
-    BeforeValidator(_blank_is_absent),
     Query(
         description=f"A month (`2026-10`) or a quarter (`2026-Q4`); or `from` and `to` instead. {_DEFAULT}",
         examples=["2026-Q4"],
@@ -34,12 +39,12 @@ PeriodQuery = Annotated[
 ]
 FromQuery = Annotated[
     Day | None,
-    BeforeValidator(_blank_is_absent),
+    BeforeValidator(_blank_day_is_absent),
     Query(alias="from", description=f"First day, inclusive; with `to`, instead of `period`. {_DEFAULT}"),
 ]
 ToQuery = Annotated[
     Day | None,
-    BeforeValidator(_blank_is_absent),
+    BeforeValidator(_blank_day_is_absent),
     Query(description=f"Day after the last, exclusive; with `from`, instead of `period`. {_DEFAULT}"),
 ]
 
@@ -48,8 +53,9 @@ def get_period_filter(
     period: PeriodQuery = None, from_: FromQuery = None, to: ToQuery = None
 ) -> Period | None:
     """The period the request names, or None; 422 `invalid_period` saying what to send when the
-    parameters do not make one."""
-    return Period.given(period, from_, to)
+    parameters do not make one, naming in `errors[]` the ones at fault."""
+    with parameters("query", "period", "from", "to"):
+        return Period.given(period, from_, to)
 
 
 PeriodFilterDep = Annotated[Period | None, Depends(get_period_filter)]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from salescoach_api.types import INPUT_ERROR_TYPES
 from salescoach_core.database import DatabaseFault, DatabaseUnavailableError, classify_database_fault
-from salescoach_core.errors import DomainError
+from salescoach_core.errors import DomainError, UnprocessableError
 
 log = structlog.get_logger(__name__)
 
@@ -143,7 +144,8 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None,
         description="Validation errors, per field (every 422 of a request's fields, `invalid_scenario`, "
-        "and a domain error about one body field).",
+        "a domain error about one body field, and one about path, query or header parameters: "
+        '`loc` is `["query", "period"]` as in a 422 of the framework).',
     )
     active_goals: list[ActiveGoalRef] | None = Field(
         default=None, description="`goal_limit_reached`: the active goals in overlapping periods."
@@ -218,13 +220,38 @@ def _current_request_id() -> str | None:
     return correlation_id.get()
 
 
+def field_errors(locs: Iterable[Sequence[str | int]], msg: str, code: str) -> list[dict[str, Any]]:
+    """`errors[]` of a problem of ours: one entry per input at fault (`["query", "period"]`,
+    `["body", "coach_id"]`), each the shape of a FastAPI validation error, with the problem's
+    detail as its `msg` and its code as its `type`."""
+    return [FieldError(loc=list(loc), msg=msg, type=code).model_dump() for loc in locs]
+
+
+ParameterIn = Literal["path", "query", "header"]
+
+
+@contextmanager
+def parameters(where: ParameterIn, *names: str) -> Iterator[None]:
+    """A 422 `DomainError` raised inside is about these parameters: its problem names them in
+    `errors[].loc` (`["query", "period"]`), as FastAPI's own 422s name a parameter. The ones the
+    error names as its `inputs`, if any of them; else all `names`. An error that already says
+    where its input is (a body `field`) keeps that. The one place a parameter's problem is
+    located: code that parses a parameter's value runs under it with the parameter's name (a
+    header's in lower case, as FastAPI names it)."""
+    try:
+        yield
+    except UnprocessableError as exc:
+        if not exc.locs:
+            at_fault = [name for name in names if name in exc.inputs] or names
+            exc.locs = tuple((where, name) for name in at_fault)
+        raise
+
+
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     extensions = dict(exc.extensions)
-    if exc.field is not None:
-        extensions.setdefault(
-            "errors", [FieldError(loc=["body", exc.field], msg=exc.detail, type=exc.code).model_dump()]
-        )
+    if exc.locs:
+        extensions.setdefault("errors", field_errors(exc.locs, exc.detail, exc.code))
     return problem_response(
         request,
         status=exc.status,

@@ -6,6 +6,8 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from alembic import command
@@ -42,13 +44,46 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+@dataclass(frozen=True)
+class Migrations:
+    """The migration scripts of this code: every revision they define, and the head."""
+
+    revisions: frozenset[str]
+    head: str | None
+
+
+@cache
+def migrations() -> Migrations:
+    """Read from the scripts once per process: they cannot change while it runs (a revision
+    `new_revision` writes is seen by the next process). Reading them costs milliseconds, which
+    every `/readyz` probe would otherwise pay."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return Migrations(
+        revisions=frozenset(rev.revision for rev in script.walk_revisions()), head=script.get_current_head()
+    )
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return migrations().head
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+class SchemaState(StrEnum):
+    """`RevisionState.schema`: the one spelling of where the schema stands, which `salescoach db
+    current` prints and `/readyz` answers."""
+
+    AT_HEAD = "at_head"
+    AHEAD = "ahead"
+    BEHIND = "behind"
+
+    @property
+    def serves(self) -> bool:
+        """This code serves a schema at its head or ahead of it (migrations only add)."""
+        return self is not SchemaState.BEHIND
 
 
 @dataclass(frozen=True)
@@ -70,17 +105,19 @@ class RevisionState:
 
     @property
     def serves(self) -> bool:
-        return self.at_head or self.ahead
+        return self.schema.serves
 
     @property
-    def schema(self) -> str:
-        return "at_head" if self.at_head else "ahead" if self.ahead else "behind"
+    def schema(self) -> SchemaState:
+        if self.at_head:
+            return SchemaState.AT_HEAD
+        return SchemaState.AHEAD if self.ahead else SchemaState.BEHIND
 
 
 def revision_state_of(current: str | None) -> RevisionState:
-    script = ScriptDirectory.from_config(alembic_config())
-    known = current is None or any(rev.revision == current for rev in script.walk_revisions())
-    return RevisionState(current=current, head=script.get_current_head(), ahead=not known)
+    scripts = migrations()
+    known = current is None or current in scripts.revisions
+    return RevisionState(current=current, head=scripts.head, ahead=not known)
 
 
 def revision_state(engine: Engine) -> RevisionState:

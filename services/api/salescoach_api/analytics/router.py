@@ -18,6 +18,7 @@ from salescoach_api.analytics.schemas import (
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import NowDep, ReadSessionDep, SettingsDep
 from salescoach_api.periods import PeriodDep
+from salescoach_api.problems import parameters
 from salescoach_api.scorecards.schemas import PeriodPublic
 from salescoach_api.types import Day
 from salescoach_core import reps
@@ -164,5 +165,7 @@ def get_trend(
     Default period: the running month in the org's zone."""
     config = ScorecardConfig.from_settings(settings)
     rep = reps.get_rep(db_session, rep_id)
-    points = metric_trend(db_session, rep=rep, metric=metric, period=chosen, now=now, config=config)
+    # A period too long for a trend is a range (`from`/`to`): a month or a quarter never is.
+    with parameters("query", *(("from", "to") if chosen.kind == "range" else ("period",))):
+        points = metric_trend(db_session, rep=rep, metric=metric, period=chosen, now=now, config=config)
     return TrendPublic.of(rep.id, metric, PeriodPublic.of(chosen, config.zone.key), points, config.zone.key)

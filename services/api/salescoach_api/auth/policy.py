@@ -36,6 +36,7 @@ from salescoach_api.auth.dependencies import CurrentPrincipal, RepScopeDep
 from salescoach_api.auth.errors import AccessUndeclaredError, ForbiddenError
 from salescoach_api.idempotency import admit
 from salescoach_api.path_ids import NOT_FOUND, PEOPLE
+from salescoach_api.problems import parameters
 from salescoach_core.access import RepScope
 from salescoach_core.errors import DomainError
 from salescoach_core.roles import Role
@@ -102,13 +103,14 @@ class AccessCheck:
         if self.rep is not None:
             # AccessRoute made sure the path has this parameter, and that it names people.
             names_someone = PEOPLE[self.rep]
-            require_rep_access(
-                self.access,
-                scope,
-                request.path_params[self.rep],
-                missing=NOT_FOUND[self.rep].of,
-                exists=lambda user_id: names_someone(scope.session, user_id),
-            )
+            with parameters("path", self.rep):
+                require_rep_access(
+                    self.access,
+                    scope,
+                    request.path_params[self.rep],
+                    missing=NOT_FOUND[self.rep].of,
+                    exists=lambda user_id: names_someone(scope.session, user_id),
+                )
         # Last: a replay of an earlier answer is authorized like the request itself.
         admit(request, principal)
 

@@ -10,6 +10,7 @@ from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import DbSessionDep
 from salescoach_api.events.schemas import EventPage, EventPublic
 from salescoach_api.pagination import PaginationDep
+from salescoach_api.problems import parameters
 from salescoach_core.integrations import events
 from salescoach_core.integrations.events import EventType
 
@@ -27,6 +28,7 @@ def list_events(
     Cursors survive restarts; an event committed later never appears behind one."""
     start = page.cursor or after
     events.publish(db_session)
-    rows = events.feed(db_session, after=start, limit=page.limit, types=type)
+    with parameters("query", "cursor" if page.cursor else "after"):
+        rows = events.feed(db_session, after=start, limit=page.limit, types=type)
     next_cursor = rows[-1].cursor if rows else start
     return EventPage(items=[EventPublic.of(e) for e in rows], next_cursor=next_cursor)

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from salescoach_api.health.replica import ReplicaReadiness
 from salescoach_api.problems import PROBLEM_RESPONSES, Problem, database_fault_response, problem_response
 from salescoach_core.database import Database, DatabaseFault
-from salescoach_core.database.migrations import RevisionState, revision_state_of
+from salescoach_core.database.migrations import RevisionState, SchemaState, revision_state_of
 from salescoach_core.database.replica import ReadReplica
 
 log = structlog.get_logger(__name__)
@@ -32,7 +32,7 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     database_revision: str | None
-    schema_: Literal["at_head", "ahead"] = Field(
+    schema_: Literal[SchemaState.AT_HEAD, SchemaState.AHEAD] = Field(
         alias="schema",
         description="`ahead`: a newer release migrated the database; this one still serves it "
         "(migrations only add, docs/development.md).",
@@ -85,7 +85,8 @@ async def _readiness(
         # An anonymous caller learns that the database is down, not the driver's words.
         log.warning("readiness_database_unavailable", error=type(exc).__name__)
         return database_fault_response(request, DatabaseFault.UNAVAILABLE)
-    if not state.serves:
+    schema = state.schema
+    if schema is SchemaState.BEHIND:
         return problem_response(
             request,
             status=503,
@@ -95,7 +96,7 @@ async def _readiness(
         )
     return Readiness(
         database_revision=state.current,
-        schema_="at_head" if state.at_head else "ahead",
+        schema_=schema,
         replica=None if replica_check is None else await replica_check,
     )
 

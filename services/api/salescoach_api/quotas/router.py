@@ -8,6 +8,7 @@ from fastapi import Body, UploadFile
 
 from salescoach_api.auth.policy import Access, requires, v1_router
 from salescoach_api.dependencies import DbSessionDep, ReadSessionDep
+from salescoach_api.problems import parameters
 from salescoach_api.quotas.schemas import QuotaImportResult, QuotaList, QuotaPublic, QuotaRowIn, QuotaSet
 from salescoach_core import quotas, reps
 
@@ -20,7 +21,9 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 def set_quota(db_session: DbSessionDep, rep_id: str, month: str, body: QuotaSet) -> QuotaPublic:
     """Create or replace the rep's quota for a month (`YYYY-MM`)."""
     rep = reps.get_user(db_session, rep_id)
-    quota = quotas.set_quota(db_session, rep_id=rep.id, month=quotas.parse_month(month), amount=body.amount)
+    with parameters("path", "month"):
+        first_day = quotas.parse_month(month)
+    quota = quotas.set_quota(db_session, rep_id=rep.id, month=first_day, amount=body.amount)
     return QuotaPublic.of(quota)
 
 
