@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 from tests.plugins.auth import Org
-
-from salescoach_core.integrations.idempotency import IdempotencyStore
 
 GOAL = {"kind": "skill", "skill": "discovery", "period": "2026-11", "measurement_plan": "ride-alongs"}
 
@@ -114,19 +108,6 @@ def test_invalid_id_in_the_path_names_the_path_parameter(
 ) -> None:
     response = client.get(path.format(id="not-an-id"))
     assert_locates(response, "invalid_id", ["path", name])
-
-
-@pytest.fixture
-def idem_client(app: FastAPI, client: TestClient, db_session: Session) -> TestClient:
-    """Idempotency records go into the test's transaction."""
-
-    @contextmanager
-    def in_test() -> Iterator[Session]:
-        yield db_session
-        db_session.flush()
-
-    app.state.idempotency_store = IdempotencyStore(in_test)
-    return client
 
 
 def _goal(org: Org, **changes: Any) -> dict[str, Any]:

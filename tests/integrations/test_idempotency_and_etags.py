@@ -27,19 +27,6 @@ from tests.plugins.auth import Org, RoleKeys, bearer
 GOAL = {"kind": "skill", "skill": "discovery", "period": "2026-11", "measurement_plan": "ride-alongs"}
 
 
-@pytest.fixture
-def idem_client(app: FastAPI, client: TestClient, db_session: Session) -> TestClient:
-    """Records go into the test's transaction, like everything the request writes."""
-
-    @contextmanager
-    def in_test() -> Iterator[Session]:
-        yield db_session
-        db_session.flush()
-
-    app.state.idempotency_store = IdempotencyStore(in_test)
-    return client
-
-
 def test_same_key_and_body_replays_the_first_answer(idem_client: TestClient, org: Org) -> None:
     key = {"Idempotency-Key": str(uuid.uuid4())}
     first = idem_client.post(

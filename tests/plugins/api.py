@@ -23,6 +23,7 @@ from salescoach_api.dependencies import get_db_session, get_now
 from salescoach_api.exports.router import ExportSource, get_export_source
 from salescoach_core.api_keys import create_api_key
 from salescoach_core.database import Database
+from salescoach_core.integrations.idempotency import IdempotencyStore
 from salescoach_core.roles import Role
 from salescoach_core.settings import Settings
 
@@ -58,6 +59,20 @@ def client(app: FastAPI, admin_key: str) -> Iterator[TestClient]:
         app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {admin_key}"}
     ) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def idem_client(app: FastAPI, client: TestClient, db_session: Session) -> TestClient:
+    """`client` with the app's idempotency records written in the test's transaction, like
+    everything else the request writes."""
+
+    @contextmanager
+    def in_test() -> Iterator[Session]:
+        yield db_session
+        db_session.flush()
+
+    app.state.idempotency_store = IdempotencyStore(in_test)
+    return client
 
 
 @pytest.fixture

@@ -192,11 +192,17 @@ def test_large_delta_goes_through_bulk_and_matches(sync_env_factory: SyncEnvFact
     assert_matches_org(env, ["Event"])
 
 
-def test_large_table_learns_the_delta_size_with_count(sync_env_factory: SyncEnvFactory) -> None:
+def _synced_with_a_large_event_table(sync_env_factory: SyncEnvFactory) -> SyncEnv:
+    """A synced org whose Event table is above the REST threshold (3 rows), as PostgreSQL knows."""
     env = sync_env_factory(sync_rest_threshold=3)
     env.run()
     with env.engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE sf_event")  # the table is now known to hold more than 3 rows
+        conn.exec_driver_sql("ANALYZE sf_event")
+    return env
+
+
+def test_large_table_learns_the_delta_size_with_count(sync_env_factory: SyncEnvFactory) -> None:
+    env = _synced_with_a_large_event_table(sync_env_factory)
     sf = env.salesforce()
     for record in sf.query("SELECT Id FROM Event WHERE IsDeleted = false ORDER BY Id LIMIT 5")["records"]:
         sf.Event.update(record["Id"], {"Subject": "Pipeline review"})
@@ -216,10 +222,7 @@ def test_a_large_tables_window_count_rides_in_the_probe(sync_env_factory: SyncEn
     # window is read again; a table above the REST threshold needs the window's size to choose
     # REST or Bulk. The composite that probes the other objects counts it too: the pass costs the
     # composite and the REST read, no COUNT() call of its own.
-    env = sync_env_factory(sync_rest_threshold=3)
-    env.run()
-    with env.engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE sf_event")  # the table is now known to hold more than 3 rows
+    env = _synced_with_a_large_event_table(sync_env_factory)
     sf = env.salesforce()
     first, second = sf.query("SELECT Id FROM Event WHERE IsDeleted = false ORDER BY Id LIMIT 2")["records"]
     sf.Event.update(first["Id"], {"Subject": "Pipeline review"})
