@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -416,3 +417,54 @@ def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine)
     if len(rows_out) == 2:
         small, large = rows_out
         print(f"peak RSS 1M / 100k: {large['full_peak_rss_mb'] / small['full_peak_rss_mb']:.2f}")
+
+
+RATIO_SAMPLES = {"100k": 7, "1M": 3}
+
+
+@pytest.mark.bench
+def test_worker_incremental_ratio_over_samples(tmp_path: Path, server_engine: Engine) -> None:
+    """The worker's incremental pass against its own full pass, sampled: per sample a fresh
+    emulator on the same generated org and a fresh database (so each incremental window holds
+    only its own change: 1% of the activities updated, 0.1% deleted), the full pass, the
+    change, the incremental pass. The machine's speed drifts within minutes, so one sample (as
+    in the table above) can land anywhere in a spread of about 2x; min / median / max say where."""
+    rows_out: list[dict[str, Any]] = []
+    for label, reps, per_week in ORGS:
+        work = tmp_path / label
+        generated = generate_org(
+            work / "org", reps=reps, managers=max(1, reps // 12), months=12, seed=3,
+            activities_per_rep_week=per_week, end=date.today(),
+        )  # fmt: skip
+        fulls: list[float] = []
+        incrementals: list[float] = []
+        for sample in range(RATIO_SAMPLES[label]):
+            with (
+                spawn_emulator(work / "org", state_dir=work / f"emulator-{sample}") as (emu, _),
+                _fresh_database(server_engine) as (url, engine),
+            ):
+                worker = _Worker(emu, url, engine, work)
+                full_s, _ = worker.run_pass()
+                changed, deleted = _change_activities(emu, generated.counts)
+                incremental_s, report = worker.run_pass()
+                worker.close()
+            assert sum(r.updated for r in report.results) == changed
+            assert sum(r.deleted for r in report.results) == deleted
+            fulls.append(full_s)
+            incrementals.append(incremental_s)
+        runs = [100 * i / f for i, f in zip(incrementals, fulls, strict=True)]
+        rows_out.append(
+            {
+                "org": label,
+                "samples": len(runs),
+                "incr_pct_min": min(runs),
+                "incr_pct_median": statistics.median(runs),
+                "incr_pct_max": max(runs),
+                "full_pass_s_median": statistics.median(fulls),
+                "incr_pass_s_median": statistics.median(incrementals),
+                "incr_pct_runs": " / ".join(f"{r:.1f}" for r in runs),
+                "load_average": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+    write_report("sync_ratio", "Worker incremental pass / full pass, sampled (2-core machine)", rows_out)
