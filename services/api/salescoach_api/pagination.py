@@ -19,6 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import UniqueConstraint
 
 from salescoach_api.types import has_unstorable_text
 from salescoach_core.errors import UnprocessableError
@@ -91,6 +92,11 @@ def get_pagination(
 PaginationDep = Annotated[PaginationParams, Depends(get_pagination)]
 
 
+def _column(field: Any) -> Any:
+    """The table column of a mapped attribute (`SfUser.name`)."""
+    return field.expression
+
+
 def _python_type(column: Any) -> type:
     try:
         kind: type = column.type.python_type
@@ -148,6 +154,32 @@ class Sorting:
     def allowed(self) -> list[str]:
         return [*self.fields, *(f"-{name}" for name in self.fields)]
 
+    @property
+    def description(self) -> str:
+        """The `sort` parameter's description, from what the fields' columns can hold: the
+        tie-break only if a field can tie (is not unique), the null order only for the fields
+        that can be null."""
+        text = "Sort order: a field ascending, `-field` descending"
+        if not all(self._unique(column) for column in self.fields.values()):
+            text += "; ties by id in the same direction"
+        nullable = [f"`{name}`" for name, column in self.fields.items() if _column(column).nullable]
+        if nullable:
+            text += f"; nulls ({', '.join(nullable)}) last ascending, first descending"
+        return f"{text}. Default `{self.default}`."
+
+    def _unique(self, field: Any) -> bool:
+        """Whether no two rows can share the field's value: the id, a primary key, or a column
+        with a unique constraint or index of its own."""
+        column = _column(field)
+        if field is self.id_column or column.primary_key or column.unique:
+            return True
+        table = column.table
+        alone = [
+            *(c.columns for c in table.constraints if isinstance(c, UniqueConstraint)),
+            *(i.columns for i in table.indexes if i.unique),
+        ]
+        return any(list(columns) == [column] for columns in alone)
+
     def check(self, sort: str) -> str:
         """`sort`, or the default for an empty one (absent, as every empty query parameter)."""
         if not sort:
@@ -166,11 +198,7 @@ class Sorting:
         def sorted_pagination(pagination: PaginationParams, sort: str) -> SortedPagination:
             return SortedPagination(self, self.check(sort), pagination.limit, pagination.cursor)
 
-        description = (
-            "Sort order: a field ascending, `-field` descending; ties by id in the same direction; "
-            f"nulls last ascending, first descending. Default `{self.default}`."
-        )
-        sort = Annotated[str, Query(description=description, json_schema_extra={"enum": self.allowed})]
+        sort = Annotated[str, Query(description=self.description, json_schema_extra={"enum": self.allowed})]
         keyword = inspect.Parameter.KEYWORD_ONLY
         sorted_pagination.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [
