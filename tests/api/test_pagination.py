@@ -6,6 +6,7 @@ the events feed takes `sort`, its cursors continuing only the sort they were iss
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -78,7 +79,8 @@ def test_the_default_page_is_the_documented_limit(client: TestClient, factory: F
 # `next_cursor` is always set (docs/api.md, "Pagination"); every other list is a sorted list.
 FEED = "listEvents"
 PAGING = {"limit", "cursor", "sort"}
-SORT_DESCRIPTION = "Sort order: a field ascending, `-field` descending; ties by id in the same direction"
+# What more it says depends on the list's fields (tests/api/test_schema_descriptions.py).
+SORT_DESCRIPTION = "Sort order: a field ascending, `-field` descending"
 NOW = datetime(2026, 11, 10, 12, tzinfo=UTC)
 
 
@@ -124,8 +126,9 @@ def test_every_list_but_the_feed_takes_limit_cursor_and_a_sort_enum() -> None:
 class EveryList:
     path_params: dict[str, str]
     old_cursors: list[str]
-    """Cursors in the formats the API issued before every list had a sort: a webhook's
-    `(created_at, id)` and an API key's bare prefix."""
+    """Cursors in the formats the API issued before: before every list had a sort, a webhook's
+    `(created_at, id)` and an API key's bare prefix; before cursors named their list, a
+    `[sort, value, id]` triple."""
 
 
 @pytest.fixture
@@ -154,7 +157,11 @@ def every_list(app: FastAPI, client: TestClient, factory: Factory, db_session: S
     endpoint = endpoints[0]
     return EveryList(
         path_params={"rep_id": rep.id, "webhook_id": str(endpoint.id)},
-        old_cursors=[_b64(f"{endpoint.created_at.isoformat()}|{endpoint.id}"), _b64(second_key.prefix)],
+        old_cursors=[
+            _b64(f"{endpoint.created_at.isoformat()}|{endpoint.id}"),
+            _b64(second_key.prefix),
+            _b64(json.dumps(["created_at", endpoint.created_at.isoformat(), str(endpoint.id)])),
+        ],
     )
 
 
@@ -205,3 +212,41 @@ def test_every_list_but_the_feed_pages_with_cursors_that_carry_their_sort(
                 other,
             )
             assert f"sort={sort['default']}" in refused.json()["detail"], (operation_id, other)
+
+
+def test_a_cursor_from_another_list_is_refused_like_any_foreign_cursor(
+    client: TestClient, every_list: EveryList
+) -> None:
+    """A cursor names the list that issued it as well as its sort: a goals cursor for
+    `sort=created_at` is no position in the webhooks list sorted the same way."""
+    lists = {
+        operation_id: (_url(path, every_list), sort)
+        for operation_id, (path, operation) in _by_operation(create_app(Settings()).openapi()).items()
+        if operation_id != FEED
+        for sort in [p["schema"] for p in operation["parameters"] if p["name"] == "sort"]
+    }
+
+    def problem(url: str, params: dict[str, Any]) -> tuple[Any, ...]:
+        refused = client.get(url, params=params)
+        body = refused.json()
+        return refused.status_code, body.get("code"), body.get("title"), body.get("detail"), body.get("type")
+
+    # "bm9wZQ" is base64url("nope"): the problem of a cursor no list issued.
+    foreign = {operation_id: problem(url, {"cursor": "bm9wZQ"}) for operation_id, (url, _) in lists.items()}
+    presented = set()
+    for issuer, (url, sort) in lists.items():
+        for value in sort["enum"]:
+            cursor = client.get(url, params={"limit": 1, "sort": value}).json()["next_cursor"]
+            assert cursor, (issuer, value)
+            for taker, (other_url, other_sort) in lists.items():
+                if taker == issuer or value not in other_sort["enum"]:
+                    continue
+                refused = problem(other_url, {"limit": 1, "sort": value, "cursor": cursor})
+                assert refused == foreign[taker], (issuer, taker, value)
+                presented.add((issuer, taker, value))
+    # Shared sort fields (docs/api.md, "Sorting"): `created_at` by goals, sessions, action items,
+    # webhooks and deliveries (5 * 4 ordered pairs); `updated_at` by goals, sessions and action
+    # items (3 * 2); `closed_at` by goals and sessions (2 * 1); each ascending and descending.
+    assert len(presented) == (5 * 4 + 3 * 2 + 2 * 1) * 2
+    assert ("listGoals", "listWebhooks", "created_at") in presented
+    assert ("listWebhooks", "listWebhookDeliveries", "-created_at") in presented

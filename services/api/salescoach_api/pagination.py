@@ -1,8 +1,9 @@
 """Every list's paging: the `limit` and `cursor` query parameters and the `{"items",
 "next_cursor"}` page (docs/api.md, "Pagination"); and the one way a list is sorted and paged,
 `Sorting`: the `sort` parameter over a whitelist of fields, opaque keyset cursors that carry
-their sort (docs/api.md, "Sorting"), the rows read by `salescoach_core.keyset.Keyset`. Only the
-events feed, a feed of event positions, reads `limit` and `cursor` without a sort."""
+the list that issued them and their sort (docs/api.md, "Sorting"), the rows read by
+`salescoach_core.keyset.Keyset`. Only the events feed, a feed of event positions, reads `limit`
+and `cursor` without a sort."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import UniqueConstraint
 
 from salescoach_api.problems import parameters
 from salescoach_api.types import has_unstorable_text
@@ -91,6 +93,11 @@ def get_pagination(
 PaginationDep = Annotated[PaginationParams, Depends(get_pagination)]
 
 
+def _column(field: Any) -> Any:
+    """The table column of a mapped attribute (`SfUser.name`)."""
+    return field.expression
+
+
 def _python_type(column: Any) -> type:
     try:
         kind: type = column.type.python_type
@@ -122,19 +129,57 @@ def _from_json(column: Any, value: Any) -> Any:
     return parse(value)
 
 
+_LIST_NAMES: set[str] = set()
+"""The `Sorting.name` of every list declared: a cursor tells its list by it, so no two share one."""
+
+
 @dataclass(frozen=True)
 class Sorting:
     """The fields one list may be sorted by: `sort=field` ascending, `sort=-field` descending,
     ties broken by `id_column` in the same direction; `default` is the order without `sort`."""
 
+    name: str
+    """The list's stable name, written into its cursors: a cursor continues only the list that
+    issued it (never renamed, or the list's cursors in flight stop working)."""
     id_column: Any
     fields: Mapping[str, Any]
     """Each sortable field's name on the wire, and its column."""
     default: str
 
+    def __post_init__(self) -> None:
+        if self.name in _LIST_NAMES:
+            raise ValueError(f"Two lists are named {self.name!r}: their cursors would be interchangeable.")
+        _LIST_NAMES.add(self.name)
+
     @property
     def allowed(self) -> list[str]:
         return [*self.fields, *(f"-{name}" for name in self.fields)]
+
+    @property
+    def description(self) -> str:
+        """The `sort` parameter's description, from what the fields' columns can hold: the
+        tie-break only if a field can tie (is not unique), the null order only for the fields
+        that can be null."""
+        text = "Sort order: a field ascending, `-field` descending"
+        if not all(self._unique(column) for column in self.fields.values()):
+            text += "; ties by id in the same direction"
+        nullable = [f"`{name}`" for name, column in self.fields.items() if _column(column).nullable]
+        if nullable:
+            text += f"; nulls ({', '.join(nullable)}) last ascending, first descending"
+        return f"{text}. Default `{self.default}`."
+
+    def _unique(self, field: Any) -> bool:
+        """Whether no two rows can share the field's value: the id, a primary key, or a column
+        with a unique constraint or index of its own."""
+        column = _column(field)
+        if field is self.id_column or column.primary_key or column.unique:
+            return True
+        table = column.table
+        alone = [
+            *(c.columns for c in table.constraints if isinstance(c, UniqueConstraint)),
+            *(i.columns for i in table.indexes if i.unique),
+        ]
+        return any(list(columns) == [column] for columns in alone)
 
     def check(self, sort: str) -> str:
         """`sort`, or the default for an empty one (absent, as every empty query parameter)."""
@@ -156,11 +201,7 @@ class Sorting:
                 checked = self.check(sort)
             return SortedPagination(self, checked, pagination.limit, pagination.cursor)
 
-        description = (
-            "Sort order: a field ascending, `-field` descending; ties by id in the same direction; "
-            f"nulls last ascending, first descending. Default `{self.default}`."
-        )
-        sort = Annotated[str, Query(description=description, json_schema_extra={"enum": self.allowed})]
+        sort = Annotated[str, Query(description=self.description, json_schema_extra={"enum": self.allowed})]
         keyword = inspect.Parameter.KEYWORD_ONLY
         sorted_pagination.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             [
@@ -174,7 +215,8 @@ class Sorting:
 @dataclass(frozen=True)
 class SortedPagination:
     """A sorted list request: its `Sorting`, the checked `sort`, `limit` and `cursor`. Services
-    fetch with `keyset()`; `page` turns the rows into the answer, each cursor carrying the sort."""
+    fetch with `keyset()`; `page` turns the rows into the answer, each cursor carrying the list's
+    name and the sort."""
 
     sorting: Sorting
     sort: str
@@ -203,10 +245,14 @@ class SortedPagination:
         if key is None:
             return None
         try:
-            sort, value, row_id = json.loads(key)
-        except (ValueError, TypeError) as exc:
+            decoded = json.loads(key)
+        except ValueError as exc:
             raise _invalid_cursor() from exc
-        if not isinstance(sort, str):
+        if not isinstance(decoded, list) or len(decoded) != 4:
+            raise _invalid_cursor()
+        list_name, sort, value, row_id = decoded
+        # Another list's cursor is as foreign as one no list issued, whatever its sort.
+        if list_name != self.sorting.name or not isinstance(sort, str):
             raise _invalid_cursor()
         if sort != self.sort:
             raise InvalidCursorError(
@@ -221,7 +267,7 @@ class SortedPagination:
     def cursor_of(self, row: Any) -> str:
         value = getattr(row, self._column.key)
         row_id = getattr(row, self.sorting.id_column.key)
-        return _encode_cursor(json.dumps([self.sort, _to_json(value), _to_json(row_id)]))
+        return _encode_cursor(json.dumps([self.sorting.name, self.sort, _to_json(value), _to_json(row_id)]))
 
     def page(self, rows: Sequence[R], *, public: Callable[[R], T]) -> Page[T]:
         """The page of `rows` fetched with `keyset()`: the first `limit`, and a `next_cursor`

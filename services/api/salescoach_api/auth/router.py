@@ -17,7 +17,9 @@ from salescoach_core.models.auth import ApiKey
 router = v1_router(prefix="/v1", tags=["auth"])
 
 # A key's prefix is unique: it is the key's id on the wire, and breaks no ties.
-API_KEY_SORTING = Sorting(id_column=ApiKey.prefix, fields={"prefix": ApiKey.prefix}, default="prefix")
+API_KEY_SORTING = Sorting(
+    name="api_keys", id_column=ApiKey.prefix, fields={"prefix": ApiKey.prefix}, default="prefix"
+)
 
 PrefixPath = Annotated[str, Path(description="The key's prefix, as listed.", examples=["sc_live_ab12cd34"])]
 

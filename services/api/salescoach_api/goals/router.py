@@ -30,6 +30,7 @@ from salescoach_core.periods import Period
 router = v1_router(prefix="/v1", tags=["goals"])
 
 GOAL_SORTING = Sorting(
+    name="goals",
     id_column=CoachingGoal.id,
     fields={
         "created_at": CoachingGoal.created_at,

@@ -21,7 +21,9 @@ ScopeQuery = Annotated[
     Literal["team", "org"], Query(description="`team`: direct reports; `org`: everyone below the manager.")
 ]
 
-REP_SORTING = Sorting(id_column=SfUser.id, fields={"id": SfUser.id, "name": SfUser.name}, default="id")
+REP_SORTING = Sorting(
+    name="reps", id_column=SfUser.id, fields={"id": SfUser.id, "name": SfUser.name}, default="id"
+)
 
 
 @router.get("/reps", operation_id="listReps", dependencies=[requires(Access.REP_LIST)])

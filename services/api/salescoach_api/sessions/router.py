@@ -49,6 +49,7 @@ router = v1_router(prefix="/v1", tags=["sessions"])
 REP_ITEM_FIELDS = frozenset({"status", "completed_on"})
 
 SESSION_SORTING = Sorting(
+    name="sessions",
     id_column=CoachingSession.id,
     fields={
         "scheduled_at": CoachingSession.scheduled_at,
@@ -60,6 +61,7 @@ SESSION_SORTING = Sorting(
     default="scheduled_at",
 )
 ACTION_ITEM_SORTING = Sorting(
+    name="action_items",
     id_column=ActionItem.id,
     fields={
         "created_at": ActionItem.created_at,

@@ -18,11 +18,17 @@ from salescoach_core.models.integrations import WebhookDelivery, WebhookEndpoint
 router = v1_router(prefix="/v1", tags=["webhooks"])
 
 WEBHOOK_SORTING = Sorting(
-    id_column=WebhookEndpoint.id, fields={"created_at": WebhookEndpoint.created_at}, default="created_at"
+    name="webhooks",
+    id_column=WebhookEndpoint.id,
+    fields={"created_at": WebhookEndpoint.created_at},
+    default="created_at",
 )
 # A log: newest first.
 DELIVERY_SORTING = Sorting(
-    id_column=WebhookDelivery.id, fields={"created_at": WebhookDelivery.created_at}, default="-created_at"
+    name="webhook_deliveries",
+    id_column=WebhookDelivery.id,
+    fields={"created_at": WebhookDelivery.created_at},
+    default="-created_at",
 )
 
 
