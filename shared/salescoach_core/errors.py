@@ -89,3 +89,11 @@ class InvalidIdError(UnprocessableError):
 
     code = "invalid_id"
     title = "Not a Salesforce id"
+
+
+class InvalidCursorError(UnprocessableError):
+    """A list's or the event feed's `cursor` that this API did not issue (or issued for
+    another list or sort): one code for every list, whatever the cursor's form."""
+
+    code = "invalid_cursor"
+    title = "Invalid cursor"

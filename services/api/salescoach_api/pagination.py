@@ -23,7 +23,7 @@ from sqlalchemy import UniqueConstraint
 
 from salescoach_api.problems import parameters
 from salescoach_api.types import has_unstorable_text
-from salescoach_core.errors import UnprocessableError
+from salescoach_core.errors import InvalidCursorError, UnprocessableError
 from salescoach_core.keyset import Keyset
 
 T = TypeVar("T")
@@ -31,11 +31,6 @@ R = TypeVar("R")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
-
-
-class InvalidCursorError(UnprocessableError):
-    code = "invalid_cursor"
-    title = "Invalid cursor"
 
 
 class InvalidSortError(UnprocessableError):

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import text
 from sqlmodel import Session
 
-from salescoach_core.errors import UnprocessableError
+from salescoach_core.errors import InvalidCursorError
 from salescoach_core.wakeup import notify_worker, notify_worker_raw
 
 EventType = Literal[
@@ -64,11 +64,6 @@ _EMIT_TEXT = text(
     .replace("%(occurred_at)s", ":occurred_at")
     .replace("%(payload)s", ":payload")
 )
-
-
-class InvalidCursorError(UnprocessableError):
-    code = "invalid_cursor"
-    title = "Invalid cursor"
 
 
 class PsycopgConnection(Protocol):
