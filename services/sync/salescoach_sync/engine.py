@@ -175,9 +175,23 @@ class SyncEngine:
         self._main_client.forget_login_failure()
         calls_before = self.api_calls
         probes = {} if full else self._probe(specs)
-        results = self._settle_quiet(specs, probes)
-        busy = [spec for spec in specs if spec.name not in results]
-        results.update(self._run_objects(busy, full=full, probes={n: p for n, (_, p) in probes.items()}))
+        quiet = self._quiet(specs, probes)
+        busy = [spec for spec in specs if spec.name not in quiet]
+        found = {n: p for n, (_, p) in probes.items()}
+        if not quiet:
+            results = self._run_objects(busy, full=full, probes=found)
+        else:
+            # The quiet objects settle on a thread of their own while the others read: their
+            # few statements stay off the pass's critical path.
+            with ThreadPoolExecutor(1, thread_name_prefix="sync-quiet") as pool:
+                settling = pool.submit(contextvars.copy_context().run, self._settle_quiet, quiet)
+                results = self._run_objects(busy, full=full, probes=found)
+                settled = settling.result()
+            results.update(settled)
+            # One whose state moved since the probe (another worker synced it) runs as usual.
+            moved = [spec for spec in specs if spec.name in quiet and spec.name not in settled]
+            if moved:
+                results.update(self._run_objects(moved, full=full, probes=found))
         report = SyncReport(
             [results[spec.name] for spec in specs if spec.name in results],
             seconds=time.perf_counter() - started,
@@ -217,29 +231,34 @@ class SyncEngine:
             return {}
         return {spec.name: (state, probes[spec.name]) for spec, state in items}
 
-    def _settle_quiet(
+    def _quiet(
         self, specs: Sequence[ObjectSpec], probes: dict[str, tuple[ObjectState, Probe]]
-    ) -> dict[str, ObjectResult]:
-        """The objects whose probe shows nothing to do (probe.quiet_checkpoint) only move their
-        checkpoints: all of them in ONE transaction on one connection, with no staging table,
-        describe, "running" row or Salesforce call. Each under its advisory lock (held
-        elsewhere: skipped, as in sync_object); one whose state moved since the probe read it
-        (another worker synced it meanwhile) is left to sync_object, and so is one whose
-        settings its last describe cannot satisfy (a configured field it lacks): sync_object
-        describes anew and reports what is wrong."""
-        quiet: list[tuple[ObjectSpec, ObjectState, QuietCheckpoint]] = []
+    ) -> dict[str, tuple[ObjectSpec, ObjectState, QuietCheckpoint]]:
+        """The objects whose probe shows nothing to do (probe.quiet_checkpoint), by name, with
+        the state the probe was planned on and where their checkpoints move. One whose settings
+        its last describe cannot satisfy (a configured field it lacks) is not among them:
+        sync_object describes anew and reports what is wrong."""
+        quiet: dict[str, tuple[ObjectSpec, ObjectState, QuietCheckpoint]] = {}
         for spec in specs:
             state, probe = probes.get(spec.name, (None, None))
             if state is not None and probe is not None and self._fields_resolve(spec, state):
                 checkpoint = quiet_checkpoint(spec, state, probe, self._settings)
                 if checkpoint is not None:
-                    quiet.append((spec, state, checkpoint))
+                    quiet[spec.name] = (spec, state, checkpoint)
+        return quiet
+
+    def _settle_quiet(
+        self, quiet: dict[str, tuple[ObjectSpec, ObjectState, QuietCheckpoint]]
+    ) -> dict[str, ObjectResult]:
+        """The quiet objects only move their checkpoints: all of them in ONE transaction on one
+        connection, with no staging table, describe, "running" row or Salesforce call. Each
+        under its advisory lock (held elsewhere: skipped, as in sync_object); one whose state
+        moved since the probe read it (another worker synced it meanwhile) is left out of the
+        result, for sync_object."""
         results: dict[str, ObjectResult] = {}
-        if not quiet:
-            return results
         with _driver_connection(self._engine) as conn, conn.transaction():
             relax_durability(conn)
-            for spec, state, checkpoint in quiet:
+            for spec, state, checkpoint in quiet.values():
                 started = time.perf_counter()
                 if not self._try_lock(conn, spec):
                     log.info("sync_object_locked_elsewhere", object=spec.name)
