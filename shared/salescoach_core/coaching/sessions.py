@@ -53,6 +53,7 @@ DEVELOPMENTAL_FIELDS = (
 )
 CONSEQUENCE_FIELDS = ("standard_metric", "standard_threshold", "deadline", "consequence")
 COMMON_FIELDS = ("scheduled_at", "duration_minutes", "notes", "follow_up_at", "coach_id")
+NEVER_NULL_FIELDS = ("scheduled_at", "duration_minutes")
 PLACES = Decimal("0.0001")
 
 
@@ -64,6 +65,11 @@ def _apply(session: Session, row: CoachingSession, fields: dict[str, Any]) -> No
     if wrong:
         other = "consequence" if row.mode == "developmental" else "developmental"
         raise InvalidSessionError(f"{', '.join(wrong)} belong to {other} sessions, not {row.mode} ones.")
+    for name in NEVER_NULL_FIELDS:
+        if name in fields and fields[name] is None:
+            raise InvalidSessionError(
+                f"A session always has its `{name}`: send a value, not null.", field=name
+            )
     for name, value in fields.items():
         if name not in allowed:
             continue
