@@ -61,10 +61,18 @@ IF_MATCH_PARAMETER: dict[str, Any] = {
 }
 
 
+HEADER = "if-match"
+
+
 class InvalidIfMatchError(DomainError):
     code = "invalid_if_match"
     status = 400
     title = "Invalid If-Match"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        # Named in errors[].loc as FastAPI names a header parameter: lower case.
+        self.locs = (("header", HEADER),)
 
 
 def parse_if_match(values: list[str]) -> Precondition | None:
@@ -91,7 +99,7 @@ def parse_if_match(values: list[str]) -> Precondition | None:
 
 def if_match(request: Request) -> Precondition | None:
     """The request's `If-Match`, for a write to hand to its service (400 when malformed)."""
-    return parse_if_match(request.headers.getlist("if-match"))
+    return parse_if_match(request.headers.getlist(HEADER))
 
 
 IfMatchDep = Annotated[Precondition | None, Depends(if_match)]
