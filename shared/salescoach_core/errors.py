@@ -97,3 +97,12 @@ class InvalidCursorError(UnprocessableError):
 
     code = "invalid_cursor"
     title = "Invalid cursor"
+
+
+class PreconditionFailedError(DomainError):
+    """A write made on a revision of the record that is no longer current (`If-Match`): someone
+    changed it since the caller read it, and this write was refused rather than overwriting."""
+
+    code = "precondition_failed"
+    status = 412
+    title = "Precondition failed"

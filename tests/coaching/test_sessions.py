@@ -230,3 +230,14 @@ def test_a_session_without_a_coach_from_a_caller_without_a_salesforce_user_is_a_
     assert cleared.status_code == 422, cleared.text
     assert cleared.json()["code"] == "coach_id_required"
     assert ok(client.get(f"/v1/sessions/{named['id']}", headers=admin))["coach_id"] == team.maya.id
+
+
+def test_a_session_keeps_its_time_and_duration_null_is_422_not_500(client: TestClient, team: Team) -> None:
+    session = new_session(client, team.alice)
+    for field in ("scheduled_at", "duration_minutes"):
+        answer = client.patch(f"/v1/sessions/{session['id']}", json={field: None})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["code"] == "invalid_session"
+        assert answer.json()["errors"][0]["loc"] == ["body", field]
+    after = ok(client.get(f"/v1/sessions/{session['id']}"))
+    assert (after["scheduled_at"], after["duration_minutes"]) == ("2026-11-10T10:00:00Z", 30)

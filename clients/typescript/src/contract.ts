@@ -11,6 +11,14 @@ type ScorecardHeaders = NonNullable<operations["getRepScorecard"]["parameters"][
 export const hook: NewWebhook = { url: "https://bi.example.com/hook", event_types: ["session.held"] };
 export const revalidate: ScorecardHeaders = { "If-None-Match": '"abc"' };
 
+// A write of one record takes the ETag of its last read as If-Match, and may answer 412.
+type SessionWriteHeaders = NonNullable<operations["updateSession"]["parameters"]["header"]>;
+type StaleWrite = operations["updateSession"]["responses"][412]["content"]["application/problem+json"];
+export const conditional: SessionWriteHeaders = { "If-Match": '"3"' };
+export function stale(problem: StaleWrite): string {
+  return problem.code;
+}
+
 export function describe(goal: Goal): string {
   return `${goal.id} ${goal.status}`;
 }

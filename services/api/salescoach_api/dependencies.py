@@ -4,12 +4,13 @@ applies to every route."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -18,6 +19,15 @@ from salescoach_api.types import has_unstorable_text
 from salescoach_core.database import session_scope
 from salescoach_core.database.replica import ReadReplica
 from salescoach_core.settings import Settings
+
+
+def dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    """Every dependency a route's endpoint has, at any depth: what the route documents and does
+    follows from them (salescoach_api.error_responses, salescoach_api.versions)."""
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from dependency_calls(sub)
 
 
 def get_settings_dep(request: Request) -> Settings:

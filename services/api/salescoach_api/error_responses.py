@@ -17,6 +17,7 @@ being written:
 | `Idempotency-Key` (a `/v1` POST)      | 400, 409, 422 of salescoach_api.idempotency          |
 | paging, `sort`, a period              | 422 `invalid_cursor`, `invalid_sort`, `invalid_period` |
 | a coaching write (`Access.REP_WRITE`) | 403 `cannot_coach_self`                              |
+| `If-Match` (salescoach_api.versions)  | 400 `invalid_if_match`, 412 `precondition_failed`    |
 
 What an operation's service raises beyond that is `RAISED`, by operation id, in this one place.
 """
@@ -24,7 +25,6 @@ What an operation's service raises beyond that is `RAISED`, by operation id, in 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -34,13 +34,19 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from salescoach_api.auth.dependencies import get_principal
 from salescoach_api.auth.policy import Access, AccessCheck
-from salescoach_api.dependencies import get_db_session, get_engine_dep, reject_unstorable_parameters
+from salescoach_api.dependencies import (
+    dependency_calls,
+    get_db_session,
+    get_engine_dep,
+    reject_unstorable_parameters,
+)
 from salescoach_api.idempotency import secret_fields
 from salescoach_api.pagination import get_pagination
 from salescoach_api.path_ids import NOT_FOUND, PEOPLE
 from salescoach_api.periods import get_period_filter
 from salescoach_api.problems import PROBLEM_MEDIA_TYPE, problem_catalog
 from salescoach_api.types import INPUT_ERROR_TYPES, SALESFORCE_ID_PATTERN
+from salescoach_api.versions import if_match
 
 CODES_EXTENSION = "x-codes"
 
@@ -56,6 +62,7 @@ DATABASE = ("database_unavailable", "database_busy")
 BODY = ("request_too_large", "validation_failed")
 PARAMETERS = ("validation_failed",)
 IDEMPOTENT = ("invalid_idempotency_key", "idempotency_key_in_use", "idempotency_key_reused")
+PRECONDITION = ("invalid_if_match", "precondition_failed")
 
 RAISED: dict[str, tuple[str, ...]] = {
     "getReadiness": ("database_unavailable", "migrations_pending"),
@@ -102,16 +109,9 @@ RAISED: dict[str, tuple[str, ...]] = {
 """Codes an operation's own service raises, beyond those its route's dependencies imply."""
 
 
-def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
-    for sub in dependant.dependencies:
-        if sub.call is not None:
-            yield sub.call
-        yield from _calls(sub)
-
-
 def route_codes(route: RouteContext, method: str) -> list[str]:
     """Every code `method` on `route` can answer with (before the 5XX of a bug)."""
-    calls = list(_calls(route.dependant))
+    calls = list(dependency_calls(route.dependant))
     checks = [call for call in calls if isinstance(call, AccessCheck)]
     codes: list[str] = []
     if get_principal in calls:
@@ -139,6 +139,8 @@ def route_codes(route: RouteContext, method: str) -> list[str]:
         codes.append("invalid_cursor")
     if get_period_filter in calls:
         codes.append("invalid_period")
+    if if_match in calls:
+        codes += PRECONDITION
     codes += RAISED.get(route.operation_id or "", ())
     return list(dict.fromkeys(codes))
 

@@ -26,6 +26,7 @@ from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import action_item_data
 from salescoach_core.keyset import Keyset
 from salescoach_core.models import ActionItem, CoachingSession, SfOpportunity
+from salescoach_core.revisions import Precondition, claim_revision
 from salescoach_core.sfids import normalise_id
 
 log = structlog.get_logger(__name__)
@@ -116,11 +117,18 @@ def get_action_item(session: Session, item_id: uuid.UUID) -> ActionItem:
 
 
 def update_action_item(
-    session: Session, *, item: ActionItem, changes: dict[str, Any], now: datetime, zone: tzinfo
+    session: Session,
+    *,
+    item: ActionItem,
+    changes: dict[str, Any],
+    now: datetime,
+    zone: tzinfo,
+    precondition: Precondition | None = None,
 ) -> ActionItem:
     """Edit an item; `status` completes (on `completed_on`, default today in `zone`), cancels or
-    reopens it. `completed_on` lies between the day the item was created and today."""
-    lock_row(session, item)
+    reopens it. `completed_on` lies between the day the item was created and today. 412 unless
+    the item is at a revision `precondition` names."""
+    claim_revision(session, item, precondition)
     today = now.astimezone(zone).date()
     completed_on = changes.get("completed_on")
     if completed_on is not None:

@@ -39,13 +39,13 @@ from salescoach_core.coaching.goal_progress import (
     worse_than_baseline,
 )
 from salescoach_core.coaching.outbox import record_change
-from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import goal_data
 from salescoach_core.keyset import Keyset
 from salescoach_core.models import CoachingGoal, GoalStatusChange, SfUser
 from salescoach_core.numbers import json_number
 from salescoach_core.periods import Period
+from salescoach_core.revisions import Precondition, claim_revision
 
 log = structlog.get_logger(__name__)
 
@@ -261,13 +261,15 @@ def update_goal(
     changes: dict[str, Any],
     actor: str,
     now: datetime,
+    precondition: Precondition | None = None,
 ) -> CoachingGoal:
-    """Change the plan, target, rating or status. Closed goals are history: refused with 409.
+    """Change the plan, target, rating or status. Closed goals are history: refused with 409;
+    a goal no longer at a revision `precondition` names, with 412.
 
     A coach may abandon any active goal and close a skill goal as achieved or missed; activity
     and outcome goals are closed from the data at period end, never by hand.
     """
-    lock_row(session, goal)
+    claim_revision(session, goal, precondition)
     if goal.status != "active":
         raise GoalTransitionError(f"Goal {goal.id} is {goal.status}; a closed goal cannot be changed.")
     mirrored_change = False
@@ -360,6 +362,7 @@ def close_due_goals(session: Session, *, now: datetime, config: CoachingConfig) 
     goals = due_goals_measured(session, now=now, config=config)
     for goal in goals:
         outcome, reason = period_outcome(goal)
+        goal.revision += 1  # read under the lock due_goals_measured took
         set_status(session, goal, outcome, actor=SYSTEM_ACTOR, now=now, reason=reason)
         record_change(session, goal, now=now, created=False)
     session.flush()

@@ -30,7 +30,8 @@ _COMPLETE_SQL = text(
         completed_on = coalesce((t.completed_date_time AT TIME ZONE :zone)::date, t.activity_date, :today),
         completed_source = 'salesforce',
         sent_status = t.status,
-        updated_at = :now
+        updated_at = :now,
+        revision = a.revision + 1
     FROM sf_task AS t
     WHERE a.status = 'open' AND a.owner = 'rep'
       AND t.is_closed AND NOT t.is_deleted

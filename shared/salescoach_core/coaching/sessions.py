@@ -30,12 +30,12 @@ from salescoach_core.coaching.errors import (
     SessionClosedError,
     SessionNotFoundError,
 )
-from salescoach_core.database import lock_row
 from salescoach_core.integrations.events import emit
 from salescoach_core.integrations.payloads import session_data
 from salescoach_core.keyset import Keyset
 from salescoach_core.models import CoachingSession, SfUser
 from salescoach_core.periods import Period, month_of
+from salescoach_core.revisions import Precondition, claim_revision
 from salescoach_core.scorecards.service import rep_scorecard
 
 log = structlog.get_logger(__name__)
@@ -53,6 +53,7 @@ DEVELOPMENTAL_FIELDS = (
 )
 CONSEQUENCE_FIELDS = ("standard_metric", "standard_threshold", "deadline", "consequence")
 COMMON_FIELDS = ("scheduled_at", "duration_minutes", "notes", "follow_up_at", "coach_id")
+NEVER_NULL_FIELDS = ("scheduled_at", "duration_minutes")
 PLACES = Decimal("0.0001")
 
 
@@ -64,6 +65,11 @@ def _apply(session: Session, row: CoachingSession, fields: dict[str, Any]) -> No
     if wrong:
         other = "consequence" if row.mode == "developmental" else "developmental"
         raise InvalidSessionError(f"{', '.join(wrong)} belong to {other} sessions, not {row.mode} ones.")
+    for name in NEVER_NULL_FIELDS:
+        if name in fields and fields[name] is None:
+            raise InvalidSessionError(
+                f"A session always has its `{name}`: send a value, not null.", field=name
+            )
     for name, value in fields.items():
         if name not in allowed:
             continue
@@ -121,17 +127,23 @@ def list_sessions(
     return keyset.fetch(session, query)
 
 
-def _lock_scheduled(session: Session, row: CoachingSession) -> None:
-    """Lock the session row, then check it is still scheduled (a concurrent close may have won)."""
-    lock_row(session, row)
+def _claim_scheduled(session: Session, row: CoachingSession, precondition: Precondition | None) -> None:
+    """Lock the session row as a new revision (412 unless at one `precondition` names), then
+    check it is still scheduled (a concurrent close may have won)."""
+    claim_revision(session, row, precondition)
     if row.status != "scheduled":
         raise SessionClosedError(f"Session {row.id} is {row.status}; only a scheduled session can change.")
 
 
 def update_session(
-    session: Session, *, row: CoachingSession, fields: dict[str, Any], now: datetime
+    session: Session,
+    *,
+    row: CoachingSession,
+    fields: dict[str, Any],
+    now: datetime,
+    precondition: Precondition | None = None,
 ) -> CoachingSession:
-    _lock_scheduled(session, row)
+    _claim_scheduled(session, row, precondition)
     _apply(session, row, fields)
     if row.mode == "consequence":
         _require_consequence_standard(row)
@@ -149,9 +161,10 @@ def hold_session(
     snapshot_period: Period | None,
     now: datetime,
     config: CoachingConfig,
+    precondition: Precondition | None = None,
 ) -> CoachingSession:
     """Close the session as held: checks what holding needs, freezes the scorecard snapshot."""
-    _lock_scheduled(session, row)
+    _claim_scheduled(session, row, precondition)
     has_item = any(
         item.due_date is not None and item.status != "canceled"
         for item in action_items.items_of(session, row)
@@ -218,9 +231,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def close_session(
-    session: Session, *, row: CoachingSession, status: Literal["canceled", "no_show"], now: datetime
+    session: Session,
+    *,
+    row: CoachingSession,
+    status: Literal["canceled", "no_show"],
+    now: datetime,
+    precondition: Precondition | None = None,
 ) -> CoachingSession:
-    _lock_scheduled(session, row)
+    _claim_scheduled(session, row, precondition)
     row.status = status
     row.closed_at = now
     row.updated_at = now
@@ -232,9 +250,17 @@ def close_session(
     return row
 
 
-def acknowledge(session: Session, *, row: CoachingSession, actor: str, now: datetime) -> CoachingSession:
-    """The rep acknowledges a consequence session's standard; repeating it changes nothing."""
-    lock_row(session, row)
+def acknowledge(
+    session: Session,
+    *,
+    row: CoachingSession,
+    actor: str,
+    now: datetime,
+    precondition: Precondition | None = None,
+) -> CoachingSession:
+    """The rep acknowledges a consequence session's standard; repeating it changes nothing but
+    the revision (every accepted write is one)."""
+    claim_revision(session, row, precondition)
     if row.mode != "consequence":
         raise NotAConsequenceSessionError(f"Session {row.id} is developmental; nothing to acknowledge.")
     if row.status in ("canceled", "no_show"):

@@ -5,6 +5,10 @@ Rows are ours, so each has a UUID surrogate key; reps and coaches are Salesforce
 Goals and action items that are mirrored to Salesforce carry their write-back state: the
 `external_id` written into the Task's external-id field, a `version` bumped on every mirrored
 change, the Task Id and the version Salesforce last acknowledged, and a permanent error if any.
+
+Each of the three records people edit also has a `revision`: 1 when created, one more on every
+change of what it says (salescoach_core.revisions), its `ETag` in the API. It is not the
+write-back `version`, which counts only the changes mirrored to Salesforce.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, Column, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -35,6 +39,10 @@ def _rep_ref(*, nullable: bool = False, index: bool = False) -> Any:
 
 def _text() -> Any:
     return Field(default=None, sa_type=Text)
+
+
+def _revision() -> Any:
+    return Field(default=1, sa_column=Column(Integer, nullable=False, server_default=text("1")))
 
 
 def _jsonb(default: Any) -> Any:
@@ -71,6 +79,7 @@ class CoachingGoal(SQLModel, table=True):
     created_at: datetime = timestamp(nullable=False)
     updated_at: datetime = timestamp(nullable=False)
     closed_at: datetime | None = timestamp()
+    revision: int = _revision()
     # Write-back (activity goals only; others stay "not_mirrored").
     external_id: str = Field(sa_type=String(EXTERNAL_ID_LENGTH), unique=True, max_length=EXTERNAL_ID_LENGTH)
     version: int = 1
@@ -133,6 +142,7 @@ class CoachingSession(SQLModel, table=True):
     closed_at: datetime | None = timestamp()
     created_at: datetime = timestamp(nullable=False)
     updated_at: datetime = timestamp(nullable=False)
+    revision: int = _revision()
 
 
 class ActionItem(SQLModel, table=True):
@@ -154,6 +164,7 @@ class ActionItem(SQLModel, table=True):
     completed_source: str | None = Field(default=None, max_length=16)
     created_at: datetime = timestamp(nullable=False)
     updated_at: datetime = timestamp(nullable=False, index=True)  # max() read by the scorecard cache
+    revision: int = _revision()
     external_id: str = Field(sa_type=String(EXTERNAL_ID_LENGTH), unique=True, max_length=EXTERNAL_ID_LENGTH)
     version: int = 1
     sf_task_id: str | None = Field(

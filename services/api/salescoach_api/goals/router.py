@@ -20,6 +20,7 @@ from salescoach_api.goals.schemas import (
     GoalUpdate,
 )
 from salescoach_api.pagination import Page, SortedPagination, Sorting
+from salescoach_api.versions import IfMatchDep, RecordTagDep, VersionedRoute
 from salescoach_core import reps
 from salescoach_core.coaching import goals
 from salescoach_core.coaching.config import CoachingConfig
@@ -27,7 +28,7 @@ from salescoach_core.coaching.errors import GoalNotFoundError
 from salescoach_core.models import CoachingGoal
 from salescoach_core.periods import Period
 
-router = v1_router(prefix="/v1", tags=["goals"])
+router = v1_router(prefix="/v1", tags=["goals"], route_class=VersionedRoute)
 
 GOAL_SORTING = Sorting(
     name="goals",
@@ -67,6 +68,7 @@ def create_goal(
     settings: SettingsDep,
     principal: CurrentPrincipal,
     now: NowDep,
+    tag: RecordTagDep,
     rep_id: str,
     body: GoalCreate,
 ) -> GoalPublic:
@@ -95,7 +97,7 @@ def create_goal(
         now=now,
         config=CoachingConfig.from_settings(settings),
     )
-    return GoalPublic.of(goal)
+    return GoalPublic.of(tag(goal))
 
 
 @router.get(
@@ -115,23 +117,31 @@ def list_goals(
 
 
 @router.get("/goals/{goal_id}", operation_id="getGoal", dependencies=[requires(Access.REP_READ, by_row=True)])
-def get_goal(goal: VisibleGoal) -> GoalPublic:
-    """One goal, with its progress and write-back state."""
-    return GoalPublic.of(goal)
+def get_goal(goal: VisibleGoal, tag: RecordTagDep) -> GoalPublic:
+    """One goal, with its progress and write-back state; `ETag` is its revision."""
+    return GoalPublic.of(tag(goal))
 
 
 @router.patch(
     "/goals/{goal_id}", operation_id="updateGoal", dependencies=[requires(Access.REP_WRITE, by_row=True)]
 )
 def update_goal(
-    db_session: DbSessionDep, goal: VisibleGoal, principal: CurrentPrincipal, now: NowDep, body: GoalUpdate
+    db_session: DbSessionDep,
+    goal: VisibleGoal,
+    principal: CurrentPrincipal,
+    now: NowDep,
+    precondition: IfMatchDep,
+    tag: RecordTagDep,
+    body: GoalUpdate,
 ) -> GoalPublic:
     """Change the measurement plan, target or coach rating, or abandon the goal (skill goals may
-    also be closed as `achieved` or `missed`). Closed goals answer 409."""
+    also be closed as `achieved` or `missed`). Closed goals answer 409; with `If-Match`, a goal
+    changed since that tag answers 412."""
     changes = body.model_dump(exclude_unset=True)
-    return GoalPublic.of(
-        goals.update_goal(db_session, goal=goal, changes=changes, actor=actor_of(principal), now=now)
+    updated = goals.update_goal(
+        db_session, goal=goal, changes=changes, actor=actor_of(principal), now=now, precondition=precondition
     )
+    return GoalPublic.of(tag(updated))
 
 
 @router.get(

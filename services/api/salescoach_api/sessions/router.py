@@ -29,6 +29,7 @@ from salescoach_api.sessions.schemas import (
     SessionStatus,
     SessionUpdate,
 )
+from salescoach_api.versions import IfMatchDep, RecordTagDep, VersionedRoute
 from salescoach_core import reps
 from salescoach_core.coaching import action_items, sessions
 from salescoach_core.coaching.config import CoachingConfig
@@ -44,7 +45,7 @@ from salescoach_core.errors import CannotCoachSelfError
 from salescoach_core.models import ActionItem, CoachingSession
 from salescoach_core.periods import Period, month_of
 
-router = v1_router(prefix="/v1", tags=["sessions"])
+router = v1_router(prefix="/v1", tags=["sessions"], route_class=VersionedRoute)
 
 REP_ITEM_FIELDS = frozenset({"status", "completed_on"})
 
@@ -110,7 +111,12 @@ def _today(settings: SettingsDep, now: NowDep) -> date:
     dependencies=[requires(Access.REP_WRITE, rep="rep_id")],
 )
 def create_session(
-    db_session: DbSessionDep, principal: CurrentPrincipal, now: NowDep, rep_id: str, body: SessionCreate
+    db_session: DbSessionDep,
+    principal: CurrentPrincipal,
+    now: NowDep,
+    tag: RecordTagDep,
+    rep_id: str,
+    body: SessionCreate,
 ) -> SessionPublic:
     """Schedule a developmental or consequence session (a consequence session states the
     standard, the deadline and the consequence up front)."""
@@ -126,7 +132,7 @@ def create_session(
         fields=fields,
         now=now,
     )
-    return _public(db_session, row)
+    return _public(db_session, tag(row))
 
 
 @router.get(
@@ -151,8 +157,10 @@ def list_sessions(
 @router.get(
     "/sessions/{session_id}", operation_id="getSession", dependencies=[requires(Access.REP_READ, by_row=True)]
 )
-def get_session(db_session: DbSessionDep, row: VisibleSession) -> SessionPublic:
-    return _public(db_session, row)
+def get_session(db_session: DbSessionDep, row: VisibleSession, tag: RecordTagDep) -> SessionPublic:
+    """One session with its action items; `ETag` is the session's own revision (its items
+    have theirs)."""
+    return _public(db_session, tag(row))
 
 
 @router.patch(
@@ -161,11 +169,17 @@ def get_session(db_session: DbSessionDep, row: VisibleSession) -> SessionPublic:
     dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def update_session(
-    db_session: DbSessionDep, now: NowDep, row: VisibleSession, body: SessionUpdate
+    db_session: DbSessionDep,
+    now: NowDep,
+    row: VisibleSession,
+    precondition: IfMatchDep,
+    tag: RecordTagDep,
+    body: SessionUpdate,
 ) -> SessionPublic:
     """Edit a scheduled session (409 `session_closed` once held, canceled or no-show)."""
     fields = body.model_dump(exclude_unset=True)
-    return _public(db_session, sessions.update_session(db_session, row=row, fields=fields, now=now))
+    updated = sessions.update_session(db_session, row=row, fields=fields, now=now, precondition=precondition)
+    return _public(db_session, tag(updated))
 
 
 @router.post(
@@ -178,6 +192,8 @@ def hold_session(
     settings: SettingsDep,
     now: NowDep,
     row: VisibleSession,
+    precondition: IfMatchDep,
+    tag: RecordTagDep,
     body: HoldRequest | None = None,
 ) -> SessionPublic:
     """Close the session as held. Needs an action item with a due date and `follow_up_at`;
@@ -193,8 +209,9 @@ def hold_session(
         snapshot_period=snapshot,
         now=now,
         config=CoachingConfig.from_settings(settings),
+        precondition=precondition,
     )
-    return _public(db_session, held)
+    return _public(db_session, tag(held))
 
 
 @router.post(
@@ -202,8 +219,13 @@ def hold_session(
     operation_id="cancelSession",
     dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
-def cancel_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
-    return _public(db_session, sessions.close_session(db_session, row=row, status="canceled", now=now))
+def cancel_session(
+    db_session: DbSessionDep, now: NowDep, row: VisibleSession, precondition: IfMatchDep, tag: RecordTagDep
+) -> SessionPublic:
+    closed = sessions.close_session(
+        db_session, row=row, status="canceled", now=now, precondition=precondition
+    )
+    return _public(db_session, tag(closed))
 
 
 @router.post(
@@ -211,8 +233,11 @@ def cancel_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) -
     operation_id="markSessionNoShow",
     dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
-def no_show_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) -> SessionPublic:
-    return _public(db_session, sessions.close_session(db_session, row=row, status="no_show", now=now))
+def no_show_session(
+    db_session: DbSessionDep, now: NowDep, row: VisibleSession, precondition: IfMatchDep, tag: RecordTagDep
+) -> SessionPublic:
+    closed = sessions.close_session(db_session, row=row, status="no_show", now=now, precondition=precondition)
+    return _public(db_session, tag(closed))
 
 
 @router.post(
@@ -221,11 +246,19 @@ def no_show_session(db_session: DbSessionDep, now: NowDep, row: VisibleSession) 
     dependencies=[requires(Access.REP_SELF_WRITE, by_row=True)],
 )
 def acknowledge_session(
-    db_session: DbSessionDep, principal: CurrentPrincipal, now: NowDep, row: VisibleSession
+    db_session: DbSessionDep,
+    principal: CurrentPrincipal,
+    now: NowDep,
+    row: VisibleSession,
+    precondition: IfMatchDep,
+    tag: RecordTagDep,
 ) -> SessionPublic:
     """The rep acknowledges a consequence session's standard, deadline and consequence
     (`acknowledged_by` records the caller). 409 for developmental sessions."""
-    return _public(db_session, sessions.acknowledge(db_session, row=row, actor=actor_of(principal), now=now))
+    acknowledged = sessions.acknowledge(
+        db_session, row=row, actor=actor_of(principal), now=now, precondition=precondition
+    )
+    return _public(db_session, tag(acknowledged))
 
 
 @router.post(
@@ -235,7 +268,7 @@ def acknowledge_session(
     dependencies=[requires(Access.REP_WRITE, by_row=True)],
 )
 def create_action_item(
-    db_session: DbSessionDep, now: NowDep, row: VisibleSession, body: ActionItemCreate
+    db_session: DbSessionDep, now: NowDep, row: VisibleSession, tag: RecordTagDep, body: ActionItemCreate
 ) -> ActionItemPublic:
     """An agreed action. Owned by the rep, it becomes a Salesforce Task owned by the rep."""
     item = action_items.create_action_item(
@@ -247,7 +280,7 @@ def create_action_item(
         opportunity_id=body.opportunity_id,
         now=now,
     )
-    return ActionItemPublic.of(item)
+    return ActionItemPublic.of(tag(item))
 
 
 @router.get(
@@ -255,9 +288,9 @@ def create_action_item(
     operation_id="getActionItem",
     dependencies=[requires(Access.REP_READ, by_row=True)],
 )
-def get_action_item(item: VisibleItem) -> ActionItemPublic:
+def get_action_item(item: VisibleItem, tag: RecordTagDep) -> ActionItemPublic:
     """One action item with its write-back state (a permanent Salesforce error shows here)."""
-    return ActionItemPublic.of(item)
+    return ActionItemPublic.of(tag(item))
 
 
 @router.patch(
@@ -271,6 +304,8 @@ def update_action_item(
     settings: SettingsDep,
     now: NowDep,
     item: VisibleItem,
+    precondition: IfMatchDep,
+    tag: RecordTagDep,
     body: ActionItemUpdate,
 ) -> ActionItemPublic:
     """Edit, complete, cancel or reopen an item. On their own items the rep (a manager too, on
@@ -297,9 +332,10 @@ def update_action_item(
                 "toward kept commitments); you may complete it or reopen it."
             )
     zone = CoachingConfig.from_settings(settings).scorecard.zone
-    return ActionItemPublic.of(
-        action_items.update_action_item(db_session, item=item, changes=changes, now=now, zone=zone)
+    updated = action_items.update_action_item(
+        db_session, item=item, changes=changes, now=now, zone=zone, precondition=precondition
     )
+    return ActionItemPublic.of(tag(updated))
 
 
 @router.get(
