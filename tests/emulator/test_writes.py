@@ -253,3 +253,19 @@ def test_query_gives_null_for_a_missing_parent(private_sf: Salesforce) -> None:
     assert record["Account"] is None
     assert record["Name"] == "No account"
     assert len(record["Owner"]["Id"]) == 18
+
+
+def test_text_beyond_ascii_comes_back_as_utf8_as_salesforce_sends_it(private_sf: Salesforce) -> None:
+    subject = "Café visit – 東京 👋"
+    created = private_sf.Task.create({"OwnerId": _owner(private_sf), "Subject": subject})["id"]
+
+    response = private_sf.session.get(
+        f"{private_sf.base_url}query/",
+        params={"q": f"SELECT Subject FROM Task WHERE Id = '{created}'"},
+        headers=private_sf.headers,
+    )
+
+    # The raw body carries the characters as UTF-8, not as \\u escapes: a client reading the
+    # bytes (the sync hands them to PostgreSQL as they came) sees what Salesforce would send.
+    assert subject.encode() in response.content
+    assert response.json()["records"][0]["Subject"] == subject
