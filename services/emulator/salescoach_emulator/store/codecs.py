@@ -127,7 +127,7 @@ def _json_datetime(value: object) -> object:
     return None if value is None else str(value)[:-1] + "+0000"
 
 
-def _json_as_stored(value: object) -> object:
+def json_as_stored(value: object) -> object:
     return value
 
 
@@ -138,7 +138,7 @@ def json_converter(fdef: FieldDef) -> Callable[[object], object]:
         return _json_boolean
     if fdef.type == "datetime":
         return _json_datetime
-    return _json_as_stored
+    return json_as_stored
 
 
 def json_out(fdef: FieldDef, value: object) -> object:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from salescoach_emulator.soql import CompiledQuery
-from salescoach_emulator.store.codecs import Record, json_converter, record_attributes
+from salescoach_emulator.store.codecs import Record, json_as_stored, json_converter, record_attributes
 from salescoach_emulator.store.errors import RecordError
 
 if TYPE_CHECKING:
@@ -231,6 +231,20 @@ class ResultSets:
             )
             for i, col in enumerate(cq.columns)
         ]  # fmt: skip
+        if not any(parents for _, _, _, parents in columns):
+            # No parent objects (a sync's delta): the values go in with one C-level update per
+            # record, and only the columns whose JSON form differs from the stored one (datetimes,
+            # booleans) are converted afterwards, in place (a dict keeps its keys' order).
+            names = [name for _, name, _, _ in columns]
+            converted = [(i, name, conv) for i, name, conv, _ in columns if conv is not json_as_stored]
+            flat: list[Record] = []
+            for row in rows:
+                item: Record = {"attributes": record_attributes(object_name, row[ncols], api_version)}
+                item.update(zip(names, row[:ncols], strict=True))
+                for i, name, convert in converted:
+                    item[name] = convert(row[i])
+                flat.append(item)
+            return flat
         records = []
         for row in rows:
             record: Record = {"attributes": record_attributes(object_name, row[ncols], api_version)}
