@@ -19,7 +19,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,6 +59,7 @@ from salescoach_sync.report import Mode, ObjectResult, Status, SyncReport
 from salescoach_sync.state import (
     ObjectState,
     Outcome,
+    driver_connection,
     mark_running,
     read_state,
     read_states,
@@ -112,21 +112,6 @@ class _Run:
     # A describe made by this run, saved with its outcome: (fields, when).
     described: tuple[list[dict[str, Any]], datetime] | None = None
     marked_running: bool = False
-
-
-@contextmanager
-def _driver_connection(engine: Engine) -> Iterator[psycopg.Connection[Any]]:
-    """A psycopg connection from the engine's pool (COPY needs the driver's API)."""
-    pooled = engine.raw_connection()
-    conn = pooled.driver_connection
-    assert isinstance(conn, psycopg.Connection)
-    try:
-        conn.rollback()
-        conn.autocommit = True  # transactions are explicit: conn.transaction()
-        yield conn
-    finally:
-        conn.autocommit = False
-        pooled.close()
 
 
 class SyncEngine:
@@ -214,7 +199,7 @@ class SyncEngine:
     def _probe(self, specs: Sequence[ObjectSpec]) -> dict[str, tuple[ObjectState, Probe]]:
         """One composite request for the objects that will run incrementally (module probe):
         per object, the state the probe was planned on and what it found."""
-        with _driver_connection(self._engine) as conn:
+        with driver_connection(self._engine) as conn:
             states = read_states(conn, [spec.name for spec in specs])
         items = [
             (spec, state)
@@ -256,7 +241,7 @@ class SyncEngine:
         moved since the probe read it (another worker synced it meanwhile) is left out of the
         result, for sync_object."""
         results: dict[str, ObjectResult] = {}
-        with _driver_connection(self._engine) as conn, conn.transaction():
+        with driver_connection(self._engine) as conn, conn.transaction():
             relax_durability(conn)
             for spec, state, checkpoint in quiet.values():
                 started = time.perf_counter()
@@ -361,7 +346,7 @@ class SyncEngine:
         run: _Run | None = None
         with (
             structlog.contextvars.bound_contextvars(object=spec.name),
-            _driver_connection(self._engine) as conn,
+            driver_connection(self._engine) as conn,
         ):
             try:
                 with conn.transaction():
@@ -576,7 +561,7 @@ class SyncEngine:
         read is over in milliseconds: it spares itself the second connection and commit."""
         if run.marked_running:
             return
-        with _driver_connection(self._engine) as status_conn:
+        with driver_connection(self._engine) as status_conn:
             mark_running(status_conn, spec.name, mode=run.mode, started_at=run.started_at)
         run.marked_running = True
 

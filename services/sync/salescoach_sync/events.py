@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import psycopg
 from sqlalchemy import Engine
 
-from salescoach_core.database import session_scope
-from salescoach_core.integrations.events import emit
+from salescoach_core.integrations.events import emit_raw
 from salescoach_sync.report import SyncReport
-from salescoach_sync.state import relax_durability
+from salescoach_sync.state import driver_connection, relax_durability
 
 
 def record_sync_completed(engine: Engine, report: SyncReport) -> None:
@@ -40,8 +38,6 @@ def record_sync_completed(engine: Engine, report: SyncReport) -> None:
             for r in report.results
         ],
     }
-    with session_scope(engine) as session:
-        connection = session.connection().connection.driver_connection
-        assert isinstance(connection, psycopg.Connection)
-        relax_durability(connection)
-        emit(session, "sync.completed", data, now=datetime.now(UTC))
+    with driver_connection(engine) as conn, conn.transaction():
+        relax_durability(conn)
+        emit_raw(conn, "sync.completed", data, now=datetime.now(UTC))

@@ -8,7 +8,8 @@ rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
+from sqlalchemy import Engine
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,22 @@ class ObjectState:
 
 
 _COLUMNS = ", ".join(f.name for f in fields(ObjectState))
+
+
+@contextmanager
+def driver_connection(engine: Engine) -> Iterator[psycopg.Connection[Any]]:
+    """A psycopg connection from the engine's pool, in autocommit (transactions are explicit:
+    `conn.transaction()`): COPY and the sync's statements use the driver's API directly."""
+    pooled = engine.raw_connection()
+    conn = pooled.driver_connection
+    assert isinstance(conn, psycopg.Connection)
+    try:
+        conn.rollback()
+        conn.autocommit = True
+        yield conn
+    finally:
+        conn.autocommit = False
+        pooled.close()
 
 
 def relax_durability(conn: psycopg.Connection[Any]) -> None:
