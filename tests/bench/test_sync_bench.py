@@ -58,6 +58,7 @@ from salescoach_core.models import (
     SfUser,
 )
 from salescoach_emulator import EmulatorHandle, generate_org, spawn_emulator
+from salescoach_emulator.generate import GenerateResult
 from salescoach_sync.coaching_hooks import install_coaching_hooks
 from salescoach_sync.engine import SyncEngine
 from salescoach_sync.report import SyncReport
@@ -319,15 +320,20 @@ def _change_activities(emu: EmulatorHandle, counts: dict[str, int]) -> tuple[int
     return changed, deleted
 
 
+def _generate(work: Path, reps: int, per_week: int) -> GenerateResult:
+    """The org of an ORGS row, generated into `work`/org (12 months up to today)."""
+    return generate_org(
+        work / "org", reps=reps, managers=max(1, reps // 12), months=12, seed=3,
+        activities_per_rep_week=per_week, end=date.today(),
+    )  # fmt: skip
+
+
 @pytest.mark.bench
 def test_sync_speed_against_naive_and_raw(tmp_path: Path, server_engine: Engine) -> None:
     rows_out: list[dict[str, Any]] = []
     for label, reps, per_week in ORGS:
         work = tmp_path / label
-        generated = generate_org(
-            work / "org", reps=reps, managers=max(1, reps // 12), months=12, seed=3,
-            activities_per_rep_week=per_week, end=date.today(),
-        )  # fmt: skip
+        generated = _generate(work, reps, per_week)
         counts = generated.counts
         synced_rows = sum(counts[o] for o in OBJECTS)
         activities = counts["Task"] + counts["Event"]
@@ -432,10 +438,7 @@ def test_worker_incremental_ratio_over_samples(tmp_path: Path, server_engine: En
     rows_out: list[dict[str, Any]] = []
     for label, reps, per_week in ORGS:
         work = tmp_path / label
-        generated = generate_org(
-            work / "org", reps=reps, managers=max(1, reps // 12), months=12, seed=3,
-            activities_per_rep_week=per_week, end=date.today(),
-        )  # fmt: skip
+        generated = _generate(work, reps, per_week)
         fulls: list[float] = []
         incrementals: list[float] = []
         for sample in range(RATIO_SAMPLES[label]):
