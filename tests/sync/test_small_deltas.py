@@ -167,3 +167,34 @@ def test_quiet_objects_settle_in_one_transaction_and_respect_a_lock_held_elsewhe
     assert env.state("Task") == task_before
     # The five others moved their checkpoint: their last read is now this pass's probe.
     assert env.state("Event")["window_read_at"] > task_before["window_read_at"]  # type: ignore[index,operator]
+
+
+def test_a_change_after_a_quiet_spell_reads_only_what_is_new(sync_env_factory: SyncEnvFactory) -> None:
+    # A trusted probe counted the records stamped since P (the last read's start less the
+    # overlap): those are exactly the new ones, so the read starts there, not at the high-water
+    # mark less the overlap, which would read the tail of the previous change once more.
+    env = _quiet_env(sync_env_factory)
+    sf = env.salesforce()
+    events = [
+        r["Id"]
+        for r in sf.query("SELECT Id FROM Event WHERE IsDeleted = false ORDER BY Id LIMIT 5")["records"]
+    ]
+    for event in events[:3]:
+        sf.Event.update(event, {"Subject": "Earlier change"})
+    assert _result(env.run(), "Event").updated == 3  # type: ignore[attr-defined]
+    # The passes of the overlap read that change's window again until a read began `overlap`
+    # (to the second) after its newest record; then the probes are trusted and read nothing.
+    for _ in range(5):
+        time.sleep(1.1)
+        if sum(r.rows_read for r in env.run().results) == 0:
+            break
+    else:
+        pytest.fail("the passes after the change never became quiet")
+    for event in events[3:]:
+        sf.Event.update(event, {"Subject": "Later change"})
+
+    report = env.run()
+
+    event_result = _result(report, "Event")
+    assert (event_result.rows_read, event_result.updated) == (2, 2)  # type: ignore[attr-defined]
+    assert_matches_org(env, ["Event"])

@@ -503,7 +503,13 @@ class SyncEngine:
             run.reconciled = True
             run.deleted_checked_at = run.deleted_checked_at or run.started_at
 
-        where = f"{MODSTAMP} >= {salesforce_datetime(since)}" if since is not None else None
+        read_from = since
+        if probe is not None and probe.changed is not None and probe.counted_from is not None:
+            # A trusted probe counted the records stamped at or after its P: those are exactly
+            # what is new since the last read (probe.py), so the read starts there and does not
+            # read the tail of an earlier change again (the window's overlap did that already).
+            read_from = max(since, probe.counted_from) if since is not None else probe.counted_from
+        where = f"{MODSTAMP} >= {salesforce_datetime(read_from)}" if read_from is not None else None
         threshold = self._settings.sync_rest_threshold
         first: RestPage | None = None
         read_max: datetime | None = None
@@ -539,7 +545,7 @@ class SyncEngine:
         if total > threshold:
             log.info("sync_delta_uses_bulk", object=spec.name, records=total)
             self._mark_running(spec, run)
-            run.rows_read = self._bulk_into_stage(loader, resolved, since)
+            run.rows_read = self._bulk_into_stage(loader, resolved, read_from)
             if run.rows_read:
                 if run.rows_read >= ANALYZE_STAGE_MIN_ROWS:
                     loader.analyze_stage()

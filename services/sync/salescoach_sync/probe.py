@@ -134,6 +134,9 @@ class Probe:
 
     at: datetime
     changed: int | None = None
+    # P, when `changed` is a COUNT() of the records stamped at or after it: exactly the records
+    # new since the last read, so the read that follows can start there.
+    counted_from: datetime | None = None
     # Records in the read window (SystemModstamp >= high-water mark - overlap), counted when the
     # probe could not be trusted and the composite had room; None otherwise.
     window: int | None = None
@@ -148,6 +151,7 @@ class _Sub:
     object_name: str
     kind: Literal["count", "window", "updated", "deleted"]
     url: str
+    since: datetime | None = None  # what a count counts from
 
     @property
     def is_query(self) -> bool:
@@ -175,11 +179,11 @@ def _plan(
         start = window_start(state.high_water_mark, settings.sync_overlap_seconds)
         since = probe_start(state, settings)
         if since is not None:
-            subs.append(_Sub(spec.name, "count", _count_url(spec, since)))
+            subs.append(_Sub(spec.name, "count", _count_url(spec, since), since))
             if spec.probe_with_get_updated and since >= now - GET_UPDATED_REACH:
                 updated_ok[spec.name] = min(since, now - MIN_SPAN)
         elif start is not None:
-            subs.append(_Sub(spec.name, "window", _count_url(spec, start)))
+            subs.append(_Sub(spec.name, "window", _count_url(spec, start), start))
         deleted = deleted_span_start(spec, state, start, now, settings)
         if isinstance(deleted, datetime):
             probe.deleted_start = deleted
@@ -238,6 +242,7 @@ def probe_changes(
             if sub.kind == "count":
                 probe.changed = int(body.get("totalSize", 0))
                 probe.seen_until = probe.at
+                probe.counted_from = sub.since
             elif sub.kind == "window":
                 probe.window = int(body.get("totalSize", 0))
             elif sub.kind == "updated":
