@@ -256,7 +256,7 @@ def test_query_gives_null_for_a_missing_parent(private_sf: Salesforce) -> None:
 
 
 def test_text_beyond_ascii_comes_back_as_utf8_as_salesforce_sends_it(private_sf: Salesforce) -> None:
-    subject = "Café visit – 東京 👋"
+    subject = "Café visit, 東京 👋"
     created = private_sf.Task.create({"OwnerId": _owner(private_sf), "Subject": subject})["id"]
 
     response = private_sf.session.get(
