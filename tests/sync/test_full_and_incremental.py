@@ -241,6 +241,33 @@ def test_a_large_tables_window_count_rides_in_the_probe(sync_env_factory: SyncEn
     assert_matches_org(env, ["Event"])
 
 
+def test_a_delta_whose_first_rest_page_shows_it_too_large_counts_its_records_once(
+    sync_env_factory: SyncEnvFactory,
+) -> None:
+    # Within the overlap after a read the probe is not trusted; a table PostgreSQL does not know
+    # to be large reads its first REST page, merges it, sees the delta is above the threshold (3)
+    # and reads it through Bulk, which merges those records again without writing them: each
+    # changed record still counts once.
+    env = sync_env_factory(sync_rest_threshold=3)
+    env.run()
+    sf = env.salesforce()
+    events = [
+        r["Id"]
+        for r in sf.query("SELECT Id FROM Event WHERE IsDeleted = false ORDER BY Id LIMIT 6")["records"]
+    ]
+    sf.Event.update(events[0], {"Subject": "First change"})
+    assert _result(env.run(objects=["Event"]), "Event").updated == 1  # we now hold a record stamped now
+    for event in events[1:]:
+        sf.Event.update(event, {"Subject": "Second change"})
+    jobs = env.emulator.stats()["handlers"].get("bulk_jobs", 0)
+
+    report = env.run(objects=["Event"])
+
+    assert env.emulator.stats()["handlers"]["bulk_jobs"] == jobs + 1
+    assert _result(report, "Event").updated == 5
+    assert_matches_org(env, ["Event"])
+
+
 def test_full_flag_rereads_everything_and_drops_rows_the_org_lost(sync_env: SyncEnv) -> None:
     sync_env.run()
     with sync_env.engine.begin() as conn:

@@ -535,8 +535,8 @@ class SyncEngine:
             )
         else:
             # The first page is merged as it comes: when the delta turns out to need Bulk, the
-            # Bulk read merges those records again, which changes nothing (equal values are
-            # not written) and counts nothing twice.
+            # Bulk read merges those records again, which writes and counts nothing (equal
+            # values are not written), so the first page's counts stand for them.
             first = loader.merge_rest_page(
                 self.client.query_page(resolved.soql(where), include_deleted=spec.query_all)
             )
@@ -544,6 +544,8 @@ class SyncEngine:
         self.progress.total(spec.name, total)
         if total > threshold:
             log.info("sync_delta_uses_bulk", object=spec.name, records=total)
+            if first is not None:
+                self._count(run, first.counts)
             self._mark_running(spec, run)
             run.rows_read = self._bulk_into_stage(loader, resolved, read_from)
             if run.rows_read:
