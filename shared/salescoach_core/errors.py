@@ -77,6 +77,15 @@ class ConflictError(DomainError):
     title = "Conflict"
 
 
+class BadRequestError(DomainError):
+    """A request the server cannot read as sent (400): a malformed header, say."""
+
+    code = "bad_request"
+    status = 400
+    title = "Bad request"
+    abstract = True
+
+
 class UnprocessableError(DomainError):
     code = "unprocessable"
     status = 422

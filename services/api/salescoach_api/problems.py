@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from salescoach_api.types import INPUT_ERROR_TYPES
 from salescoach_core.database import DatabaseFault, DatabaseUnavailableError, classify_database_fault
-from salescoach_core.errors import DomainError, UnprocessableError
+from salescoach_core.errors import BadRequestError, DomainError, UnprocessableError
 
 log = structlog.get_logger(__name__)
 
@@ -232,7 +232,7 @@ ParameterIn = Literal["path", "query", "header"]
 
 @contextmanager
 def parameters(where: ParameterIn, *names: str) -> Iterator[None]:
-    """A 422 `DomainError` raised inside is about these parameters: its problem names them in
+    """An input error (400 or 422) raised inside is about these parameters: its problem names them in
     `errors[].loc` (`["query", "period"]`), as FastAPI's own 422s name a parameter. The ones the
     error names as its `inputs`, if any of them; else all `names`. An error that already says
     where its input is (a body `field`) keeps that. The one place a parameter's problem is
@@ -240,7 +240,7 @@ def parameters(where: ParameterIn, *names: str) -> Iterator[None]:
     header's in lower case, as FastAPI names it)."""
     try:
         yield
-    except UnprocessableError as exc:
+    except (BadRequestError, UnprocessableError) as exc:
         if not exc.locs:
             at_fault = [name for name in names if name in exc.inputs] or names
             exc.locs = tuple((where, name) for name in at_fault)

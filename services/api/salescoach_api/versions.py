@@ -33,7 +33,8 @@ from fastapi.utils import deep_dict_update
 
 from salescoach_api.auth.policy import AccessRoute
 from salescoach_api.dependencies import dependency_calls
-from salescoach_core.errors import DomainError
+from salescoach_api.problems import parameters
+from salescoach_core.errors import BadRequestError
 from salescoach_core.revisions import Precondition, etag_of
 
 MAX_REVISION = 2**31 - 1
@@ -64,15 +65,9 @@ IF_MATCH_PARAMETER: dict[str, Any] = {
 HEADER = "if-match"
 
 
-class InvalidIfMatchError(DomainError):
+class InvalidIfMatchError(BadRequestError):
     code = "invalid_if_match"
-    status = 400
     title = "Invalid If-Match"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        # Named in errors[].loc as FastAPI names a header parameter: lower case.
-        self.locs = (("header", HEADER),)
 
 
 def parse_if_match(values: list[str]) -> Precondition | None:
@@ -99,7 +94,8 @@ def parse_if_match(values: list[str]) -> Precondition | None:
 
 def if_match(request: Request) -> Precondition | None:
     """The request's `If-Match`, for a write to hand to its service (400 when malformed)."""
-    return parse_if_match(request.headers.getlist(HEADER))
+    with parameters("header", HEADER):
+        return parse_if_match(request.headers.getlist(HEADER))
 
 
 IfMatchDep = Annotated[Precondition | None, Depends(if_match)]
